@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine:
+#   make run   - start web + worker (and local Postgres/Redis when DATABASE_URL/REDIS_URL are unset)
+#   make test  - run the whole test suite against real Postgres, Redis, workers and a browser
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test lint bench clean-data
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/devservices.py run -- honcho start web worker
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.run --quick
+
+clean-data:
+	rm -rf .data

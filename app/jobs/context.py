@@ -1,0 +1,74 @@
+"""Per-process resources for jobs: settings, database, queues.
+
+Jobs receive only a fetch id; everything else comes from here. A worker
+process builds its context once at start (after any fork), so a job costs a
+function call, not a re-import or a new connection pool.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.pipeline import FetchLimits
+from app.queue import Queues, redis_from_url
+from app.storage.db import Database
+
+
+@dataclass
+class JobContext:
+    settings: Settings
+    db: Database
+    queues: Queues
+    limits: FetchLimits
+    pid: int
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.queues.redis.close()
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The pipeline's limits, from the app's settings."""
+    return FetchLimits(
+        connect_timeout=settings.fetch_connect_timeout,
+        read_timeout=settings.fetch_read_timeout,
+        deadline=settings.fetch_deadline,
+        max_bytes=settings.fetch_max_bytes,
+        max_redirects=settings.fetch_max_redirects,
+        user_agent=settings.fetch_user_agent,
+        allow_private_networks=settings.fetch_allow_private_networks,
+        allowed_hosts=settings.fetch_allowed_hosts,
+        max_items=settings.fetch_max_items,
+    )
+
+
+def build_context(settings: Settings | None = None) -> JobContext:
+    """Create the resources a worker process needs."""
+    settings = settings or Settings.from_env()
+    assert settings.database_url and settings.redis_url
+    return JobContext(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=2),
+        queues=Queues(redis_from_url(settings.redis_url), settings),
+        limits=fetch_limits(settings),
+        pid=os.getpid(),
+    )
+
+
+_context: JobContext | None = None
+
+
+def get_context() -> JobContext:
+    """This process's context, built on first use (and again after a fork)."""
+    global _context
+    if _context is None or _context.pid != os.getpid():
+        _context = build_context()
+    return _context
+
+
+def set_context(context: JobContext | None) -> None:
+    """Install a context built elsewhere (worker start-up, tests)."""
+    global _context
+    _context = context

@@ -1,0 +1,135 @@
+"""fetch_feed: download, skip unchanged bodies, parse, and discover feeds behind HTML pages."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+
+from .discover import discover_feed_links, looks_like_html
+from .download import download
+from .errors import FetchError
+from .models import Download, FeedResult, FetchLimits, ParsedFeed, Validators
+from .parse import parse_feed
+
+
+def _result(
+    first: Download,
+    last: Download,
+    feed: ParsedFeed | None,
+    *,
+    permanent_url: str | None,
+    discovered_url: str | None,
+    bytes_downloaded: int,
+    start: float,
+) -> FeedResult:
+    return FeedResult(
+        status=last.status,
+        requested_url=first.requested_url,
+        final_url=last.final_url,
+        permanent_url=permanent_url,
+        discovered_url=discovered_url,
+        etag=last.etag,
+        last_modified=last.last_modified,
+        content_hash=last.content_hash,
+        not_modified=last.not_modified,
+        feed=feed,
+        bytes_downloaded=bytes_downloaded,
+        cache_max_age=last.cache_max_age,
+        elapsed=time.monotonic() - start,
+    )
+
+
+def fetch_feed(
+    url: str,
+    limits: FetchLimits,
+    validators: Validators | None = None,
+    session: requests.Session | None = None,
+) -> FeedResult:
+    """Fetch and parse one feed within `limits`; raise FetchError with a stable code on failure.
+
+    When `url` is an HTML page, the first feed it links to is fetched instead (same guard,
+    same deadline) and reported as `discovered_url` and `permanent_url`.
+    """
+    start = time.monotonic()
+    deadline_at = start + limits.deadline
+    page = download(url, limits, validators, session, deadline_at=deadline_at)
+    if page.not_modified or page.body is None:
+        return _result(
+            page,
+            page,
+            None,
+            permanent_url=page.permanent_url,
+            discovered_url=None,
+            bytes_downloaded=page.bytes_downloaded,
+            start=start,
+        )
+    try:
+        feed = parse_feed(page.body, page.headers, page.final_url, limits.max_items)
+    except FetchError as error:
+        if error.code not in ("not_a_feed", "parse_error") or not looks_like_html(
+            page.body, page.headers
+        ):
+            raise
+        return _discover(page, limits, validators, session, deadline_at, start)
+    return _result(
+        page,
+        page,
+        feed,
+        permanent_url=page.permanent_url,
+        discovered_url=None,
+        bytes_downloaded=page.bytes_downloaded,
+        start=start,
+    )
+
+
+def _discover(
+    page: Download,
+    limits: FetchLimits,
+    validators: Validators | None,
+    session: requests.Session | None,
+    deadline_at: float,
+    start: float,
+) -> FeedResult:
+    """Follow the first feed link of an HTML page (one level only: no discovery chains)."""
+    assert page.body is not None
+    links = discover_feed_links(page.body, page.final_url)
+    if not links:
+        raise FetchError(
+            "not_a_feed",
+            f"{page.final_url} is a web page, not a feed, and it links to no RSS, Atom or "
+            "JSON feed. Look for a feed link on the site and submit that address.",
+        )
+    link = links[0]
+    # ETag/Last-Modified belong to the page, not the feed; the body hash still applies.
+    only_hash = Validators(content_hash=validators.content_hash) if validators else None
+    found = download(link, limits, only_hash, session, deadline_at=deadline_at)
+    total = page.bytes_downloaded + found.bytes_downloaded
+    permanent = found.permanent_url or link
+    if found.not_modified or found.body is None:
+        return _result(
+            page,
+            found,
+            None,
+            permanent_url=permanent,
+            discovered_url=link,
+            bytes_downloaded=total,
+            start=start,
+        )
+    try:
+        feed = parse_feed(found.body, found.headers, found.final_url, limits.max_items)
+    except FetchError as error:
+        raise FetchError(
+            error.code,
+            f"The page links to {link}, but that is not a readable feed: {error.message}",
+            transient=error.transient,
+        ) from None
+    return _result(
+        page,
+        found,
+        feed,
+        permanent_url=permanent,
+        discovered_url=link,
+        bytes_downloaded=total,
+        start=start,
+    )

@@ -1,0 +1,110 @@
+"""JSON Feed 1.0 and 1.1 (https://jsonfeed.org), which feedparser does not read."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from .errors import FetchError
+from .items import absolute_http_url, finalize_items, make_item, to_utc
+from .models import ParsedFeed, ParsedItem
+from .sanitize import sanitize_html, to_plain_text
+
+VERSION_PREFIX = "https://jsonfeed.org/version/"
+JSON_TYPES = ("application/feed+json", "application/json")
+
+
+def _declared_json(headers: Mapping[str, str]) -> bool:
+    content_type = headers.get("content-type", "").lower().split(";", 1)[0].strip()
+    return content_type in JSON_TYPES or content_type.endswith("+json")
+
+
+def looks_like_json_feed(body: bytes, headers: Mapping[str, str]) -> bool:
+    """True when the body should be read as JSON: a JSON content type, or it starts with "{"."""
+    return _declared_json(headers) or body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return to_utc(datetime.fromisoformat(value.strip()))
+    except ValueError:
+        return None
+
+
+def _author(entry: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:
+    authors = entry.get("authors")
+    if not isinstance(authors, list):
+        authors = [entry.get("author")] if isinstance(entry.get("author"), dict) else []
+    if not authors:
+        fallback = feed.get("authors") or (
+            [feed["author"]] if isinstance(feed.get("author"), dict) else []
+        )
+        authors = fallback if isinstance(fallback, list) else []
+    names = [
+        to_plain_text(_text(a.get("name")), max_length=200) for a in authors if isinstance(a, dict)
+    ]
+    joined = ", ".join(n for n in names if n)
+    return joined[:500] or None
+
+
+def _item(entry: Mapping[str, Any], feed: Mapping[str, Any], base_url: str) -> ParsedItem:
+    raw_id = entry.get("id")
+    guid = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
+    url = absolute_http_url(_text(entry.get("url")), base_url) or absolute_http_url(
+        _text(entry.get("external_url")), base_url
+    )
+    content = _text(entry.get("content_html"))
+    if content is None and _text(entry.get("content_text")):
+        content = "<p>" + html.escape(entry["content_text"]).replace("\n", "<br>") + "</p>"
+    summary = _text(entry.get("summary"))
+    return make_item(
+        guid=guid,
+        url=url,
+        title=to_plain_text(_text(entry.get("title"))),
+        author=_author(entry, feed),
+        summary_html=sanitize_html(html.escape(summary), base_url) if summary else None,
+        content_html=sanitize_html(content, base_url) or None if content else None,
+        published_at=_date(entry.get("date_published")),
+        updated_at=_date(entry.get("date_modified")),
+    )
+
+
+def parse_json_feed(
+    body: bytes, headers: Mapping[str, str], base_url: str, max_items: int
+) -> ParsedFeed:
+    """Parse a JSON Feed; raise FetchError("parse_error" | "not_a_feed")."""
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise FetchError(
+            "parse_error", "The server sent JSON that cannot be read (it is not valid JSON)."
+        ) from None
+    version = document.get("version") if isinstance(document, dict) else None
+    if not isinstance(version, str) or not version.startswith(VERSION_PREFIX):
+        raise FetchError(
+            "not_a_feed", "The address returns JSON, but not a JSON Feed: check the address."
+        )
+    number = version[len(VERSION_PREFIX) :].strip("/")
+    entries = document.get("items")
+    items = [
+        _item(entry, document, base_url)
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict)
+    ]
+    return ParsedFeed(
+        title=to_plain_text(_text(document.get("title"))),
+        site_url=absolute_http_url(_text(document.get("home_page_url")), base_url),
+        ttl_seconds=None,
+        warning=None if isinstance(entries, list) else "The JSON Feed has no item list.",
+        format="json" + number.replace(".", "") + ("0" if "." not in number else ""),
+        items=finalize_items(items, max_items),
+    )

@@ -1,0 +1,106 @@
+"""Redis connections and the RQ queues that carry fetch jobs.
+
+Two queues: submissions (a person is waiting) ahead of refreshes (the
+scheduler's background work). Workers listen to both in that order, so a new
+subscription shows its items quickly even behind a large refresh backlog.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+from app.config import Settings
+
+JOB_FUNC = "app.jobs.fetch.run_fetch"
+
+
+def redis_from_url(url: str, **kwargs: object) -> Redis:
+    """A Redis client for ``url`` with short timeouts.
+
+    Heroku Key-Value Store gives ``rediss://`` URLs whose certificates are
+    self-signed, and redis-py verifies certificates by default; the connection
+    is still encrypted, just not authenticated by a CA.
+    """
+    options: dict[str, object] = {
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "health_check_interval": 30,
+        "retry_on_timeout": False,
+    }
+    if url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = None
+    options.update(kwargs)
+    return Redis.from_url(url, **options)  # type: ignore[arg-type]
+
+
+class Queues:
+    """The app's queues on one Redis connection."""
+
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+        prefix = settings.queue_prefix
+        self.submissions = Queue(f"{prefix}-submissions", connection=redis)
+        self.refresh = Queue(f"{prefix}-refresh", connection=redis)
+
+    @property
+    def in_priority_order(self) -> list[Queue]:
+        """What a worker listens to, most urgent first."""
+        return [self.submissions, self.refresh]
+
+    def for_trigger(self, trigger: str) -> Queue:
+        return self.refresh if trigger == "refresh" else self.submissions
+
+    def forget_job(self, job_id: str) -> None:
+        """Remove every trace of a job from RQ's registries, before enqueueing it anew."""
+        for queue in self.in_priority_order:
+            started = queue.started_job_registry
+            # Started entries are "<job id>:<execution id>" and need no Job hash.
+            stale = [
+                entry
+                for entry in self.redis.zrange(started.key, 0, -1)
+                if started.parse_job_id(entry.decode()) == job_id
+            ]
+            if stale:
+                self.redis.zrem(started.key, *stale)
+            for registry in (
+                queue.failed_job_registry,
+                queue.scheduled_job_registry,
+                queue.finished_job_registry,
+            ):
+                registry.remove(job_id)
+            queue.remove(job_id)
+
+    def job_waiting(self, job_id: str) -> bool:
+        """True when RQ still holds the job as queued, scheduled or deferred."""
+        try:
+            job = Job.fetch(job_id, connection=self.redis)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+    def enqueue_fetch(self, fetch_id: uuid.UUID, trigger: str, *, at_front: bool = False) -> None:
+        """Put the fetch's job on its queue; the job id is the fetch id.
+
+        Call only after the fetch row is committed: the worker may pick the
+        job up before this function returns.
+        """
+        retries = self.settings.fetch_retries
+        self.for_trigger(trigger).enqueue(
+            JOB_FUNC,
+            str(fetch_id),
+            job_id=str(fetch_id),
+            job_timeout=self.settings.job_timeout,
+            # Results live in Postgres; Redis keeps jobs only as long as RQ needs them.
+            result_ttl=60,
+            failure_ttl=7 * 24 * 3600,
+            retry=Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
+            description=f"fetch {fetch_id}",
+            at_front=at_front,
+        )

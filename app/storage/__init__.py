@@ -1,0 +1,1 @@
+"""Postgres storage: models, the session factory and the functions that write rows."""

@@ -1,0 +1,54 @@
+"""Engine and session set-up: one engine per process, one session per request or job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """Owns a process's engine and hands out sessions.
+
+    Engines hold sockets, so a forked child must call :meth:`dispose` (or
+    build its own Database) before first use: a pooled connection shared by
+    two processes corrupts both.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(
+            url,
+            # A connection that died with a Postgres restart is replaced
+            # instead of failing the next request.
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=5,
+            pool_recycle=1800,
+            pool_timeout=5,
+            connect_args={"connect_timeout": 5, "application_name": "feedqueue"},
+            echo=echo,
+        )
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that rolls back on error and always closes."""
+        session = self.sessionmaker()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self, *, after_fork: bool = False) -> None:
+        """Drop pooled connections.
+
+        After a fork, pass ``after_fork=True``: the parent still owns the
+        sockets, so the child must forget them without closing them.
+        """
+        self.engine.dispose(close=not after_fork)

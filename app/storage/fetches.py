@@ -1,0 +1,173 @@
+"""State changes of feeds and fetches.
+
+Every transition is a single guarded UPDATE, so two workers (or a worker and
+the reconciler) racing on one fetch cannot both move it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from app.storage.models import PENDING_STATES, Feed, Fetch, FetchState, FetchTrigger
+
+
+def upsert_feed(session: Session, url: str) -> Feed:
+    """Return the feed stored under ``url``, creating it if needed."""
+    stmt = (
+        pg_insert(Feed)
+        .values(url=url, current_url=url)
+        # DO NOTHING would return no row on conflict; a no-op update does.
+        .on_conflict_do_update(index_elements=[Feed.url], set_={"url": url})
+        .returning(Feed.id)
+    )
+    feed_id = session.execute(stmt).scalar_one()
+    feed = session.get(Feed, feed_id, populate_existing=True)
+    assert feed is not None
+    return feed
+
+
+def pending_fetch(session: Session, feed_id: int) -> Fetch | None:
+    """The feed's queued or running fetch, if it has one."""
+    return session.scalar(
+        select(Fetch).where(Fetch.feed_id == feed_id, Fetch.state.in_(PENDING_STATES))
+    )
+
+
+def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple[Fetch, bool]:
+    """Create a queued fetch for the feed, or return its pending one.
+
+    Returns ``(fetch, created)``. The partial unique index on pending fetches
+    makes this safe against concurrent submissions of the same feed.
+    """
+    for _ in range(3):
+        fetch_id = session.execute(
+            pg_insert(Fetch)
+            .values(id=uuid.uuid4(), feed_id=feed_id, trigger=trigger, state=FetchState.QUEUED)
+            .on_conflict_do_nothing(
+                index_elements=[Fetch.feed_id],
+                index_where=Fetch.state.in_(PENDING_STATES),
+            )
+            .returning(Fetch.id)
+        ).scalar_one_or_none()
+        if fetch_id is not None:
+            fetch = session.get(Fetch, fetch_id)
+            assert fetch is not None
+            return fetch, True
+        existing = pending_fetch(session, feed_id)
+        if existing is not None:
+            return existing, False
+        # The pending fetch finished between our insert and our select: try again.
+    raise RuntimeError(f"could not create a fetch for feed {feed_id}")
+
+
+def mark_enqueued(session: Session, fetch_id: uuid.UUID) -> None:
+    """Record that the job is in Redis (the reconciler's clock starts here)."""
+    session.execute(update(Fetch).where(Fetch.id == fetch_id).values(enqueued_at=func.now()))
+
+
+def start_fetch(session: Session, fetch_id: uuid.UUID) -> Fetch | None:
+    """Move a pending fetch to running; None if it is already finished (or gone).
+
+    A fetch found ``running`` is taken too: its previous worker died.
+    """
+    fetch_row = session.execute(
+        update(Fetch)
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        .values(state=FetchState.RUNNING, started_at=func.now(), attempts=Fetch.attempts + 1)
+        .returning(Fetch.id)
+    ).scalar_one_or_none()
+    if fetch_row is None:
+        return None
+    return session.get(Fetch, fetch_id, populate_existing=True)
+
+
+def requeue_fetch(session: Session, fetch_id: uuid.UUID) -> bool:
+    """Put a running fetch back to queued (shutdown, retry); False if it already ended."""
+    result = session.execute(
+        update(Fetch)
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        .values(state=FetchState.QUEUED, enqueued_at=func.now())
+    )
+    return result.rowcount > 0  # type: ignore[attr-defined]
+
+
+def finish_fetch(
+    session: Session,
+    fetch_id: uuid.UUID,
+    *,
+    state: FetchState,
+    http_status: int | None = None,
+    items_new: int | None = None,
+    items_updated: int | None = None,
+    not_modified: bool | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    warning: str | None = None,
+    discovered_url: str | None = None,
+) -> bool:
+    """Move a pending fetch to its terminal state; False if it had already ended."""
+    assert state in (FetchState.SUCCEEDED, FetchState.FAILED)
+    result = session.execute(
+        update(Fetch)
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        .values(
+            state=state,
+            finished_at=func.now(),
+            http_status=http_status,
+            items_new=items_new,
+            items_updated=items_updated,
+            not_modified=not_modified,
+            error_code=error_code,
+            error_message=error_message,
+            warning=warning,
+            discovered_url=discovered_url,
+        )
+    )
+    return result.rowcount > 0  # type: ignore[attr-defined]
+
+
+def queue_position(session: Session, fetch: Fetch) -> int:
+    """How many queued fetches of the same priority were created before this one."""
+    same_class = (
+        Fetch.trigger == FetchTrigger.REFRESH
+        if fetch.trigger == FetchTrigger.REFRESH
+        else Fetch.trigger != FetchTrigger.REFRESH
+    )
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Fetch)
+            .where(
+                Fetch.state == FetchState.QUEUED,
+                same_class,
+                Fetch.created_at < fetch.created_at,
+            )
+        )
+        or 0
+    )
+
+
+def stale_fetches(
+    session: Session, *, queued_before: datetime, running_before: datetime, limit: int = 500
+) -> list[Fetch]:
+    """Pending fetches whose job may be lost: queued or running for too long."""
+    return list(
+        session.scalars(
+            select(Fetch)
+            .where(
+                (
+                    (Fetch.state == FetchState.QUEUED)
+                    & (func.coalesce(Fetch.enqueued_at, Fetch.created_at) < queued_before)
+                )
+                | ((Fetch.state == FetchState.RUNNING) & (Fetch.started_at < running_before))
+            )
+            .order_by(Fetch.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )

@@ -1,0 +1,101 @@
+"""Errors as the HTTP contract promises: JSON ``{"error": {"code", "message"}}`` for
+API clients, a readable page for browsers, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.web import wants_json
+
+log = logging.getLogger(__name__)
+
+# Stable codes for the statuses Werkzeug raises on its own.
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error with a stable code, raised by views and turned into a response."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Build the error answer in the form the client asked for."""
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+    else:
+        response = Response(
+            render_template("error.html", status=status, code=code, message=message),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def register(app: Flask) -> None:
+    """Install the error handlers on ``app``."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError) -> Response:
+        return error_response(err.status, err.code, err.message, err.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException) -> Response:
+        status = err.code or 500
+        code = _HTTP_CODES.get(status, f"http_{status}")
+        headers = {k: v for k, v in err.get_headers() if k.lower() in ("allow", "retry-after")}
+        return error_response(status, code, err.description or err.name, headers)
+
+    @app.errorhandler(RedisError)
+    def _redis_down(err: RedisError) -> Response:
+        log.warning("redis unavailable during %s %s: %s", request.method, request.path, err)
+        return error_response(
+            503,
+            "queue_unavailable",
+            "The job queue is unavailable; try again shortly.",
+            {"Retry-After": "5"},
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _db_down(err: DBAPIError) -> Response:
+        log.warning("database error during %s %s: %s", request.method, request.path, err.orig)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database is unavailable; try again shortly.",
+            {"Retry-After": "5"},
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unhandled error during %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -1,0 +1,1 @@
+"""The worker dyno: RQ worker processes, their supervisor, refresh scheduling, reconciliation."""

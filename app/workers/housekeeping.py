@@ -1,0 +1,124 @@
+"""Periodic work of the worker dyno's supervisor: refresh scheduling and reconciliation.
+
+Both are safe to run on every dyno at once. Due feeds are claimed with
+``FOR UPDATE SKIP LOCKED`` and get a new ``next_fetch_at`` in the same
+transaction, and the one-pending-fetch-per-feed index refuses a second
+fetch, so each due feed is enqueued once per period however many dynos run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from app.jobs.context import JobContext
+from app.storage.fetches import create_fetch, mark_enqueued, requeue_fetch, stale_fetches
+from app.storage.models import Feed, FeedState, FetchState, FetchTrigger
+
+log = logging.getLogger(__name__)
+
+REFRESHABLE = (FeedState.ACTIVE, FeedState.ERROR)
+
+
+def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 500) -> int:
+    """Create and enqueue refresh fetches for feeds that are due; returns how many."""
+    now = datetime.now(UTC)
+    created: list[tuple[uuid.UUID, FetchTrigger]] = []
+    with ctx.db.session() as session:
+        feeds = session.scalars(
+            select(Feed)
+            .where(Feed.state.in_(REFRESHABLE), Feed.next_fetch_at <= now)
+            .order_by(Feed.next_fetch_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        max_lag = 0.0
+        for feed in feeds:
+            assert feed.next_fetch_at is not None
+            lag = (now - feed.next_fetch_at).total_seconds()
+            max_lag = max(max_lag, lag)
+            fetch, is_new = create_fetch(session, feed.id, FetchTrigger.REFRESH)
+            if is_new:
+                fetch.scheduled_for = feed.next_fetch_at
+                created.append((fetch.id, FetchTrigger.REFRESH))
+            # Provisional: the fetch's outcome sets the real next time.
+            interval = feed.refresh_interval or ctx.settings.refresh_default
+            feed.next_fetch_at = now + timedelta(seconds=interval)
+        session.commit()
+    if feeds:
+        log.info("scheduler: due=%d enqueued=%d max_lag_s=%.1f", len(feeds), len(created), max_lag)
+    _enqueue_all(ctx, created)
+    return len(created)
+
+
+def reconcile(ctx: JobContext) -> int:
+    """Re-enqueue fetches whose job was lost (Redis flushed, worker killed); returns how many.
+
+    A queued fetch is checked once it has waited ``reconcile_queued_grace``
+    seconds: if RQ no longer holds its job, it is enqueued again. A running
+    fetch older than the job timeout (plus a margin) cannot have a live job.
+    """
+    now = datetime.now(UTC)
+    queued_grace = ctx.settings.reconcile_queued_grace
+    running_grace = ctx.settings.job_timeout + 15
+    revived: list[tuple[uuid.UUID, FetchTrigger]] = []
+    with ctx.db.session() as session:
+        for fetch in stale_fetches(
+            session,
+            queued_before=now - timedelta(seconds=queued_grace),
+            running_before=now - timedelta(seconds=running_grace),
+        ):
+            if fetch.state == FetchState.QUEUED and ctx.queues.job_waiting(str(fetch.id)):
+                # Just a long queue: look again later.
+                mark_enqueued(session, fetch.id)
+                continue
+            requeue_fetch(session, fetch.id)
+            revived.append((fetch.id, fetch.trigger))
+        session.commit()
+    for fetch_id, _trigger in revived:
+        log.warning("reconciler: fetch %s had no live job; enqueueing it again", fetch_id)
+        ctx.queues.forget_job(str(fetch_id))
+    _enqueue_all(ctx, revived)
+    return len(revived)
+
+
+def _enqueue_all(ctx: JobContext, fetches: list[tuple[uuid.UUID, FetchTrigger]]) -> None:
+    """Enqueue committed fetches, then note the time (the reconciler's clock)."""
+    if not fetches:
+        return
+    done: list[uuid.UUID] = []
+    try:
+        for fetch_id, trigger in fetches:
+            ctx.queues.enqueue_fetch(fetch_id, trigger.value)
+            done.append(fetch_id)
+    except RedisError:
+        # The rows stay queued; the reconciler enqueues them once Redis is back.
+        log.warning("could not enqueue %d fetches: Redis unavailable", len(fetches) - len(done))
+    with ctx.db.session() as session:
+        for fetch_id in done:
+            mark_enqueued(session, fetch_id)
+        session.commit()
+
+
+@dataclass
+class Housekeeper:
+    """Runs the scheduler and the reconciler at their intervals from the supervisor loop."""
+
+    ctx: JobContext
+    _next: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        settings = self.ctx.settings
+        if now >= self._next.get("schedule", 0.0):
+            self._next["schedule"] = now + settings.schedule_every
+            enqueue_due_refreshes(self.ctx)
+        if now >= self._next.get("reconcile", 0.0):
+            self._next["reconcile"] = now + settings.reconcile_every
+            reconcile(self.ctx)

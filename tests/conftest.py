@@ -1,0 +1,218 @@
+"""Shared fixtures: real Postgres, real Redis, a loopback feed server, the app, worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import text
+
+from app import create_app
+from app.config import Settings, normalize_database_url
+from app.jobs.context import JobContext, build_context, set_context
+from app.storage.db import Database
+from tests.feedserver import FeedServer
+from tests.services import resolve_services
+
+ROOT = Path(__file__).resolve().parent.parent
+QUEUE_PREFIX = "feedqueue-test"
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[tuple[str, str]]:
+    db_url, redis_url, cleanups = resolve_services()
+    yield db_url, redis_url
+    for cleanup in cleanups:
+        cleanup()
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+@pytest.fixture(scope="session")
+def migrated(service_urls: tuple[str, str]) -> str:
+    """The test database, migrated to head once per run."""
+    db_url = service_urls[0]
+    command.upgrade(alembic_config(db_url), "head")
+    return db_url
+
+
+@pytest.fixture
+def settings(migrated: str, service_urls: tuple[str, str]) -> Settings:
+    return Settings(
+        env="test",
+        database_url=normalize_database_url(migrated),
+        redis_url=service_urls[1],
+        queue_prefix=QUEUE_PREFIX,
+        fetch_allow_private_networks=True,
+        fetch_retries=0,
+        fetch_deadline=10.0,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment for real app processes (worker.py, gunicorn) under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+    env.update(
+        FEEDQUEUE_ENV="test",
+        DATABASE_URL=settings.database_url or "",
+        REDIS_URL=settings.redis_url or "",
+        QUEUE_PREFIX=QUEUE_PREFIX,
+        FETCH_ALLOW_PRIVATE_NETWORKS="true",
+        FETCH_RETRIES=str(settings.fetch_retries),
+        FETCH_DEADLINE=str(settings.fetch_deadline),
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def redis(settings: Settings) -> Iterator[Redis]:
+    """The test Redis database, emptied before each test."""
+    client = Redis.from_url(settings.redis_url or "")
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """The test database with empty tables."""
+    database = Database(settings.database_url or "", pool_size=2)
+    with database.engine.begin() as conn:
+        conn.execute(text("TRUNCATE feeds, fetches, items RESTART IDENTITY CASCADE"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def job_context(settings: Settings, db: Database, redis: Redis) -> Iterator[JobContext]:
+    """A job context in this process, for running jobs and housekeeping inline."""
+    ctx = build_context(settings)
+    set_context(ctx)
+    yield ctx
+    set_context(None)
+    ctx.close()
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
+    flask_app = create_app(settings)
+    flask_app.config.update(TESTING=True)
+    yield flask_app
+    flask_app.extensions["feedqueue.db"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    server = FeedServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def run_worker_burst(worker_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``python worker.py --burst`` (a real worker process) until the queues are empty."""
+
+    def run(timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "worker.py", "--burst"],
+            cwd=ROOT,
+            env={**worker_env, **extra_env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    return run
+
+
+class WorkerDyno:
+    """A running ``python worker.py`` (supervisor and children), like a worker dyno."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "worker.py", "--concurrency", str(concurrency)],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def terminate(self, timeout: float = 40) -> int:
+        """SIGTERM the whole process group (as Heroku does) and wait."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerDyno]]:
+    """Start real worker dynos; any left running are stopped after the test."""
+    dynos: list[WorkerDyno] = []
+
+    def start(concurrency: int = 2, **extra_env: str) -> WorkerDyno:
+        dyno = WorkerDyno(
+            {**worker_env, **extra_env}, tmp_path / f"worker-{len(dynos)}.log", concurrency
+        )
+        dynos.append(dyno)
+        return dyno
+
+    yield start
+    for dyno in dynos:
+        dyno.kill()
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1
+) -> object:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

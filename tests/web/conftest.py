@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.config import Settings
+from app.storage.db import Database
+
+
+@pytest.fixture
+def app_without_private(settings: Settings, db: Database) -> Iterator[FlaskClient]:
+    """A client of an app with the private-network guard on (the production default)."""
+    app = create_app(replace(settings, fetch_allow_private_networks=False))
+    yield app.test_client()
+    app.extensions["feedqueue.db"].dispose()
+
+
+@pytest.fixture
+def client_with_dead_redis(settings: Settings, db: Database) -> Iterator[FlaskClient]:
+    """A client of an app whose Redis is unreachable (a closed loopback port)."""
+    app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
+    yield app.test_client()
+    app.extensions["feedqueue.db"].dispose()

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import func, select
+
+from app.storage.db import Database
+from app.storage.models import Feed, Fetch
+
+JSON = {"Accept": "application/json"}
+
+
+def _count(db: Database, model: type) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_json_submission_answers_202_with_a_poll_url(client: FlaskClient, redis: Redis) -> None:
+    response = client.post("/feeds", json={"url": "https://example.com/feed.xml"})
+    assert response.status_code == 202
+    body = response.get_json()
+    fetch = body["fetch"]
+    assert response.headers["Location"] == f"/fetches/{fetch['id']}"
+    assert body["status_url"] == f"/fetches/{fetch['id']}"
+    assert body["feed_url"] == f"/api/feeds/{fetch['feed_id']}"
+    assert fetch["state"] == "queued"
+    assert fetch["queue_position"] == 0
+    assert response.headers["Retry-After"]
+
+
+def test_submission_enqueues_one_job_whose_id_is_the_fetch_id(
+    client: FlaskClient, redis: Redis
+) -> None:
+    fetch_id = client.post("/feeds", json={"url": "https://example.com/a"}).get_json()["fetch"][
+        "id"
+    ]
+    queued = [j.decode() for j in redis.lrange("rq:queue:feedqueue-test-submissions", 0, -1)]
+    assert queued == [fetch_id]
+
+
+def test_form_submission_from_a_browser_redirects_to_the_feed_page(
+    client: FlaskClient, db: Database
+) -> None:
+    response = client.post(
+        "/feeds", data={"url": "https://example.com/feed"}, headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 303
+    with db.session() as session:
+        feed_id = session.scalar(select(Feed.id))
+    assert response.headers["Location"] == f"/feeds/{feed_id}"
+
+
+def test_form_submission_asking_for_json_gets_202(client: FlaskClient) -> None:
+    response = client.post("/feeds", data={"url": "https://example.com/feed"}, headers=JSON)
+    assert response.status_code == 202
+
+
+def test_resubmitting_a_pending_feed_returns_the_same_fetch(
+    client: FlaskClient, redis: Redis, db: Database
+) -> None:
+    first = client.post("/feeds", json={"url": "https://example.com/feed"}).get_json()
+    second = client.post("/feeds", json={"url": "HTTPS://EXAMPLE.com:443/feed#x"}).get_json()
+    assert second["fetch"]["id"] == first["fetch"]["id"]
+    assert second["created"] is False
+    assert _count(db, Fetch) == 1 and _count(db, Feed) == 1
+    assert redis.llen("rq:queue:feedqueue-test-submissions") == 1
+
+
+def test_invalid_url_is_refused_with_400_invalid_url(client: FlaskClient, db: Database) -> None:
+    response = client.post("/feeds", json={"url": "ftp://example.com/feed"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_url"
+    assert response.get_json()["error"]["message"]
+    assert _count(db, Feed) == 0
+
+
+def test_missing_url_field_is_refused_with_invalid_url(client: FlaskClient) -> None:
+    response = client.post("/feeds", json={"link": "https://example.com"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_url"
+
+
+def test_json_body_that_is_not_an_object_is_refused(client: FlaskClient) -> None:
+    response = client.post("/feeds", data="[1, 2]", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_malformed_json_is_refused(client: FlaskClient) -> None:
+    response = client.post("/feeds", data="{nope", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_unsupported_body_type_is_refused_with_415(client: FlaskClient) -> None:
+    response = client.post(
+        "/feeds", data="https://example.com", content_type="text/plain", headers=JSON
+    )
+    assert response.status_code == 415
+    assert response.get_json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_literal_private_address_is_refused_when_private_networks_are_off(
+    app_without_private: FlaskClient,
+) -> None:
+    response = app_without_private.post("/feeds", json={"url": "http://127.0.0.1:8080/feed"})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "blocked_address"
+
+
+def test_submission_when_redis_is_down_answers_503_and_writes_nothing(
+    client_with_dead_redis: FlaskClient, db: Database
+) -> None:
+    response = client_with_dead_redis.post("/feeds", json={"url": "https://example.com/feed"})
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "queue_unavailable"
+    assert response.headers["Retry-After"]
+    assert _count(db, Feed) == 0 and _count(db, Fetch) == 0
+
+
+def test_reads_still_work_when_redis_is_down(client_with_dead_redis: FlaskClient) -> None:
+    assert client_with_dead_redis.get("/api/feeds").status_code == 200
+    assert client_with_dead_redis.get("/", headers={"Accept": "text/html"}).status_code == 200
+
+
+def test_refresh_of_an_unknown_feed_is_404(client: FlaskClient) -> None:
+    response = client.post("/feeds/999/refresh", headers=JSON)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "feed_not_found"
+
+
+def test_refresh_queues_a_manual_fetch(client: FlaskClient, redis: Redis) -> None:
+    first = client.post("/feeds", json={"url": "https://example.com/feed"}).get_json()
+    # While the first fetch is pending, a refresh returns it rather than queueing another.
+    again = client.post(f"/feeds/{first['fetch']['feed_id']}/refresh", headers=JSON)
+    assert again.status_code == 202
+    assert again.get_json()["fetch"]["id"] == first["fetch"]["id"]

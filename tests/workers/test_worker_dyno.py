@@ -1,0 +1,292 @@
+"""The worker dyno under real signals, crashes and restarts (issue: never lose a submission)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+from flask.testing import FlaskClient
+from redis import Redis
+from rq import Worker
+from sqlalchemy import func, insert, select
+
+from app.storage.db import Database
+from app.storage.models import Feed, FeedState, Fetch, FetchState
+from tests.conftest import WorkerDyno, wait_for
+from tests.feedserver import FIXTURES, FeedServer, Request, Response
+
+RSS = (FIXTURES / "example-rss20.xml").read_bytes()
+
+
+def _fetch(db: Database, fetch_id: str) -> Fetch:
+    with db.session() as session:
+        fetch = session.get(Fetch, uuid.UUID(fetch_id))
+        assert fetch is not None
+        return fetch
+
+
+def _state(db: Database, fetch_id: str) -> FetchState:
+    return _fetch(db, fetch_id).state
+
+
+def _submit(client: FlaskClient, url: str) -> str:
+    response = client.post("/feeds", json={"url": url})
+    assert response.status_code == 202
+    return response.get_json()["fetch"]["id"]
+
+
+class Switch:
+    """A route that is slow until told otherwise."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    def __call__(self, _req: Request) -> Response:
+        return Response(200, RSS, {"Content-Type": "application/rss+xml"}, delay=self.delay)
+
+
+def _busy_worker(redis: Redis) -> Worker | None:
+    for worker in Worker.all(connection=redis):
+        if worker.get_state() == "busy":
+            return worker
+    return None
+
+
+def test_sigterm_during_a_slow_fetch_requeues_it_and_it_later_succeeds(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    slow = Switch(delay=8)
+    url = feed_server.route("/slow.xml", slow)
+    fetch_id = _submit(client, url)
+    dyno = start_worker(
+        concurrency=1, SHUTDOWN_GRACE_SECONDS="1", FETCH_DEADLINE="20", FETCH_READ_TIMEOUT="20"
+    )
+    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+
+    # Heroku sends SIGTERM to every process of the dyno, and may repeat it.
+    os.killpg(dyno.proc.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    os.killpg(dyno.proc.pid, signal.SIGTERM)
+    assert dyno.proc.wait(15) == 0, dyno.output()
+
+    assert _state(db, fetch_id) == FetchState.QUEUED
+    assert redis.zcard("rq:failed:feedqueue-test-submissions") == 0
+    slow.delay = 0
+    start_worker(concurrency=1)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=30)
+    assert _fetch(db, fetch_id).items_new == 3
+
+
+def test_sigterm_lets_a_job_that_fits_the_grace_period_finish(
+    client: FlaskClient,
+    db: Database,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    url = feed_server.route("/slowish.xml", Switch(delay=2))
+    fetch_id = _submit(client, url)
+    dyno = start_worker(concurrency=1, SHUTDOWN_GRACE_SECONDS="10")
+    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    os.killpg(dyno.proc.pid, signal.SIGTERM)
+    assert dyno.proc.wait(20) == 0
+    assert _state(db, fetch_id) == FetchState.SUCCEEDED
+
+
+def test_sigkill_of_a_busy_worker_process_is_recovered_at_once(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    slow = Switch(delay=8)
+    fetch_id = _submit(client, feed_server.route("/slow.xml", slow))
+    dyno = start_worker(concurrency=2)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    busy = wait_for(lambda: _busy_worker(redis), timeout=10)
+    slow.delay = 0
+    killed_at = time.monotonic()
+    os.kill(busy.pid, signal.SIGKILL)  # type: ignore[union-attr]
+    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=30)
+    assert time.monotonic() - killed_at < 120
+    assert "recovered job" in dyno.output()
+
+
+def test_a_whole_dyno_killed_mid_job_is_recovered_by_another_dynos_reconciler(
+    client: FlaskClient,
+    db: Database,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    slow = Switch(delay=30)
+    fetch_id = _submit(client, feed_server.route("/slow.xml", slow))
+    # A short job timeout keeps this test quick; the bound scales with it.
+    fast_env = {"JOB_TIMEOUT": "3", "RECONCILE_EVERY_SECONDS": "1", "FETCH_DEADLINE": "2.5"}
+    first = start_worker(concurrency=1, **fast_env)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    first.kill()  # SIGKILL to every process: a crashed dyno
+    slow.delay = 0
+    start_worker(concurrency=1, **fast_env)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=60)
+
+
+def test_supervisor_restarts_a_crashed_worker_process(
+    redis: Redis, db: Database, start_worker: Callable[..., WorkerDyno]
+) -> None:
+    dyno = start_worker(concurrency=2)
+    wait_for(lambda: len(Worker.all(connection=redis)) == 2, timeout=20)
+    children = [
+        p for p in psutil.Process(dyno.proc.pid).children() if "worker" in " ".join(p.cmdline())
+    ]
+    victim = next(c for c in children if c.pid in {w.pid for w in Worker.all(connection=redis)})
+    victim.kill()
+    wait_for(
+        lambda: (
+            {w.pid for w in Worker.all(connection=redis)} - {victim.pid}
+            and len([w for w in Worker.all(connection=redis) if w.pid != victim.pid]) == 2
+        ),
+        timeout=20,
+    )
+    assert dyno.proc.poll() is None
+
+
+def test_redis_flushed_with_fetches_pending_still_completes_them(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    ids = [_submit(client, feed_server.add(f"/f{i}.xml", RSS)) for i in range(5)]
+    redis.flushdb()  # the jobs are gone; the fetch rows are the promise
+    start_worker(concurrency=2, RECONCILE_EVERY_SECONDS="1", RECONCILE_QUEUED_GRACE_SECONDS="1")
+    for fetch_id in ids:
+        wait_for(lambda fid=fetch_id: _state(db, fid) == FetchState.SUCCEEDED, timeout=30)
+
+
+def test_two_dynos_fetch_each_due_feed_exactly_once(
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    count = 200
+    due = datetime.now(UTC) - timedelta(seconds=5)
+    with db.session() as session:
+        session.execute(
+            insert(Feed),
+            [
+                {
+                    "url": feed_server.add(f"/due/{i}.xml", RSS),
+                    "current_url": feed_server.url(f"/due/{i}.xml"),
+                    "state": FeedState.ACTIVE,
+                    "next_fetch_at": due,
+                }
+                for i in range(count)
+            ],
+        )
+        session.commit()
+    env = {"SCHEDULE_EVERY_SECONDS": "0.5"}
+    start_worker(concurrency=2, **env)
+    start_worker(concurrency=2, **env)
+
+    def done() -> bool:
+        with db.session() as session:
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Fetch)
+                    .where(Fetch.state == FetchState.SUCCEEDED)
+                )
+                == count
+            )
+
+    wait_for(done, timeout=90, interval=0.5)
+    time.sleep(2)  # give a duplicate the chance to show up
+    with db.session() as session:
+        per_feed = session.execute(
+            select(Fetch.feed_id, func.count()).group_by(Fetch.feed_id)
+        ).all()
+        lags = session.scalars(select(Fetch.scheduled_for)).all()
+    assert len(per_feed) == count and all(n == 1 for _, n in per_feed)
+    assert all(lag is not None for lag in lags)
+    assert all(feed_server.hits(f"/due/{i}.xml") == 1 for i in range(count))
+
+
+def test_submissions_run_ahead_of_a_refresh_backlog(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    job_context,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    from app.storage.fetches import create_fetch
+    from app.storage.models import FetchTrigger
+
+    backlog = []
+    with db.session() as session:
+        for i in range(30):
+            feed = Feed(
+                url=feed_server.add(f"/bl/{i}.xml", RSS),
+                current_url=feed_server.url(f"/bl/{i}.xml"),
+            )
+            session.add(feed)
+            session.flush()
+            fetch, _ = create_fetch(session, feed.id, FetchTrigger.REFRESH)
+            backlog.append(fetch.id)
+        session.commit()
+    for fetch_id in backlog:
+        job_context.queues.enqueue_fetch(fetch_id, "refresh")
+    fetch_id = _submit(client, feed_server.add("/new.xml", RSS))
+    start_worker(concurrency=1)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=30)
+    with db.session() as session:
+        mine = session.get(Fetch, uuid.UUID(fetch_id))
+        earlier = session.scalar(
+            select(func.count())
+            .select_from(Fetch)
+            .where(
+                Fetch.id.in_(backlog),
+                Fetch.started_at < mine.started_at,  # type: ignore[union-attr]
+            )
+        )
+    assert earlier is not None and earlier <= 1
+
+
+def test_thrashing_child_is_backed_off_not_restarted_in_a_tight_loop(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import logging, sys\n"
+        "from app.workers.supervisor import Supervisor\n"
+        "logging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+        "def crash(i, n):\n"
+        "    raise SystemExit(3)\n"
+        "sys.exit(Supervisor(1, crash, name_for=lambda i: f'c{i}', tick=0.05).run())\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    time.sleep(6)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    starts = out.count("started child")
+    assert "is thrashing" in out
+    # Without back-off a 50 ms tick would have restarted it ~100 times.
+    assert 5 <= starts <= 12, out

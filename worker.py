@@ -1,0 +1,86 @@
+"""Entry point of the worker dyno: ``python worker.py``.
+
+Runs WORKER_CONCURRENCY RQ worker processes under a supervisor that restarts
+them, requeues a dead child's job at once, enqueues due feed refreshes and
+reconciles fetches whose job was lost. ``--burst`` runs one worker in this
+process until the queues are empty (tests, one-off runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import uuid
+
+from app.config import Settings
+from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
+from app.jobs.context import JobContext, build_context, set_context
+from app.logs import configure_logging
+from app.workers.housekeeping import Housekeeper
+from app.workers.recovery import recover_worker_job
+from app.workers.rqworker import FeedWorker
+from app.workers.supervisor import Slot, Supervisor
+
+log = logging.getLogger("feedqueue.worker")
+
+
+def run_worker(ctx: JobContext, name: str, *, burst: bool, with_scheduler: bool) -> None:
+    """Run one RQ worker on the app's queues in this process."""
+    set_context(ctx)
+    worker = FeedWorker(ctx.queues.in_priority_order, connection=ctx.queues.redis, name=name)
+    worker.shutdown_grace = ctx.settings.shutdown_grace
+    worker.work(
+        burst=burst,
+        with_scheduler=with_scheduler,
+        logging_level=ctx.settings.log_level,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--burst", action="store_true", help="one worker, exit when queues are empty"
+    )
+    parser.add_argument("--concurrency", type=int, help="override WORKER_CONCURRENCY")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    dyno = os.environ.get("DYNO") or socket.gethostname()
+    run_id = uuid.uuid4().hex[:6]
+
+    if args.burst:
+        run_worker(
+            build_context(settings), f"{dyno}.burst.{run_id}", burst=True, with_scheduler=False
+        )
+        return 0
+
+    parent = build_context(settings)
+
+    def child_main(index: int, name: str) -> None:
+        # The parent's pooled sockets must not be shared with the child.
+        parent.db.dispose(after_fork=True)
+        # Only one worker per dyno runs RQ's scheduler (for delayed retries).
+        run_worker(build_context(settings), name, burst=False, with_scheduler=index == 0)
+
+    def on_child_death(slot: Slot, code: int) -> None:
+        if code != 0 and slot.name:
+            recover_worker_job(parent, slot.name)
+
+    supervisor = Supervisor(
+        args.concurrency or settings.worker_concurrency,
+        child_main,
+        name_for=lambda index: f"{dyno}.{run_id}.{index}.{uuid.uuid4().hex[:4]}",
+        on_child_death=on_child_death,
+        housekeeping=Housekeeper(parent),
+        stop_timeout=settings.shutdown_grace + 5,
+    )
+    log.info("worker dyno %s: %d processes", dyno, len(supervisor.slots))
+    return supervisor.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
