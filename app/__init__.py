@@ -46,7 +46,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     app.extensions["feedqueue.settings"] = settings
     configure_logging(settings.log_level)
     _register_resources(app, settings)
-    _register_blueprints(app)
+    _register_blueprints(app, settings)
     return app
 
 
@@ -64,10 +64,11 @@ def _register_resources(app: Flask, settings: Settings) -> None:
             session.close()
 
 
-def _register_blueprints(app: Flask) -> None:
-    from app.web import api, errors, pages, submit
+def _register_blueprints(app: Flask, settings: Settings) -> None:
+    from app.web import api, errors, pages, security, submit
 
     errors.register(app)
+    security.init_app(app, settings)
     app.register_blueprint(pages.bp)
     app.register_blueprint(submit.bp)
     app.register_blueprint(api.bp)

@@ -63,6 +63,7 @@ def settings(migrated: str, service_urls: tuple[str, str]) -> Settings:
         fetch_retries=0,
         fetch_deadline=10.0,
         log_level="WARNING",
+        submit_rate_limit="10000 per minute",
     )
 
 
@@ -79,6 +80,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         FETCH_RETRIES=str(settings.fetch_retries),
         FETCH_DEADLINE=str(settings.fetch_deadline),
         LOG_LEVEL="INFO",
+        SUBMIT_RATE_LIMIT="10000 per minute",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -116,7 +118,8 @@ def job_context(settings: Settings, db: Database, redis: Redis) -> Iterator[JobC
 @pytest.fixture
 def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
     flask_app = create_app(settings)
-    flask_app.config.update(TESTING=True)
+    # Form posts in these tests come without a token; CSRF has its own tests.
+    flask_app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield flask_app
     flask_app.extensions["feedqueue.db"].dispose()
 

@@ -16,6 +16,7 @@ from app.urls import InvalidURL, normalize_url
 from app.web import db_session, queues, settings, wants_json
 from app.web.api import fetch_status, get_feed_or_404
 from app.web.errors import ApiError
+from app.web.security import limiter, submission_limit
 
 bp = Blueprint("submit", __name__)
 
@@ -78,6 +79,7 @@ def _queue_unavailable() -> ApiError:
 
 
 @bp.post("/feeds")
+@limiter.limit(submission_limit)
 def submit_feed() -> Response:
     url = _validated_url(_submitted_url())
     try:
@@ -88,6 +90,7 @@ def submit_feed() -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/refresh")
+@limiter.limit(submission_limit)
 def refresh_feed(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     try:

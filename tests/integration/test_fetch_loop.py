@@ -66,9 +66,7 @@ def test_fetching_the_same_feed_twice_never_duplicates_items(
     url = feed_server.add_fixture("/rss.xml", "example-rss20.xml")
     first = _submit(client, url)
     run_worker_burst()
-    refresh = client.post(
-        f"/feeds/{first['fetch']['feed_id']}/refresh", headers={"Accept": "application/json"}
-    )
+    refresh = client.post(f"/feeds/{first['fetch']['feed_id']}/refresh", json={})
     assert refresh.status_code == 202
     assert refresh.get_json()["fetch"]["id"] != first["fetch"]["id"]
     run_worker_burst()

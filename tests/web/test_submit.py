@@ -124,7 +124,7 @@ def test_reads_still_work_when_redis_is_down(client_with_dead_redis: FlaskClient
 
 
 def test_refresh_of_an_unknown_feed_is_404(client: FlaskClient) -> None:
-    response = client.post("/feeds/999/refresh", headers=JSON)
+    response = client.post("/feeds/999/refresh", json={})
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "feed_not_found"
 
@@ -132,6 +132,53 @@ def test_refresh_of_an_unknown_feed_is_404(client: FlaskClient) -> None:
 def test_refresh_queues_a_manual_fetch(client: FlaskClient, redis: Redis) -> None:
     first = client.post("/feeds", json={"url": "https://example.com/feed"}).get_json()
     # While the first fetch is pending, a refresh returns it rather than queueing another.
-    again = client.post(f"/feeds/{first['fetch']['feed_id']}/refresh", headers=JSON)
+    again = client.post(f"/feeds/{first['fetch']['feed_id']}/refresh", json={})
     assert again.status_code == 202
     assert again.get_json()["fetch"]["id"] == first["fetch"]["id"]
+
+
+def test_form_post_without_csrf_token_is_refused(settings, db: Database) -> None:
+    from app import create_app
+
+    app = create_app(settings)
+    response = app.test_client().post(
+        "/feeds", data={"url": "https://example.com/feed"}, headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 400
+    assert b"form expired" in response.data
+    assert _count(db, Feed) == 0
+
+
+def test_json_submission_needs_no_csrf_token(settings, db: Database, redis: Redis) -> None:
+    from app import create_app
+
+    app = create_app(settings)
+    response = app.test_client().post("/feeds", json={"url": "https://example.com/feed"})
+    assert response.status_code == 202
+
+
+def test_too_many_submissions_get_429_with_retry_after(
+    settings, db: Database, redis: Redis
+) -> None:
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(settings, submit_rate_limit="2 per minute"))
+    client = app.test_client()
+    codes = [
+        client.post("/feeds", json={"url": f"https://example.com/{i}"}).status_code
+        for i in range(3)
+    ]
+    assert codes == [202, 202, 429]
+    response = client.post("/feeds", json={"url": "https://example.com/x"})
+    assert response.get_json()["error"]["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_responses_carry_security_headers(client: FlaskClient) -> None:
+    headers = client.get("/", headers={"Accept": "text/html"}).headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"]

@@ -1,0 +1,134 @@
+"""Web-side defences: CSRF, security headers, proxy trust, rate limits, admin access.
+
+- CSRF (Flask-WTF) guards every form post. JSON requests are exempt: a
+  cross-site page cannot send ``application/json`` without a CORS preflight,
+  which this app never grants.
+- A strict Content-Security-Policy (no inline script) and the usual headers
+  go on every response; HSTS only when the request came over https.
+- Heroku's router is one proxy hop: ProxyFix trusts exactly one
+  ``X-Forwarded-For`` entry, so clients cannot spoof their address for the
+  rate limiter.
+- Admin views compare credentials in constant time and do not exist at all
+  (404) when ADMIN_USER / ADMIN_PASSWORD are unset.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Flask, Response, abort, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Settings
+from app.web.errors import error_response
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        # Feed items embed images from anywhere; they cannot run code.
+        "img-src 'self' https: http: data:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Install the defences on ``app``."""
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
+    csrf.init_app(app)
+
+    # Checked here rather than by CSRFProtect's default hook, to exempt JSON.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+
+    @app.before_request
+    def _csrf_unless_json() -> None:
+        if (
+            app.config.get("WTF_CSRF_ENABLED", True)
+            and request.method in ("POST", "PUT", "PATCH", "DELETE")
+            and not request.is_json
+        ):
+            csrf.protect()
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(settings))
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    # When Redis is down the limiter lets requests through rather than failing them.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.queue_prefix}-ratelimit")
+    limiter.init_app(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err: CSRFError) -> Response:
+        return error_response(
+            400, "csrf_failed", "The form expired or came from another site; reload and retry."
+        )
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if request.is_secure:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        return response
+
+
+def _limiter_storage(settings: Settings) -> str:
+    url = settings.redis_url or "memory://"
+    if url.startswith("unix://"):
+        return "redis+" + url  # the limits library's spelling of a Redis socket
+    if url.startswith("rediss://"):
+        # Heroku's self-signed certificates, as in app.queue.redis_from_url.
+        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
+    return url
+
+
+def submission_limit() -> str:
+    """Per-client limit on submissions and refreshes (SUBMIT_RATE_LIMIT)."""
+    return current_app.extensions["feedqueue.settings"].submit_rate_limit
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require the admin credentials (HTTP Basic); 404 when none are configured."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        settings: Settings = current_app.extensions["feedqueue.settings"]
+        if not settings.admin_enabled:
+            abort(404)
+        auth = request.authorization
+        user_ok = hmac.compare_digest(
+            (auth.username if auth else "") or "", settings.admin_user or ""
+        )
+        password_ok = hmac.compare_digest(
+            (auth.password if auth else "") or "", settings.admin_password or ""
+        )
+        if not (auth and user_ok and password_ok):
+            response = error_response(401, "unauthorized", "Admin credentials required.")
+            response.headers["WWW-Authenticate"] = 'Basic realm="feedqueue admin"'
+            abort(response)
+        return view(*args, **kwargs)
+
+    return wrapper
