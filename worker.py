@@ -19,17 +19,26 @@ from app.config import Settings
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
 from app.jobs.context import JobContext, build_context, set_context
 from app.logs import configure_logging
+from app.observability import metrics, multiproc
+from app.observability.runtime import start_runtime_metrics
 from app.workers.housekeeping import Housekeeper
 from app.workers.recovery import recover_worker_job
 from app.workers.rqworker import FeedWorker
 from app.workers.supervisor import Slot, Supervisor
+from app.workers.threads import ThreadedWorkers, thread_worker_name
 
 log = logging.getLogger("feedqueue.worker")
 
 
-def run_worker(ctx: JobContext, name: str, *, burst: bool, with_scheduler: bool) -> None:
-    """Run one RQ worker on the app's queues in this process."""
+def run_worker(
+    ctx: JobContext, name: str, *, burst: bool, with_scheduler: bool, threads: int = 1
+) -> None:
+    """Run RQ workers on the app's queues in this process: one, or one per thread."""
     set_context(ctx)
+    metrics.process_started("worker", ctx.settings.runtime_metrics_interval)
+    if threads > 1:
+        ThreadedWorkers(ctx, name, threads, with_scheduler=with_scheduler).run()
+        return
     worker = FeedWorker(ctx.queues.in_priority_order, connection=ctx.queues.redis, name=name)
     worker.shutdown_grace = ctx.settings.shutdown_grace
     worker.work(
@@ -45,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "--burst", action="store_true", help="one worker, exit when queues are empty"
     )
     parser.add_argument("--concurrency", type=int, help="override WORKER_CONCURRENCY")
+    parser.add_argument("--threads", type=int, help="override WORKER_THREADS")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
@@ -59,16 +69,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     parent = build_context(settings)
+    threads = args.threads or settings.worker_threads
 
     def child_main(index: int, name: str) -> None:
         # The parent's pooled sockets must not be shared with the child.
         parent.db.dispose(after_fork=True)
+        ctx = build_context(settings, threads=threads)
         # Only one worker per dyno runs RQ's scheduler (for delayed retries).
-        run_worker(build_context(settings), name, burst=False, with_scheduler=index == 0)
+        run_worker(ctx, name, burst=False, with_scheduler=index == 0, threads=threads)
 
     def on_child_death(slot: Slot, code: int) -> None:
-        if code != 0 and slot.name:
-            recover_worker_job(parent, slot.name)
+        multiproc.process_dead(slot.pid or 0)  # its live gauges go with it
+        if code == 0 or not slot.name:
+            return
+        names = (
+            [slot.name]
+            if threads == 1
+            else [thread_worker_name(slot.name, i) for i in range(threads)]
+        )
+        for name in names:
+            recover_worker_job(parent, name)
 
     supervisor = Supervisor(
         args.concurrency or settings.worker_concurrency,
@@ -78,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         housekeeping=Housekeeper(parent),
         stop_timeout=settings.shutdown_grace + 5,
     )
-    log.info("worker dyno %s: %d processes", dyno, len(supervisor.slots))
+    log.info("worker dyno %s: %d processes x %d threads", dyno, len(supervisor.slots), threads)
+    start_runtime_metrics("worker", os.getpid(), settings)
     return supervisor.run()
 
 

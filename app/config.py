@@ -52,6 +52,19 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"expected zero or a positive number, got {value!r}")
+    return number
+
+
+def _graphite_url(value: str) -> str:
+    if not value.startswith("tcp://") or ":" not in value[len("tcp://") :]:
+        raise ValueError("expected tcp://host:port")
+    return value
+
+
 def _host_list(value: str) -> frozenset[str]:
     return frozenset(h.strip().lower().rstrip(".") for h in value.split(",") if h.strip())
 
@@ -71,9 +84,10 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "secret_key": ("SECRET_KEY", str, None),
     "log_level": ("LOG_LEVEL", str.upper, "INFO"),
     "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
+    "worker_threads": ("WORKER_THREADS", _positive_int, 8),
     "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
     "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
-    "shutdown_grace": ("SHUTDOWN_GRACE_SECONDS", _positive_float, 20.0),
+    "shutdown_grace": ("SHUTDOWN_GRACE_SECONDS", _positive_float, 10.0),
     "schedule_every": ("SCHEDULE_EVERY_SECONDS", _positive_float, 5.0),
     "reconcile_every": ("RECONCILE_EVERY_SECONDS", _positive_float, 15.0),
     "reconcile_queued_grace": ("RECONCILE_QUEUED_GRACE_SECONDS", _positive_float, 60.0),
@@ -92,12 +106,19 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "fetch_allow_private_networks": ("FETCH_ALLOW_PRIVATE_NETWORKS", _bool, False),
     "fetch_allowed_hosts": ("FETCH_ALLOWED_HOSTS", _host_list, frozenset()),
     "fetch_retries": ("FETCH_RETRIES", int, 3),
+    "host_concurrency": ("FETCH_HOST_CONCURRENCY", _positive_int, 2),
+    "host_per_minute": ("FETCH_HOST_PER_MINUTE", _positive_int, 60),
     "refresh_default": ("REFRESH_DEFAULT_SECONDS", _positive_int, 30 * 60),
     "refresh_min": ("REFRESH_MIN_SECONDS", _positive_int, 5 * 60),
     "refresh_max": ("REFRESH_MAX_SECONDS", _positive_int, 24 * 60 * 60),
     "submit_rate_limit": ("SUBMIT_RATE_LIMIT", str, "30 per minute;300 per hour"),
     "admin_user": ("ADMIN_USER", str, None),
     "admin_password": ("ADMIN_PASSWORD", str, None),
+    "metrics_token": ("METRICS_TOKEN", str, None),
+    "runtime_metrics_interval": ("RUNTIME_METRICS_INTERVAL", _non_negative_float, 20.0),
+    "dyno_memory_quota_mb": ("DYNO_MEMORY_QUOTA_MB", _positive_float, None),
+    "graphite_url": ("GRAPHITE_URL", _graphite_url, None),
+    "hostedgraphite_apikey": ("HOSTEDGRAPHITE_APIKEY", str, None),
 }
 
 
@@ -111,9 +132,10 @@ class Settings:
     secret_key: str | None = None
     log_level: str = "INFO"
     worker_concurrency: int = 2
+    worker_threads: int = 8
     queue_prefix: str = "feedqueue"
     job_timeout: int = 60
-    shutdown_grace: float = 20.0
+    shutdown_grace: float = 10.0
     schedule_every: float = 5.0
     reconcile_every: float = 15.0
     reconcile_queued_grace: float = 60.0
@@ -128,12 +150,19 @@ class Settings:
     fetch_allow_private_networks: bool = False
     fetch_allowed_hosts: frozenset[str] = field(default_factory=frozenset)
     fetch_retries: int = 3
+    host_concurrency: int = 2
+    host_per_minute: int = 60
     refresh_default: int = 30 * 60
     refresh_min: int = 5 * 60
     refresh_max: int = 24 * 60 * 60
     submit_rate_limit: str = "30 per minute;300 per hour"
     admin_user: str | None = None
     admin_password: str | None = None
+    metrics_token: str | None = None
+    runtime_metrics_interval: float = 20.0
+    dyno_memory_quota_mb: float | None = None
+    graphite_url: str | None = None
+    hostedgraphite_apikey: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -182,7 +211,14 @@ class Settings:
 
     def as_dict(self) -> dict[str, object]:
         """Settings without secrets, for logs and the dashboard."""
-        hidden = {"secret_key", "admin_password", "database_url", "redis_url"}
+        hidden = {
+            "secret_key",
+            "admin_password",
+            "database_url",
+            "redis_url",
+            "metrics_token",
+            "hostedgraphite_apikey",
+        }
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
 
 

@@ -64,6 +64,8 @@ def settings(migrated: str, service_urls: tuple[str, str]) -> Settings:
         fetch_deadline=10.0,
         log_level="WARNING",
         submit_rate_limit="10000 per minute",
+        host_concurrency=50,
+        host_per_minute=100000,
     )
 
 
@@ -81,6 +83,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         FETCH_DEADLINE=str(settings.fetch_deadline),
         LOG_LEVEL="INFO",
         SUBMIT_RATE_LIMIT="10000 per minute",
+        FETCH_HOST_CONCURRENCY="50",
+        FETCH_HOST_PER_MINUTE="100000",
         PYTHONUNBUFFERED="1",
     )
     return env

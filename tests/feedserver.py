@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -67,13 +68,16 @@ class FeedServer:
             def do_HEAD(self) -> None:  # noqa: N802
                 server._serve(self)
 
-        server_class = ThreadingHTTPServer
-        if ":" in host:
+        class _Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-            class _V6Server(ThreadingHTTPServer):
-                address_family = socket.AF_INET6
+            def handle_error(self, request: object, client_address: object) -> None:
+                # Clients that hang up (timeouts, refused TLS, closed keep-alive) are expected.
+                if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
+                    return
+                super().handle_error(request, client_address)  # type: ignore[arg-type]
 
-            server_class = _V6Server
+        server_class = _Server
         self._httpd = server_class((host, 0), _Handler)
         self._httpd.daemon_threads = True
         if ssl_context is not None:
@@ -81,7 +85,10 @@ class FeedServer:
         self.scheme = "https" if ssl_context is not None else "http"
         self.host = host
         self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval keeps stop() fast (the default waits up to 0.5 s).
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- lifecycle -------------------------------------------------------
     def start(self) -> FeedServer:

@@ -14,20 +14,20 @@ from app.config import normalize_database_url
 from app.storage.models import Base
 from tests.conftest import alembic_config
 
-SCRATCH_DB = "feedqueue_migration_test"
 
 
 @pytest.fixture
 def empty_database(migrated: str) -> Iterator[str]:
     """A fresh, empty database on the test server."""
     url = make_url(normalize_database_url(migrated))
+    scratch = f"{url.database}_migrations"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{SCRATCH_DB}"')
-    yield url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+    yield url.set(database=scratch).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     admin.dispose()
 
 

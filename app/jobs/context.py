@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 
 from app.config import Settings
+from app.jobs.politeness import HostBudget
 from app.pipeline import FetchLimits
 from app.queue import Queues, redis_from_url
 from app.storage.db import Database
@@ -22,6 +23,7 @@ class JobContext:
     db: Database
     queues: Queues
     limits: FetchLimits
+    budget: HostBudget
     pid: int
 
     def close(self) -> None:
@@ -44,15 +46,24 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
-def build_context(settings: Settings | None = None) -> JobContext:
-    """Create the resources a worker process needs."""
+def build_context(settings: Settings | None = None, *, threads: int = 1) -> JobContext:
+    """Create the resources a worker process with ``threads`` worker threads needs."""
     settings = settings or Settings.from_env()
     assert settings.database_url and settings.redis_url
+    redis = redis_from_url(settings.redis_url)
     return JobContext(
         settings=settings,
-        db=Database(settings.database_url, pool_size=2),
-        queues=Queues(redis_from_url(settings.redis_url), settings),
+        # One connection per thread, plus one for the process's housekeeping.
+        db=Database(settings.database_url, pool_size=threads + 1),
+        queues=Queues(redis, settings),
         limits=fetch_limits(settings),
+        budget=HostBudget(
+            redis,
+            prefix=settings.queue_prefix,
+            concurrency=settings.host_concurrency,
+            per_minute=settings.host_per_minute,
+            lease_seconds=settings.job_timeout,
+        ),
         pid=os.getpid(),
     )
 

@@ -8,24 +8,36 @@ work happens outside any database transaction.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from rq import get_current_job
+from rq import Retry, get_current_job
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import schedule
 from app.jobs.context import JobContext, get_context
 from app.jobs.interrupt import ShutdownInterrupt
+from app.jobs.politeness import Lease
+from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.storage.feeds import recent_item_times, record_failure, record_success
 from app.storage.fetches import finish_fetch, requeue_fetch, start_fetch
 from app.storage.items import upsert_items
-from app.storage.models import Feed, FeedState, FetchState
+from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
 
 log = logging.getLogger(__name__)
+
+#: Pauses before the 1st, 2nd and later retries of a transient failure.
+RETRY_BACKOFF = (5, 30, 120)
+#: A Retry-After longer than this is left to the feed's schedule.
+MAX_RETRY_WAIT = 600
+# Deferrals and retries are counted by the fetch row, not by RQ.
+_NO_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -34,49 +46,108 @@ class Target:
 
     fetch_id: uuid.UUID
     feed_id: int
+    attempt: int  # 1 for the first try
     url: str
     validators: Validators
 
 
-def run_fetch(fetch_id: str) -> dict[str, object]:
-    """RQ entry point: fetch the feed of fetch ``fetch_id`` and store the result."""
+def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
+    """RQ entry point: fetch the feed of fetch ``fetch_id`` and store the result.
+
+    Returns a ``Retry`` (RQ reschedules the job) when the feed's host is over
+    its politeness budget or a transient error deserves another attempt.
+    """
     ctx = get_context()
+    host = _pending_host(ctx, uuid.UUID(fetch_id))
+    if host is None:
+        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+        return {"skipped": True}
+    lease = ctx.budget.acquire(host)
+    if not isinstance(lease, Lease):
+        log.info(
+            "fetch deferred: host over budget",
+            extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
+        )
+        return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
+    try:
+        return _fetch_and_store(ctx, fetch_id)
+    finally:
+        ctx.budget.release(lease)
+
+
+def _fetch_and_store(ctx: JobContext, fetch_id: str) -> dict[str, object] | Retry:
     started = time.monotonic()
+    metrics.job_started()
     target = _start(ctx, uuid.UUID(fetch_id))
     if target is None:
-        log.info("fetch=%s skipped: already finished", fetch_id)
+        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+        metrics.job_finished("skipped", time.monotonic() - started)
         return {"skipped": True}
+    fetching = time.monotonic()
     try:
         result = fetch_feed(target.url, ctx.limits, target.validators)
     except FetchError as err:
-        outcome = _record_error(ctx, target, err)
+        metrics.fetch_done(time.monotonic() - fetching, err.http_status)
+        outcome, retry_in = _record_error(ctx, target, err)
         log.info(
-            "fetch=%s feed=%s outcome=%s code=%s duration_ms=%d",
-            fetch_id,
-            target.feed_id,
-            outcome,
-            err.code,
-            (time.monotonic() - started) * 1000,
+            "fetch finished",
+            extra={
+                "fetch_id": fetch_id,
+                "feed_id": target.feed_id,
+                "outcome": outcome,
+                "code": err.code,
+                "http_status": err.http_status,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            },
         )
+        metrics.job_finished(outcome, time.monotonic() - started, err.code)
         if outcome == "retry":
-            raise  # RQ's Retry re-enqueues the job after its interval
+            return Retry(max=_NO_LIMIT, interval=retry_in)
         return {"state": "failed", "error_code": err.code}
     except BaseException as exc:
         # Interrupted (shutdown) or unexpected error: leave the fetch pending
         # if the job will run again, else fail it visibly.
-        _record_crash(ctx, target, interrupted=isinstance(exc, ShutdownInterrupt))
+        interrupted = isinstance(exc, ShutdownInterrupt)
+        _record_crash(ctx, target, interrupted=interrupted)
+        outcome = "interrupted" if interrupted else "crashed"
+        metrics.job_finished(outcome, time.monotonic() - started)
         raise
+    metrics.fetch_done(
+        time.monotonic() - fetching,
+        result.status,
+        not_modified=result.not_modified,
+        size=result.bytes_downloaded,
+    )
     counts = _record_success(ctx, target, result)
     log.info(
-        "fetch=%s feed=%s outcome=succeeded status=%s new=%d updated=%d duration_ms=%d",
-        fetch_id,
-        target.feed_id,
-        result.status,
-        counts[0],
-        counts[1],
-        (time.monotonic() - started) * 1000,
+        "fetch finished",
+        extra={
+            "fetch_id": fetch_id,
+            "feed_id": target.feed_id,
+            "outcome": "succeeded",
+            "http_status": result.status,
+            "not_modified": result.not_modified,
+            "items_new": counts[0],
+            "items_updated": counts[1],
+            "bytes": result.bytes_downloaded,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        },
     )
+    metrics.job_finished("succeeded", time.monotonic() - started, new=counts[0], updated=counts[1])
     return {"state": "succeeded", "items_new": counts[0], "items_updated": counts[1]}
+
+
+def _pending_host(ctx: JobContext, fetch_id: uuid.UUID) -> str | None:
+    """The host the fetch will contact, or None when the fetch is no longer pending."""
+    with ctx.db.session() as session:
+        url = session.scalar(
+            select(Feed.current_url)
+            .join(Fetch, Fetch.feed_id == Feed.id)
+            .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        )
+    if url is None:
+        return None
+    return (urlsplit(url).hostname or "").lower()
 
 
 def _start(ctx: JobContext, fetch_id: uuid.UUID) -> Target | None:
@@ -90,6 +161,7 @@ def _start(ctx: JobContext, fetch_id: uuid.UUID) -> Target | None:
         target = Target(
             fetch_id=fetch.id,
             feed_id=feed.id,
+            attempt=fetch.attempts,
             url=feed.current_url,
             validators=Validators(
                 etag=feed.etag, last_modified=feed.last_modified, content_hash=feed.content_hash
@@ -146,17 +218,33 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
     return new, updated
 
 
-def _record_error(ctx: JobContext, target: Target, err: FetchError) -> str:
-    """Store a pipeline error; returns "retry" when RQ will run the job again."""
-    job = get_current_job()
-    will_retry = err.transient and job is not None and job.should_retry
+def retry_delay(err: FetchError, attempt: int, retries: int) -> int | None:
+    """Seconds before the next attempt after a failed one, or None to fail now.
+
+    Transient errors are retried ``retries`` times with growing pauses; a
+    server's Retry-After is honoured, unless it asks for longer than a retry
+    is worth (then the feed's own schedule waits for it instead).
+    """
+    if not err.transient or attempt > retries:
+        return None
+    delay = RETRY_BACKOFF[min(attempt, len(RETRY_BACKOFF)) - 1]
+    if err.retry_after:
+        if err.retry_after > MAX_RETRY_WAIT:
+            return None
+        delay = max(delay, math.ceil(err.retry_after))
+    return delay
+
+
+def _record_error(ctx: JobContext, target: Target, err: FetchError) -> tuple[str, int]:
+    """Store a pipeline error; returns ("retry", seconds) or ("failed", 0)."""
     settings = ctx.settings
     now = datetime.now(UTC)
+    retry_in = retry_delay(err, target.attempt, settings.fetch_retries)
     with ctx.db.session() as session:
-        if will_retry:
+        if retry_in is not None:
             requeue_fetch(session, target.fetch_id)
             session.commit()
-            return "retry"
+            return "retry", retry_in
         feed = _lock_feed(session, target.feed_id)
         errors = feed.error_count + 1
         delay = schedule.error_backoff(
@@ -188,7 +276,7 @@ def _record_error(ctx: JobContext, target: Target, err: FetchError) -> str:
             error_message=err.message,
         )
         session.commit()
-    return "failed"
+    return "failed", 0
 
 
 def _record_crash(ctx: JobContext, target: Target, *, interrupted: bool) -> None:

@@ -18,6 +18,7 @@ import requests
 import urllib3.exceptions as u3
 
 from .errors import FetchError, http_error
+from .failures import map_transport_error, timeout_error
 from .guard import resolve_allowed, split_url
 from .models import Download, FetchLimits, Validators
 from .transport import FetchContext, PinnedAdapter
@@ -34,46 +35,6 @@ CHUNK_SIZE = 64 * 1024
 
 def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n} bytes"
-
-
-def _timeout_error(limits: FetchLimits) -> FetchError:
-    return FetchError(
-        "timeout",
-        f"The server did not deliver the feed within {limits.deadline:g} s; "
-        "it may be overloaded. The fetch will be retried.",
-    )
-
-
-def map_transport_error(
-    exc: BaseException, ctx: FetchContext, limits: FetchLimits, url: str
-) -> FetchError:
-    """Turn a requests/urllib3/socket exception into a FetchError with a stable code."""
-    host = urljoin(url, "/")
-    if ctx.expired or ctx.remaining() <= 0:
-        return _timeout_error(limits)  # whatever broke, the watchdog or the clock caused it
-    if isinstance(exc, requests.exceptions.SSLError | u3.SSLError):
-        return FetchError(
-            "tls_error",
-            f"The secure connection to {host} failed (certificate or TLS problem): {_short(exc)}",
-        )
-    if isinstance(exc, requests.exceptions.Timeout | u3.TimeoutError | TimeoutError):
-        return _timeout_error(limits)
-    if isinstance(exc, requests.exceptions.ContentDecodingError | u3.DecodeError):
-        return FetchError(
-            "parse_error", "The server sent a compressed body that could not be decompressed."
-        )
-    if isinstance(exc, requests.exceptions.InvalidURL | u3.LocationParseError):
-        return FetchError("invalid_url", f"{url!r} is not a valid web address.")
-    return FetchError(
-        "connection_error",
-        f"Could not talk to {host}: the connection was refused or broken. "
-        "The fetch will be retried.",
-    )
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]
 
 
 def _cache_max_age(headers: Mapping[str, str]) -> int | None:
@@ -128,7 +89,7 @@ class _Hops:
         assert prepared.url is not None
         remaining = self.ctx.remaining()
         if remaining <= 0:
-            raise _timeout_error(self.limits)
+            raise timeout_error(self.limits)
         self.ctx.pin(resolve_allowed(prepared.url, self.limits, timeout=remaining))
         remaining = self.ctx.remaining()
         timeout = (
@@ -171,7 +132,7 @@ def _read_body(
         while True:
             remaining = ctx.remaining()
             if remaining <= 0 or ctx.expired:
-                raise _timeout_error(limits)
+                raise timeout_error(limits)
             if sock is not None:
                 # Bound each socket read by what is left of the deadline, not only read_timeout.
                 sock.settimeout(max(min(limits.read_timeout, remaining), 0.001))
@@ -191,7 +152,7 @@ def _read_body(
     except Exception as exc:
         raise map_transport_error(exc, ctx, limits, url) from None
     if ctx.expired:
-        raise _timeout_error(limits)  # the watchdog cut the socket: the body is truncated
+        raise timeout_error(limits)  # the watchdog cut the socket: the body is truncated
     return b"".join(chunks), raw.tell()
 
 

@@ -67,6 +67,10 @@ class FetchError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple:
+        # Keyword-only fields would be lost by Exception's default pickling (job queues pickle).
+        return (FetchError, (self.code, self.message), dict(self.__dict__))
+
     def __repr__(self) -> str:
         return f"FetchError(code={self.code!r}, message={self.message!r})"
 

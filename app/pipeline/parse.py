@@ -73,6 +73,11 @@ def _ttl_seconds(value: Any) -> int | None:
     return minutes * 60 if 0 < minutes <= 60 * 24 * 365 else None
 
 
+def _benign(exc: Any) -> bool:
+    """Bozo reasons that do not mean broken XML (a mislabelled type or charset)."""
+    return isinstance(exc, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType)
+
+
 def _describe(exc: Any) -> str:
     text = str(exc).splitlines()[0] if exc is not None and str(exc) else "syntax error"
     return text[:200]
@@ -103,6 +108,11 @@ def parse_feed(
     entries = result.get("entries") or []
     version = result.get("version") or ""
     bozo = bool(result.get("bozo"))
+    if not entries and bozo and version and not _benign(result.get("bozo_exception")):
+        # A feed that starts well but breaks before its first item: nothing usable.
+        raise FetchError(
+            "parse_error", f"The feed cannot be read: {_describe(result.get('bozo_exception'))}."
+        )
     if not entries and not version:
         if looks_like_html(body, headers):
             raise FetchError(

@@ -105,6 +105,10 @@ def sanitize_html(html_text: str, base_url: str | None = None) -> str:
     ).strip()
 
 
+# Void elements have no end tag, so they must not open a skipped region in the text extractor.
+_SKIP_IN_TEXT = DROP_WITH_CONTENT - {"embed"}
+
+
 class _TextExtractor(HTMLParser):
     """Collects text, skipping the content of script/style-like elements."""
 
@@ -115,13 +119,13 @@ class _TextExtractor(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in DROP_WITH_CONTENT:
+        if tag in _SKIP_IN_TEXT:
             self._skip += 1
         elif tag in ("br", "p", "div", "li"):
             self.parts.append(" ")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in DROP_WITH_CONTENT and self._skip:
+        if tag in _SKIP_IN_TEXT and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.jobs.context import JobContext
+from app.observability import metrics
 from app.storage.fetches import create_fetch, mark_enqueued, requeue_fetch, stale_fetches
 from app.storage.models import Feed, FeedState, FetchState, FetchTrigger
 
@@ -43,6 +44,7 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 500) -> int:
             assert feed.next_fetch_at is not None
             lag = (now - feed.next_fetch_at).total_seconds()
             max_lag = max(max_lag, lag)
+            metrics.scheduler_lag(lag)
             fetch, is_new = create_fetch(session, feed.id, FetchTrigger.REFRESH)
             if is_new:
                 fetch.scheduled_for = feed.next_fetch_at

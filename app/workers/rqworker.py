@@ -10,6 +10,10 @@ what Heroku needs:
 - When the grace period runs out, :class:`ShutdownInterrupt` is raised inside
   the job, and the job goes back to the front of its queue instead of the
   failed registry: an interrupted fetch is run again, never lost.
+
+Fetching is mostly waiting on the network, so one process can run several of
+these workers in threads (see :mod:`app.workers.threads`); then the process's
+main thread owns the signals and calls :meth:`FeedWorker.stop_soon` on each.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import threading
 from types import FrameType, TracebackType
 
 from rq import Queue, SimpleWorker
+from rq.exceptions import DequeueTimeout, StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
@@ -42,14 +48,50 @@ class FeedWorker(SimpleWorker):
     #: dyno 30 s after SIGTERM; keep room for the requeue and the exit.
     shutdown_grace: float = 20.0
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    #: How often an idle threaded worker wakes to notice a stop request.
+    idle_wakeup: int = 2
+
+    def __init__(self, *args: object, threaded: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._interrupt_timer: threading.Timer | None = None
+        self.threaded = threaded
+        if threaded:
+            # SIGALRM reaches only the main thread; time jobs out with a timer instead.
+            self.death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
+        if self.threaded:
+            return  # the process's main thread owns the signals
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(INTERRUPT_SIGNAL, self._interrupt_job)
+
+    # -- threaded mode ---------------------------------------------------
+    def stop_soon(self) -> None:
+        """Stop taking jobs; a running job goes on (called from the main thread)."""
+        self._stop_requested = True
+
+    def busy(self) -> bool:
+        return self.get_state() == WorkerStatus.BUSY
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        if not self.threaded or timeout is None:
+            return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        # A thread blocked in BLPOP cannot be woken by a signal: block for a
+        # short while at a time and look at the stop flag in between.
+        while True:
+            if self._stop_requested:
+                raise StopRequested()
+            try:
+                result = super().dequeue_job_and_maintain_ttl(
+                    self.idle_wakeup, max_idle_time=self.idle_wakeup
+                )
+            except DequeueTimeout:
+                result = None
+            if result is not None:
+                return result
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """Warm shutdown, every time: Heroku may repeat SIGTERM, which must not turn cold."""

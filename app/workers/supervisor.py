@@ -175,7 +175,9 @@ class Supervisor:
             if slot.pid:
                 log.warning("supervisor: child %s did not stop in time; killing it", slot.name)
                 _signal(slot.pid, signal.SIGKILL)
-        self._reap()
+                # Wait for it, so its job is requeued (on_child_death) before we exit.
+                _, status = os.waitpid(slot.pid, 0)
+                self._child_exited(slot, status)
         return 0
 
     def alive(self) -> int:

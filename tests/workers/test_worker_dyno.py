@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psutil
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import Worker
@@ -144,20 +143,16 @@ def test_supervisor_restarts_a_crashed_worker_process(
     redis: Redis, db: Database, start_worker: Callable[..., WorkerDyno]
 ) -> None:
     dyno = start_worker(concurrency=2)
-    wait_for(lambda: len(Worker.all(connection=redis)) == 2, timeout=20)
-    children = [
-        p for p in psutil.Process(dyno.proc.pid).children() if "worker" in " ".join(p.cmdline())
-    ]
-    victim = next(c for c in children if c.pid in {w.pid for w in Worker.all(connection=redis)})
-    victim.kill()
-    wait_for(
-        lambda: (
-            {w.pid for w in Worker.all(connection=redis)} - {victim.pid}
-            and len([w for w in Worker.all(connection=redis) if w.pid != victim.pid]) == 2
-        ),
-        timeout=20,
-    )
+
+    def worker_pids() -> set[int]:
+        return {w.pid for w in Worker.all(connection=redis)}
+
+    wait_for(lambda: len(worker_pids()) == 2, timeout=20)
+    victim = min(worker_pids())
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: victim not in worker_pids() and len(worker_pids()) == 2, timeout=20)
     assert dyno.proc.poll() is None
+    assert "exited with signal SIGKILL" in dyno.output()
 
 
 def test_redis_flushed_with_fetches_pending_still_completes_them(
@@ -249,7 +244,7 @@ def test_submissions_run_ahead_of_a_refresh_backlog(
     for fetch_id in backlog:
         job_context.queues.enqueue_fetch(fetch_id, "refresh")
     fetch_id = _submit(client, feed_server.add("/new.xml", RSS))
-    start_worker(concurrency=1)
+    start_worker(concurrency=1, WORKER_THREADS="1")
     wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=30)
     with db.session() as session:
         mine = session.get(Fetch, uuid.UUID(fetch_id))
