@@ -6,6 +6,10 @@ a feed server, so plain sync workers with a few threads are enough.
 
 import os
 
+# Sets PROMETHEUS_MULTIPROC_DIR in the master (a fresh per-dyno folder when
+# unset) before any worker forks, so every worker writes metrics to one place.
+from app.observability import multiproc
+
 bind = [f"[::]:{os.environ.get('PORT', '5000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -17,10 +21,21 @@ graceful_timeout = 20
 keepalive = 5
 # Heroku's router is the only client and sets X-Forwarded-*; trust it.
 forwarded_allow_ips = "*"
-accesslog = "-"
-access_log_format = (
-    'method=%(m)s path="%(U)s" status=%(s)s duration_ms=%(M)s request_id=%({x-request-id}i)s'
-)
+# The app logs one logfmt line per request (with route and request id);
+# gunicorn's access log would repeat it.
+accesslog = None
 errorlog = "-"
 # No preload: each worker builds its own app, engine and Redis pool after fork.
 preload_app = False
+
+
+def when_ready(server: object) -> None:
+    """Master is up: log the dyno's runtime metrics (sum over master + workers)."""
+    from app.observability.runtime import start_runtime_metrics
+
+    start_runtime_metrics("web", os.getpid())
+
+
+def child_exit(server: object, worker: object) -> None:
+    """A worker died: drop its live Prometheus gauges (alive, busy, memory)."""
+    multiproc.process_dead(worker.pid)  # type: ignore[attr-defined]

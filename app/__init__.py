@@ -25,6 +25,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     top of the environment (handy in tests).
     """
     if isinstance(config, Settings):
+        config.check()  # a hand-built Settings gets the same start-up checks as the environment's
         settings = config
     else:
         settings = Settings.from_env(**(config or {}))
@@ -65,10 +66,23 @@ def _register_resources(app: Flask, settings: Settings) -> None:
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
-    from app.web import api, errors, pages, security, submit
+    from app.web import api, docs, errors, health, pages, security, submit
 
+    # First, so request timing and the request id cover every other hook.
+    health.init_app(app, settings)
     errors.register(app)
     security.init_app(app, settings)
     app.register_blueprint(pages.bp)
     app.register_blueprint(submit.bp)
+    _register_page_blueprints(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(docs.bp)
+
+
+def _register_page_blueprints(app: Flask) -> None:
+    """Feed actions, OPML import/export and the status dashboard."""
+    from app.web import dashboard, feed_actions, opml
+
+    app.register_blueprint(feed_actions.bp)
+    app.register_blueprint(opml.bp)
+    app.register_blueprint(dashboard.bp)

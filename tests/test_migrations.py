@@ -15,7 +15,6 @@ from app.storage.models import Base
 from tests.conftest import alembic_config
 
 
-
 @pytest.fixture
 def empty_database(migrated: str) -> Iterator[str]:
     """A fresh, empty database on the test server."""

@@ -37,13 +37,15 @@ def record_success(
     feed.last_modified = last_modified
     if content_hash:
         feed.content_hash = content_hash
-    feed.state = FeedState.ACTIVE
+    # A pause made while this fetch ran outlives its success.
+    paused = feed.state == FeedState.PAUSED
+    feed.state = FeedState.PAUSED if paused else FeedState.ACTIVE
     feed.error_count = 0
     feed.last_error_code = None
     feed.last_error = None
     feed.last_fetched_at = now
     feed.last_success_at = now
-    feed.next_fetch_at = next_fetch_at
+    feed.next_fetch_at = None if paused else next_fetch_at
     feed.refresh_interval = interval
     if items_changed:
         feed.item_count = count_items(session, feed.id)

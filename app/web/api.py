@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -20,7 +21,8 @@ MAX_PAGE = 100
 
 def _limit(default: int = 20) -> int:
     raw = request.args.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isdigit() accepts "²" and other digits int() refuses: match ASCII only.
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_PAGE}.")
     return int(raw)
 

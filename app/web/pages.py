@@ -1,26 +1,89 @@
-"""HTML pages: home (submit form and feed list), feed page, health check."""
+"""HTML pages: home (submit form and feed list), feed page, health check.
+
+Also the page-wide template helpers (badges, times, cache-busted asset URLs)
+and the home page re-rendered with an inline form error.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
 from app.storage.fetches import pending_fetch
 from app.storage.models import Feed
 from app.storage.queries import BadCursor, items_page
-from app.web import db_session
+from app.storage.stats import pending_fetches
+from app.web import db_session, settings, wording
 from app.web.api import get_feed_or_404
 from app.web.errors import ApiError
 
 bp = Blueprint("pages", __name__)
 
 ITEMS_PER_PAGE = 20
+FEEDS_ON_HOME = 200
+
+
+@cache
+def _asset_digest(path: Path, _mtime: float) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def asset_url(filename: str) -> str:
+    """URL of a static file with a content hash, so browsers may cache it for long."""
+    folder = Path(current_app.static_folder or "")
+    path = folder / filename
+    try:
+        version = _asset_digest(path, path.stat().st_mtime)
+    except OSError:
+        return url_for("static", filename=filename)
+    return url_for("static", filename=filename, v=version)
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, object]:
+    return {
+        "asset_url": asset_url,
+        "badge": wording.badge,
+        "timestamp": wording.timestamp,
+        "advice": wording.advice,
+        "duration": wording.duration,
+        "admin_enabled": settings().admin_enabled,
+    }
+
+
+def render_index(*, form_error: str | None = None, submitted_url: str = "") -> str:
+    """The home page; with ``form_error`` the form shows it next to the field."""
+    session = db_session()
+    feeds = session.scalars(select(Feed).order_by(Feed.id.desc()).limit(FEEDS_ON_HOME)).all()
+    pending = pending_fetches(session, (f.id for f in feeds))
+    rows = [
+        (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))
+        for feed in feeds
+    ]
+    return render_template(
+        "index.html", rows=rows, form_error=form_error, submitted_url=submitted_url
+    )
+
+
+def index_with_form_error(message: str, submitted_url: object) -> Response:
+    """The home page answering a refused submission: 400, error beside the field."""
+    value = submitted_url if isinstance(submitted_url, str) else ""
+    html = render_index(form_error=message, submitted_url=value[:2048])
+    return Response(html, status=400, mimetype="text/html")
 
 
 @bp.get("/")
 def index() -> str:
-    feeds = db_session().scalars(select(Feed).order_by(Feed.id.desc()).limit(200)).all()
-    return render_template("index.html", feeds=feeds)
+    return render_index()
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 100_000 else 1
 
 
 @bp.get("/feeds/<int:feed_id>")
@@ -28,17 +91,23 @@ def feed(feed_id: int) -> str:
     feed = get_feed_or_404(feed_id)
     session = db_session()
     cursor = request.args.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
     try:
         page = items_page(session, feed.id, limit=ITEMS_PER_PAGE, cursor=cursor)
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
-    template = "_items.html" if request.args.get("partial") == "items" else "feed.html"
+    pending = pending_fetch(session, feed.id)
+    template = "_feed_live.html" if request.args.get("partial") == "live" else "feed.html"
     return render_template(
         template,
         feed=feed,
         page=page,
         cursor=cursor,
-        pending=pending_fetch(session, feed.id),
+        page_number=_page_number() if cursor else 1,
+        page_count=max(1, -(-feed.item_count // ITEMS_PER_PAGE)),
+        pending=pending,
+        badge_key=wording.badge_key(feed, pending),
     )
 
 

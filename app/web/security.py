@@ -1,35 +1,56 @@
 """Web-side defences: CSRF, security headers, proxy trust, rate limits, admin access.
 
-- CSRF (Flask-WTF) guards every form post. JSON requests are exempt: a
-  cross-site page cannot send ``application/json`` without a CORS preflight,
-  which this app never grants.
+- CSRF (Flask-WTF) guards every state-changing request. Only bodies sent as
+  exactly ``application/json`` are exempt: a cross-site page cannot send that
+  type without a CORS preflight, which this app never grants. Everything else
+  (forms, text/plain, ``+json`` variants, empty bodies) needs the token.
 - A strict Content-Security-Policy (no inline script) and the usual headers
   go on every response; HSTS only when the request came over https.
 - Heroku's router is one proxy hop: ProxyFix trusts exactly one
-  ``X-Forwarded-For`` entry, so clients cannot spoof their address for the
-  rate limiter.
+  ``X-Forwarded-For`` entry (the last, which the router appends), so clients
+  cannot spoof their address for the rate limiter. IPv6 clients are limited
+  per /64, the block one subscriber usually holds.
+- In production, plain-http requests that came through the router are
+  redirected to https: the session cookie is Secure, so forms over http
+  could never carry a valid CSRF token.
 - Admin views compare credentials in constant time and do not exist at all
   (404) when ADMIN_USER / ADMIN_PASSWORD are unset.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, redirect, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
 from app.web.errors import error_response
 
+
+def client_key() -> str:
+    """The rate-limit key of the client: its address (after ProxyFix), IPv6 per /64."""
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = Limiter(key_func=client_key, default_limits=[], headers_enabled=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,6 +75,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def init_app(app: Flask, settings: Settings) -> None:
     """Install the defences on ``app``."""
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
+    if settings.env == "production":
+
+        @app.before_request
+        def _https_only() -> Response | None:
+            # Only behind the router (it always sets X-Forwarded-Proto); a direct
+            # local request is left alone. 308 keeps the method and body.
+            forwarded = request.headers.get("X-Forwarded-Proto", "")
+            if forwarded and not request.is_secure:
+                return redirect(request.url.replace("http://", "https://", 1), code=308)
+            return None
+
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
     csrf.init_app(app)
 
@@ -65,7 +97,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         if (
             app.config.get("WTF_CSRF_ENABLED", True)
             and request.method in ("POST", "PUT", "PATCH", "DELETE")
-            and not request.is_json
+            and request.mimetype != "application/json"
         ):
             csrf.protect()
 
@@ -90,6 +122,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
@@ -119,16 +152,23 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
         if not settings.admin_enabled:
             abort(404)
         auth = request.authorization
-        user_ok = hmac.compare_digest(
-            (auth.username if auth else "") or "", settings.admin_user or ""
-        )
-        password_ok = hmac.compare_digest(
-            (auth.password if auth else "") or "", settings.admin_password or ""
-        )
-        if not (auth and user_ok and password_ok):
+        user_ok = _same_secret(auth.username if auth else None, settings.admin_user)
+        password_ok = _same_secret(auth.password if auth else None, settings.admin_password)
+        if not (auth and auth.type == "basic" and user_ok and password_ok):
             response = error_response(401, "unauthorized", "Admin credentials required.")
             response.headers["WWW-Authenticate"] = 'Basic realm="feedqueue admin"'
             abort(response)
         return view(*args, **kwargs)
 
     return wrapper
+
+
+def _same_secret(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison of two strings of any length and alphabet.
+
+    Comparing SHA-256 digests keeps the time independent of the length of either
+    value; encoding first matters because ``compare_digest`` refuses non-ASCII str.
+    """
+    given_digest = hashlib.sha256((given or "").encode("utf-8", "surrogateescape")).digest()
+    expected_digest = hashlib.sha256((expected or "").encode("utf-8", "surrogateescape")).digest()
+    return hmac.compare_digest(given_digest, expected_digest)

@@ -16,6 +16,7 @@ from app.urls import InvalidURL, normalize_url
 from app.web import db_session, queues, settings, wants_json
 from app.web.api import fetch_status, get_feed_or_404
 from app.web.errors import ApiError
+from app.web.pages import index_with_form_error
 from app.web.security import limiter, submission_limit
 
 bp = Blueprint("submit", __name__)
@@ -81,7 +82,14 @@ def _queue_unavailable() -> ApiError:
 @bp.post("/feeds")
 @limiter.limit(submission_limit)
 def submit_feed() -> Response:
-    url = _validated_url(_submitted_url())
+    raw = _submitted_url()
+    try:
+        url = _validated_url(raw)
+    except ApiError as err:
+        # A person at the home form sees the problem beside the field, not an error page.
+        if err.code in ("invalid_url", "blocked_address") and not wants_json():
+            return index_with_form_error(err.message, raw)
+        raise
     try:
         submission = submit_url(db_session(), queues(), url)
     except QueueUnavailable:

@@ -1,0 +1,171 @@
+"""The status dashboard: queues, workers, throughput and failures, plus admin actions.
+
+Reading is open to everyone (nothing secret is shown); the actions that
+change state need the admin credentials and do not exist without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from app.jobs.submit import QueueUnavailable, request_refresh
+from app.storage import feed_admin, stats
+from app.web import charts, db_session, queues
+from app.web.errors import ApiError
+from app.web.security import admin_required
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("dashboard", __name__)
+
+CHART_MINUTES = 60
+FAILURE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    name: str
+    depth: int
+    oldest_age: float | None  # seconds the head job has waited
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    name: str
+    state: str
+    current_job: str | None
+    last_heartbeat: datetime | None
+
+
+def _queue_infos(now: datetime) -> list[QueueInfo]:
+    infos = []
+    for queue in queues().in_priority_order:
+        oldest = None
+        head = queue.get_job_ids(0, 1)
+        if head:
+            try:
+                job = Job.fetch(head[0], connection=queues().redis)
+                if job.enqueued_at:
+                    oldest = max(0.0, (now - job.enqueued_at).total_seconds())
+            except NoSuchJobError:
+                pass
+        infos.append(QueueInfo(queue.name, queue.count, oldest))
+    return infos
+
+
+def _worker_infos() -> list[WorkerInfo]:
+    ours = {q.name for q in queues().in_priority_order}
+    workers = []
+    for worker in Worker.all(connection=queues().redis):
+        if not ours.intersection(worker.queue_names()):
+            continue  # another app sharing the Redis
+        workers.append(
+            WorkerInfo(
+                worker.name,
+                str(worker.get_state()),
+                worker.get_current_job_id(),
+                worker.last_heartbeat,
+            )
+        )
+    # Busy workers first: they are the interesting ones when there are many.
+    return sorted(workers, key=lambda w: (w.state != "busy", w.name))
+
+
+def _charts(minutes: list[stats.MinuteStats]) -> dict[str, object]:
+    labels = [m.minute.strftime("%H:%M") for m in minutes]
+    throughput = charts.bar_chart(
+        f"Fetches finished per minute, last {len(minutes)} minutes",
+        labels,
+        [
+            charts.Series("succeeded", [m.succeeded for m in minutes], "ok"),
+            charts.Series("failed", [m.failed for m in minutes], "err"),
+        ],
+    )
+    latency = charts.line_chart(
+        f"Fetch latency (submission to result) per minute, last {len(minutes)} minutes",
+        labels,
+        [
+            charts.Series("average", [m.avg_latency if m.total else None for m in minutes], "avg"),
+            charts.Series("slowest", [m.max_latency if m.total else None for m in minutes], "max"),
+        ],
+        unit="s",
+    )
+    finished = [m for m in minutes if m.total]
+    total = sum(m.total for m in minutes)
+    avg = sum(m.avg_latency * m.total for m in finished) / total if total else None
+    return {
+        "throughput": throughput,
+        "latency": latency,
+        "total": total,
+        "failed": sum(m.failed for m in minutes),
+        "per_minute": total / len(minutes) if minutes else 0,
+        "avg_latency": avg,
+        "max_latency": max((m.max_latency for m in finished), default=None),
+    }
+
+
+@bp.get("/status")
+def status() -> str:
+    """The dashboard page."""
+    now = datetime.now(UTC)
+    session = db_session()
+    redis_error = None
+    try:
+        queue_infos = _queue_infos(now)
+        worker_infos = _worker_infos()
+    except RedisError as exc:
+        log.warning("status page: redis unavailable: %s", exc)
+        queue_infos, worker_infos, redis_error = [], [], "Redis is unavailable."
+    return render_template(
+        "status.html",
+        now=now,
+        queues=queue_infos,
+        workers=worker_infos,
+        busy=sum(1 for w in worker_infos if w.state == "busy"),
+        redis_error=redis_error,
+        feed_states=stats.feed_state_counts(session),
+        pending=stats.pending_fetch_counts(session),
+        chart=_charts(stats.fetches_by_minute(session, now=now, minutes=CHART_MINUTES)),
+        failures=stats.failures_by_code(session, since=now - FAILURE_WINDOW),
+        failure_hours=int(FAILURE_WINDOW.total_seconds() // 3600),
+    )
+
+
+@bp.post("/status/requeue")
+@admin_required
+def requeue_failed() -> Response:
+    """Fetch again every feed whose recent failures have the given error code."""
+    code = (request.form.get("code") or "").strip()
+    if not code or len(code) > 64:
+        raise ApiError(400, "invalid_code", "Name the error code whose fetches to requeue.")
+    session = db_session()
+    since = datetime.now(UTC) - FAILURE_WINDOW
+    queued = 0
+    for feed in stats.feeds_failing_with(session, code, since=since):
+        try:
+            if request_refresh(session, queues(), feed).created:
+                queued += 1
+        except QueueUnavailable:
+            flash(f"The job queue is unavailable; requeued {queued} before it failed.", "error")
+            return redirect(url_for("dashboard.status"), code=303)
+    flash(f"Requeued {queued} feed{'s' if queued != 1 else ''} that failed with {code}.", "ok")
+    return redirect(url_for("dashboard.status"), code=303)
+
+
+@bp.post("/status/resume-paused")
+@admin_required
+def resume_paused() -> Response:
+    """Resume every paused feed; the scheduler picks them up as due now."""
+    session = db_session()
+    count = feed_admin.resume_paused_feeds(session)
+    session.commit()
+    flash(f"Resumed {count} paused feed{'s' if count != 1 else ''}.", "ok")
+    return redirect(url_for("dashboard.status"), code=303)

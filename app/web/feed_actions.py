@@ -1,0 +1,59 @@
+"""Buttons on the feed page: pause, resume and delete a feed (form posts, CSRF-checked).
+
+Each answers with a redirect for browsers (303, with a flash message) and
+with JSON for API clients.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, jsonify, redirect, url_for
+
+from app.storage import feed_admin
+from app.web import db_session, wants_json
+from app.web.api import get_feed_or_404
+from app.web.serializers import feed_json
+
+bp = Blueprint("feed_actions", __name__)
+
+
+def _done(feed_id: int, message: str) -> Response:
+    if wants_json():
+        return jsonify(feed=feed_json(get_feed_or_404(feed_id)))
+    flash(message, "ok")
+    return redirect(url_for("pages.feed", feed_id=feed_id), code=303)
+
+
+@bp.post("/feeds/<int:feed_id>/pause")
+def pause(feed_id: int) -> Response:
+    """Stop scheduled refreshes of the feed."""
+    feed = get_feed_or_404(feed_id)
+    session = db_session()
+    feed_admin.pause_feed(session, feed.id)
+    session.commit()
+    session.expire_all()
+    return _done(feed.id, "Refreshes are paused. Refresh now still works.")
+
+
+@bp.post("/feeds/<int:feed_id>/resume")
+def resume(feed_id: int) -> Response:
+    """Refresh the feed on its schedule again, starting now."""
+    feed = get_feed_or_404(feed_id)
+    session = db_session()
+    feed_admin.resume_feed(session, feed.id)
+    session.commit()
+    session.expire_all()
+    return _done(feed.id, "Refreshes are resumed; the next one is due now.")
+
+
+@bp.post("/feeds/<int:feed_id>/delete")
+def delete(feed_id: int) -> Response:
+    """Remove the feed with its items and fetch history."""
+    feed = get_feed_or_404(feed_id)
+    title = feed.title or feed.url
+    session = db_session()
+    feed_admin.delete_feed(session, feed.id)
+    session.commit()
+    if wants_json():
+        return Response(status=204)
+    flash(f"Deleted {title}.", "ok")
+    return redirect(url_for("pages.index"), code=303)

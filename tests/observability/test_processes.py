@@ -1,0 +1,155 @@
+"""Real dynos: a worker dyno and a gunicorn web dyno count their processes, drop dead
+ones from the live gauges, and log runtime-metrics lines from their root process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from tests.conftest import ROOT, WorkerDyno, wait_for
+from tests.observability.conftest import TOKEN, Samples, parse, total
+
+MEMORY = "feedqueue_process_resident_memory_bytes"
+
+
+def _pids(samples: Samples, role: str) -> set[str]:
+    return {
+        dict(labels)["pid"]
+        for name, labels in samples
+        if name == MEMORY and ("role", role) in labels
+    }
+
+
+def _children(pid: int) -> list[int]:
+    return [child.pid for child in psutil.Process(pid).children()]
+
+
+def test_worker_dyno_counts_live_children_and_forgets_a_killed_one(
+    start_worker: Callable[..., WorkerDyno],
+    scrape: Callable[[], Samples],
+    worker_extra_env: dict[str, str],
+) -> None:
+    dyno = start_worker(concurrency=2, WORKER_THREADS="1", **worker_extra_env)
+    children = wait_for(lambda: len(_children(dyno.proc.pid)) == 2 and _children(dyno.proc.pid))
+    wait_for(lambda: {str(pid) for pid in children} <= _pids(scrape(), "worker"))  # type: ignore[union-attr]
+    victim = children[0]  # type: ignore[index]
+    os.kill(victim, signal.SIGKILL)
+    # The supervisor replaces the child and removes the dead one's live gauges.
+    wait_for(lambda: str(victim) not in _pids(scrape(), "worker"))
+    wait_for(lambda: len(_children(dyno.proc.pid)) == 2)
+    replacement = set(_children(dyno.proc.pid)) - {victim}
+    wait_for(lambda: {str(pid) for pid in replacement} <= _pids(scrape(), "worker"))
+    assert str(victim) not in _pids(scrape(), "worker")
+
+
+def test_worker_dyno_logs_runtime_metrics_for_the_whole_dyno(
+    start_worker: Callable[..., WorkerDyno], worker_extra_env: dict[str, str]
+) -> None:
+    dyno = start_worker(
+        concurrency=1, WORKER_THREADS="1", RUNTIME_METRICS_INTERVAL="0.2", **worker_extra_env
+    )
+    line = wait_for(
+        lambda: next((ln for ln in dyno.output().splitlines() if "sample#memory_rss" in ln), None)
+    )
+    assert str(line).startswith("at=info source=worker dyno=")
+    assert "sample#load_avg_1m=" in str(line) and "sample#memory_quota=" in str(line)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class WebDyno:
+    """``gunicorn`` with the project's config, bound to loopback only."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = _free_port()
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "app:create_app()",
+            ],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def get(self, path: str, **kwargs: object) -> requests.Response:
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=5, **kwargs)  # type: ignore[arg-type]
+
+    def metrics(self) -> Samples:
+        response = self.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert response.status_code == 200
+        return parse(response.text)
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def web_dyno(worker_env: dict[str, str], tmp_path: Path) -> Iterator[WebDyno]:
+    # No PROMETHEUS_MULTIPROC_DIR: the master must make a per-dyno folder itself.
+    env = {k: v for k, v in worker_env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(METRICS_TOKEN=TOKEN, RUNTIME_METRICS_INTERVAL="0.2", DYNO="web.1")
+    dyno = WebDyno(env, tmp_path / "web.log")
+    yield dyno
+    dyno.stop()
+
+
+def _up(dyno: WebDyno) -> bool:
+    assert dyno.proc.poll() is None, dyno.output()
+    try:
+        return dyno.get("/readyz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_web_dyno_merges_its_workers_and_forgets_a_killed_one(web_dyno: WebDyno) -> None:
+    wait_for(lambda: _up(web_dyno))
+    # Every scrape sees both workers, whichever one answers it.
+    wait_for(lambda: total(web_dyno.metrics(), "feedqueue_processes_alive", role="web") == 2)
+    workers = _children(web_dyno.proc.pid)
+    assert _pids(web_dyno.metrics(), "web") == {str(pid) for pid in workers}
+    os.kill(workers[0], signal.SIGKILL)
+    wait_for(lambda: len(set(_children(web_dyno.proc.pid)) - {workers[0]}) == 2)
+    wait_for(lambda: str(workers[0]) not in _pids(web_dyno.metrics(), "web"))
+    wait_for(lambda: total(web_dyno.metrics(), "feedqueue_processes_alive", role="web") == 2)
+
+
+def test_web_dyno_logs_runtime_metrics_and_one_line_per_request(web_dyno: WebDyno) -> None:
+    wait_for(lambda: _up(web_dyno))
+    web_dyno.get("/healthz", headers={"X-Request-ID": "req-42"})
+    wait_for(lambda: "request_id=req-42" in web_dyno.output())
+    wait_for(lambda: "source=web.1 dyno=" in web_dyno.output())
+    lines = web_dyno.output().splitlines()
+    assert sum("request_id=req-42" in line for line in lines) == 1
+    runtime = next(line for line in lines if "source=web.1" in line)
+    assert "sample#memory_total=" in runtime and "sample#memory_pgpgout=" in runtime
+
+
+def test_client_sees_request_id_header(client: FlaskClient) -> None:
+    assert client.get("/readyz", headers={"X-Request-ID": "r1"}).headers["X-Request-ID"] == "r1"

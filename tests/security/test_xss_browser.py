@@ -1,0 +1,286 @@
+"""Hostile feeds do not run script in our pages (real worker, real gunicorn, real Chromium).
+
+Feeds whose titles, links, summaries and content carry script payloads are
+submitted, fetched by a real worker process and shown by the app behind
+gunicorn. Chromium renders the feed pages and the home page with the
+Content-Security-Policy *bypassed*, so any payload that survived sanitisation
+would run: the proof is that sanitisation removed them, not that CSP blocked
+them. A second pass with CSP on checks that no violation was even attempted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.feedserver import FeedServer
+from tests.security.conftest import WebDyno
+
+pytestmark = pytest.mark.browser
+
+# Every payload tries to set window.__xss or open a dialog.
+HTML_PAYLOADS = [
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=1">',
+    '<img src="data:image/png;base64,AAAA" onerror="alert(1)">',
+    '<a href="javascript:window.__xss=1">js link</a>',
+    '<a href=" javascript:window.__xss=1">spaced js link</a>',
+    '<a href="jav&#x09;ascript:window.__xss=1">tab js link</a>',
+    '<a href="JaVaScRiPt:alert(1)">case js link</a>',
+    '<a href="data:text/html,&lt;script&gt;alert(1)&lt;/script&gt;">data link</a>',
+    '<svg onload="window.__xss=1"><circle r="5"/></svg>',
+    "<svg><script>window.__xss=1</script></svg>",
+    '<iframe srcdoc="&lt;script&gt;parent.__xss=1&lt;/script&gt;"></iframe>',
+    '<iframe src="javascript:parent.__xss=1"></iframe>',
+    '<div style="width: expression(window.__xss=1); background:url(javascript:alert(1))">s</div>',
+    '<object data="data:text/html,&lt;script&gt;parent.__xss=1&lt;/script&gt;"></object>',
+    '<embed src="javascript:window.__xss=1">',
+    '<details open ontoggle="window.__xss=1"><summary>t</summary></details>',
+    '<body onload="window.__xss=1">',
+    '<input autofocus onfocus="window.__xss=1">',
+    '<video><source onerror="window.__xss=1"></video>',
+    '<form action="javascript:window.__xss=1"><button>go</button></form>',
+    '<meta http-equiv="refresh" content="0;url=javascript:window.__xss=1">',
+    '<base href="javascript:/">',
+    '<math><mtext><table><mglyph><style><img src=x onerror="window.__xss=1">',
+    '<noscript><p title="</noscript><img src=x onerror=window.__xss=1>"></noscript>',
+    '<a href="#" onclick="window.__xss=1" onmouseover="window.__xss=1">hover</a>',
+    '<p style="x:expression(alert(1))" onclick="alert(1)">styled</p>',
+    "<scr<script>ipt>window.__xss=1</scr</script>ipt>",
+    '<img src="javascript:window.__xss=1">',
+    '<link rel=stylesheet href="javascript:alert(1)">',
+]
+TITLE_PAYLOADS = [
+    "<script>window.__xss=1</script>Title",
+    '"><img src=x onerror="window.__xss=1">',
+    "&lt;script&gt;window.__xss=1&lt;/script&gt;",
+    "</title><script>window.__xss=1</script>",
+]
+LINK_PAYLOADS = [
+    "javascript:window.__xss=1",
+    " javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+]
+DANGEROUS_URL = ("javascript:", "vbscript:", "data:text/html", "data:application")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _rss(n: int) -> bytes:
+    """One RSS feed per title payload; every item carries HTML payloads three ways."""
+    title = TITLE_PAYLOADS[n % len(TITLE_PAYLOADS)]
+    items = []
+    for i, payload in enumerate(HTML_PAYLOADS):
+        link = LINK_PAYLOADS[i % len(LINK_PAYLOADS)]
+        items.append(
+            f"""<item>
+  <title>{_escape(TITLE_PAYLOADS[i % len(TITLE_PAYLOADS)])} {i}</title>
+  <link>{_escape(link)}</link>
+  <guid isPermaLink="false">item-{n}-{i}</guid>
+  <description>{_escape(payload)}</description>
+  <content:encoded><![CDATA[{payload}]]></content:encoded>
+</item>"""
+        )
+    # One more item whose description is entity-encoded twice over.
+    items.append(
+        f"""<item><title>double {n}</title><guid>double-{n}</guid>
+  <description>{_escape(_escape("<script>window.__xss=1</script>"))}</description></item>"""
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel>
+  <title>{_escape(title)}</title>
+  <link>javascript:window.__xss=1</link>
+  <description>{_escape(HTML_PAYLOADS[1])}</description>
+  {"".join(items)}
+</channel>
+</rss>""".encode()
+
+
+def _atom() -> bytes:
+    entries = "".join(
+        f"""<entry><id>urn:x:{i}</id><title type="html">{_escape(TITLE_PAYLOADS[i % 4])}</title>
+  <updated>2024-01-0{1 + i % 9}T00:00:00Z</updated>
+  <link href="{_escape(LINK_PAYLOADS[i % 4])}"/>
+  <summary type="html">{_escape(payload)}</summary>
+  <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">
+    <a href="javascript:window.__xss=1">x</a><img src="x" onerror="window.__xss=1"/>
+  </div></content></entry>"""
+        for i, payload in enumerate(HTML_PAYLOADS)
+    )
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>urn:x</id>
+<title type="html">{_escape(TITLE_PAYLOADS[0])}</title><updated>2024-01-01T00:00:00Z</updated>
+{entries}</feed>""".encode()
+
+
+@pytest.fixture
+def hostile_site(
+    client: FlaskClient,
+    feed_server: FeedServer,
+    run_worker_burst: Callable[..., Any],
+    web_dyno: WebDyno,
+) -> Iterator[tuple[WebDyno, list[int]]]:
+    """The app behind gunicorn with hostile feeds fetched by a real worker."""
+    urls = [feed_server.add(f"/rss{n}.xml", _rss(n)) for n in range(len(TITLE_PAYLOADS))]
+    urls.append(feed_server.add("/atom.xml", _atom(), content_type="application/atom+xml"))
+    feed_ids = []
+    for url in urls:
+        response = client.post("/feeds", json={"url": url})
+        assert response.status_code == 202
+        feed_ids.append(response.get_json()["fetch"]["feed_id"])
+    run_worker_burst()
+    for feed_id in feed_ids:
+        feed = client.get(f"/api/feeds/{feed_id}").get_json()["feed"]
+        assert feed["item_count"] > 0, feed  # the payloads really are stored and shown
+    yield web_dyno, feed_ids
+
+
+# Runs in the page: everything that could execute script, found in the DOM.
+_DOM_AUDIT = """(dangerous) => {
+  const found = [];
+  const bad = (v) => {
+    const s = (v || "").replace(/[\\u0000-\\u0020]/g, "").toLowerCase();
+    return dangerous.some((d) => s.startsWith(d));
+  };
+  for (const el of document.querySelectorAll("*")) {
+    for (const attr of el.attributes) {
+      if (attr.name.toLowerCase().startsWith("on")) found.push(el.tagName + " " + attr.name);
+      if (["href", "src", "action", "formaction", "data", "srcdoc", "xlink:href"]
+            .includes(attr.name.toLowerCase()) && bad(attr.value))
+        found.push(el.tagName + " " + attr.name + "=" + attr.value);
+      if (attr.name.toLowerCase() === "srcdoc") found.push(el.tagName + " srcdoc");
+    }
+  }
+  for (const s of document.querySelectorAll("script")) {
+    if (!s.src || new URL(s.src).origin !== location.origin) found.push("script " + s.src);
+  }
+  for (const tag of ["iframe", "frame", "object", "embed", "base", "meta[http-equiv]"]) {
+    for (const el of document.querySelectorAll(tag)) found.push(tag);
+  }
+  return found;
+}"""
+
+_RECORD_CSP = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));
+"""
+
+
+def _open(chromium: Any, base_url: str, *, bypass_csp: bool) -> tuple[Any, dict[str, list[str]]]:
+    context = chromium.new_context(bypass_csp=bypass_csp, java_script_enabled=True)
+    seen: dict[str, list[str]] = {"dialogs": [], "console": [], "offsite": []}
+    allowed = urlsplit(base_url).netloc
+
+    def route(route: Any) -> None:
+        # Never leave the machine: only the app itself and data: URLs load (feed images
+        # on the loopback feed server are refused too, which is not what is tested here).
+        url = route.request.url
+        if url.startswith("data:") or urlsplit(url).netloc == allowed:
+            route.continue_()
+        else:
+            seen["offsite"].append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    context.add_init_script(_RECORD_CSP)
+    page = context.new_page()
+
+    def on_dialog(dialog: Any) -> None:
+        seen["dialogs"].append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.on(
+        "console",
+        lambda msg: (
+            seen["console"].append(msg.text)
+            if msg.type == "error" and "Failed to load resource" not in msg.text
+            else None
+        ),
+    )
+    return page, seen
+
+
+def _visit(page: Any, url: str) -> None:
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    # Hover and focus everything once, for handlers that need a person to fire.
+    page.evaluate(
+        """() => { for (const el of document.querySelectorAll("main *")) {
+             el.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+             el.dispatchEvent(new FocusEvent("focus")); } }"""
+    )
+
+
+def _page_urls(dyno: WebDyno, feed_ids: list[int]) -> list[str]:
+    return [dyno.base_url + "/"] + [f"{dyno.base_url}/feeds/{i}" for i in feed_ids]
+
+
+def test_feed_payloads_run_no_script_even_with_csp_bypassed(
+    hostile_site: tuple[WebDyno, list[int]], in_chromium: Callable[..., Any]
+) -> None:
+    dyno, feed_ids = hostile_site
+
+    def visit_all(browser: Any) -> dict[str, object]:
+        page, seen = _open(browser, dyno.base_url, bypass_csp=True)
+        ran, moved = {}, {}
+        for url in _page_urls(dyno, feed_ids):
+            _visit(page, url)
+            ran[url] = page.evaluate("window.__xss")
+            if page.url != url:
+                moved[url] = page.url
+        return {"ran": ran, "moved": moved, "dialogs": seen["dialogs"]}
+
+    result = in_chromium(visit_all)
+    assert all(value is None for value in result["ran"].values()), result["ran"]
+    assert result["moved"] == {}, "a page navigated itself away"
+    assert result["dialogs"] == []
+
+
+def test_rendered_pages_contain_nothing_that_could_run_script(
+    hostile_site: tuple[WebDyno, list[int]], in_chromium: Callable[..., Any]
+) -> None:
+    dyno, feed_ids = hostile_site
+
+    def audit_all(browser: Any) -> dict[str, list[str]]:
+        page, _seen = _open(browser, dyno.base_url, bypass_csp=True)
+        findings = {}
+        for url in _page_urls(dyno, feed_ids):
+            _visit(page, url)
+            found = page.evaluate(_DOM_AUDIT, list(DANGEROUS_URL))
+            if found:
+                findings[url] = found
+        return findings
+
+    assert in_chromium(audit_all) == {}
+
+
+def test_pages_with_hostile_feeds_cause_no_csp_violation_or_console_error(
+    hostile_site: tuple[WebDyno, list[int]], in_chromium: Callable[..., Any]
+) -> None:
+    dyno, feed_ids = hostile_site
+
+    def visit_all(browser: Any) -> dict[str, object]:
+        page, seen = _open(browser, dyno.base_url, bypass_csp=False)
+        violations, ran = {}, {}
+        for url in _page_urls(dyno, feed_ids):
+            _visit(page, url)
+            if page.evaluate("window.__csp"):
+                violations[url] = page.evaluate("window.__csp")
+            ran[url] = page.evaluate("window.__xss")
+        return {"violations": violations, "ran": ran, **seen}
+
+    result = in_chromium(visit_all)
+    assert result["violations"] == {}
+    assert all(value is None for value in result["ran"].values())
+    assert result["console"] == []
+    assert result["dialogs"] == []

@@ -1,0 +1,146 @@
+"""The status dashboard and its admin actions."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from redis import Redis
+from sqlalchemy import func, select
+
+from app import create_app
+from app.config import Settings
+from app.storage.db import Database
+from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger
+
+HTML = {"Accept": "text/html"}
+
+
+def _auth(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {**HTML, "Authorization": f"Basic {token}"}
+
+
+ADMIN = _auth("admin", "s3cret")
+
+
+@pytest.fixture
+def admin_client(settings: Settings, db: Database, redis: Redis) -> Iterator[FlaskClient]:
+    app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    yield app.test_client()
+    app.extensions["feedqueue.db"].dispose()
+
+
+def _failed_feed(db: Database, url: str, code: str) -> int:
+    with db.session() as session:
+        feed = Feed(url=url, current_url=url, state=FeedState.ERROR, last_error_code=code)
+        session.add(feed)
+        session.flush()
+        now = datetime.now(UTC)
+        session.add(
+            Fetch(
+                feed_id=feed.id,
+                trigger=FetchTrigger.REFRESH,
+                state=FetchState.FAILED,
+                created_at=now - timedelta(seconds=3),
+                finished_at=now,
+                error_code=code,
+                error_message=f"failed with {code}",
+            )
+        )
+        session.commit()
+        return feed.id
+
+
+def _pending(db: Database) -> int:
+    with db.session() as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(Fetch).where(Fetch.state == FetchState.QUEUED)
+            )
+            or 0
+        )
+
+
+def test_status_page_shows_queue_depths_and_failures_by_code(
+    client: FlaskClient, db: Database, redis: Redis
+) -> None:
+    client.post("/feeds", json={"url": "https://example.com/a"})
+    client.post("/feeds", json={"url": "https://example.com/b"})
+    _failed_feed(db, "https://c.example/", "http_404")
+    html = client.get("/status").get_data(as_text=True)
+    row = re.search(r"<td>feedqueue-test-submissions</td><td class=\"num\">(\d+)</td>", html)
+    assert row and row.group(1) == "2"
+    assert "<code>http_404</code>" in html and "failed with http_404" in html
+    assert html.count('<svg class="chart"') == 2
+
+
+def test_status_page_says_when_no_worker_runs(client: FlaskClient, db: Database) -> None:
+    assert "No worker is running" in client.get("/status").get_data(as_text=True)
+
+
+def test_status_page_hides_admin_actions_without_credentials(
+    client: FlaskClient, db: Database
+) -> None:
+    _failed_feed(db, "https://c.example/", "timeout")
+    html = client.get("/status").get_data(as_text=True)
+    assert "/status/requeue" not in html
+
+
+def test_admin_actions_do_not_exist_without_credentials_configured(
+    client: FlaskClient, db: Database
+) -> None:
+    assert client.post("/status/requeue", data={"code": "x"}, headers=ADMIN).status_code == 404
+    assert client.post("/status/resume-paused", headers=ADMIN).status_code == 404
+
+
+def test_admin_actions_refuse_wrong_credentials(admin_client: FlaskClient, db: Database) -> None:
+    response = admin_client.post(
+        "/status/requeue", data={"code": "timeout"}, headers=_auth("admin", "nope")
+    )
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_requeue_creates_new_fetches_for_feeds_failing_with_the_code(
+    admin_client: FlaskClient, db: Database, redis: Redis
+) -> None:
+    _failed_feed(db, "https://a.example/", "timeout")
+    _failed_feed(db, "https://b.example/", "timeout")
+    _failed_feed(db, "https://c.example/", "http_404")
+    response = admin_client.post("/status/requeue", data={"code": "timeout"}, headers=ADMIN)
+    assert response.status_code == 303
+    assert _pending(db) == 2
+    assert redis.llen("rq:queue:feedqueue-test-submissions") == 2
+    page = admin_client.get("/status", headers=ADMIN).get_data(as_text=True)
+    assert "Requeued 2 feeds that failed with timeout." in page
+
+
+def test_requeue_without_a_code_is_a_bad_request(admin_client: FlaskClient, db: Database) -> None:
+    assert admin_client.post("/status/requeue", data={}, headers=ADMIN).status_code == 400
+
+
+def test_resume_paused_resumes_every_paused_feed(admin_client: FlaskClient, db: Database) -> None:
+    with db.session() as session:
+        for n in range(3):
+            state = FeedState.PAUSED if n < 2 else FeedState.GONE
+            session.add(Feed(url=f"https://{n}.example/", current_url="x", state=state))
+        session.commit()
+    assert admin_client.post("/status/resume-paused", headers=ADMIN).status_code == 303
+    with db.session() as session:
+        states = sorted(s.value for s in session.scalars(select(Feed.state)))
+    assert states == ["active", "active", "gone"]
+
+
+def test_status_page_offers_admin_actions_when_configured(
+    admin_client: FlaskClient, db: Database
+) -> None:
+    _failed_feed(db, "https://c.example/", "timeout")
+    html = admin_client.get("/status").get_data(as_text=True)
+    assert 'action="/status/requeue"' in html and 'value="timeout"' in html
