@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,10 +21,12 @@ from app import create_app
 from app.config import Settings, normalize_database_url
 from app.jobs.context import JobContext, build_context, set_context
 from app.storage.db import Database
+from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.services import resolve_services
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "WebDyno", "WorkerDyno", "alembic_config", "wait_for"]
+
 QUEUE_PREFIX = "feedqueue-test"
 
 
@@ -159,41 +160,6 @@ def run_worker_burst(worker_env: dict[str, str]) -> Callable[..., subprocess.Com
     return run
 
 
-class WorkerDyno:
-    """A running ``python worker.py`` (supervisor and children), like a worker dyno."""
-
-    def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "worker.py", "--concurrency", str(concurrency)],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()
-
-    def terminate(self, timeout: float = 40) -> int:
-        """SIGTERM the whole process group (as Heroku does) and wait."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self._log.close()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self._log.close()
-
-
 @pytest.fixture
 def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WorkerDyno]]:
     """Start real worker dynos; any left running are stopped after the test."""
@@ -204,6 +170,24 @@ def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
             {**worker_env, **extra_env}, tmp_path / f"worker-{len(dynos)}.log", concurrency
         )
         dynos.append(dyno)
+        return dyno
+
+    yield start
+    for dyno in dynos:
+        dyno.kill()
+
+
+@pytest.fixture
+def start_web(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., WebDyno]]:
+    """Start real web dynos (gunicorn on loopback) and wait until they answer."""
+    dynos: list[WebDyno] = []
+
+    def start(workers: int = 1, **extra_env: str) -> WebDyno:
+        dyno = WebDyno(
+            {**worker_env, **extra_env}, tmp_path / f"web-{len(dynos)}.log", workers
+        )
+        dynos.append(dyno)
+        wait_for(dyno.healthy, timeout=30)
         return dyno
 
     yield start

@@ -8,50 +8,28 @@ image cannot pass silently.
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 from rq import Worker
 
-from tests.conftest import ROOT, WorkerDyno, wait_for
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.conftest import ROOT, WebDyno, WorkerDyno, wait_for
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 # scripts/screenshots.py sets this to refresh the screenshots in docs/.
 DOCS_SCREENSHOTS = os.environ.get("FEEDQUEUE_DOCS_SCREENSHOTS")
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run on CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("Playwright is not installed (pip install -r requirements-dev.txt)")
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        _unavailable(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         yield playwright
 
@@ -64,78 +42,30 @@ def browser(playwright_instance: Any) -> Iterator[Any]:
     browser.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class LiveApp:
     """The running app: its base URL and log."""
 
     url: str
-    log_path: Path
+    web: WebDyno
 
     def output(self) -> str:
-        return self.log_path.read_text()
+        return self.web.output()
 
 
 @pytest.fixture
 def live_app(
-    worker_env: dict[str, str],
     db: object,
-    redis: object,
+    redis: Redis,
+    start_web: Callable[..., WebDyno],
     start_worker: Callable[..., WorkerDyno],
-    tmp_path: Path,
-) -> Iterator[LiveApp]:
+) -> LiveApp:
     """gunicorn serving the real app on a loopback port, plus a real worker dyno."""
-    port = _free_port()
-    log_path = tmp_path / "gunicorn.log"
-    log = log_path.open("w")
-    env = {**worker_env, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "gunicorn"),
-            "--config",
-            "gunicorn.conf.py",
-            # Loopback only, whatever the config file binds to.
-            "--bind",
-            f"127.0.0.1:{port}",
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     start_worker(concurrency=2)
+    web = start_web()
     # Tests time what the page does, not how long the worker dyno takes to boot.
-    wait_for(lambda: Worker.all(connection=redis), timeout=30)  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            log.close()
-            pytest.fail("gunicorn did not start:\n" + log_path.read_text())
-        time.sleep(0.1)
-    yield LiveApp(url, log_path)
-    # SIGQUIT: gunicorn's quick shutdown; the browser's keep-alive connections need no grace.
-    proc.send_signal(signal.SIGQUIT)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
+    wait_for(lambda: Worker.all(connection=redis), timeout=30)
+    return LiveApp(web.base_url, web)
 
 
 @dataclass

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +13,8 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from tests.conftest import ROOT, WorkerDyno, wait_for
+from tests.conftest import WorkerDyno, wait_for
+from tests.dynos import WebDyno
 from tests.observability.conftest import TOKEN, Samples, parse, total
 
 MEMORY = "feedqueue_process_resident_memory_bytes"
@@ -65,59 +63,24 @@ def test_worker_dyno_logs_runtime_metrics_for_the_whole_dyno(
     assert "sample#load_avg_1m=" in str(line) and "sample#memory_quota=" in str(line)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class WebDyno:
-    """``gunicorn`` with the project's config, bound to loopback only."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = _free_port()
-        self.log_path = log_path
-        self._log = log_path.open("w")
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-                "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "app:create_app()",
-            ],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-
-    def get(self, path: str, **kwargs: object) -> requests.Response:
-        return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=5, **kwargs)  # type: ignore[arg-type]
+class MetricsWebDyno(WebDyno):
+    """A web dyno with two gunicorn workers, scraped with the metrics token."""
 
     def metrics(self) -> Samples:
         response = self.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert response.status_code == 200
         return parse(response.text)
 
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self._log.close()
-
 
 @pytest.fixture
-def web_dyno(worker_env: dict[str, str], tmp_path: Path) -> Iterator[WebDyno]:
+def web_dyno(worker_env: dict[str, str], tmp_path: Path) -> Iterator[MetricsWebDyno]:
     # No PROMETHEUS_MULTIPROC_DIR: the master must make a per-dyno folder itself.
     env = {k: v for k, v in worker_env.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(METRICS_TOKEN=TOKEN, RUNTIME_METRICS_INTERVAL="0.2", DYNO="web.1")
-    dyno = WebDyno(env, tmp_path / "web.log")
+    dyno = MetricsWebDyno(env, tmp_path / "web.log", workers=2)
+    wait_for(dyno.healthy, timeout=30)
     yield dyno
-    dyno.stop()
+    dyno.terminate(30)
 
 
 def _up(dyno: WebDyno) -> bool:

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
+from tests.dynos import WebDyno
 from tests.feedserver import FeedServer
-from tests.security.conftest import WebDyno
 
 pytestmark = pytest.mark.browser
 

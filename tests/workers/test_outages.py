@@ -6,7 +6,6 @@ same pip packages ``make run`` uses.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -22,13 +21,8 @@ from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
 from scripts.devservices import Service, start_postgres, start_redis
 from tests.conftest import WorkerDyno, alembic_config, wait_for
+from tests.dynos import free_port
 from tests.feedserver import FeedServer
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -55,7 +49,7 @@ class Throwaway:
 
 @pytest.fixture
 def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
-    port = _free_port()
+    port = free_port()
     servers = Throwaway(
         tmp_path,
         port,
