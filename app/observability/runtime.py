@@ -6,7 +6,8 @@ and the worker supervisor log one line for their whole dyno::
     at=info source=web.1 dyno=heroku.<app>.<dyno> sample#load_avg_1m=0.01 ...
       sample#memory_total=123.45MB sample#memory_rss=... sample#memory_quota=512.00MB
 
-- rss is summed over the process tree (root + all descendants) with psutil;
+- rss is summed over the process tree (root + all descendants) with psutil,
+  as proportional set size so pages shared after fork count once;
 - cache, swap and page in/out counts come from the cgroup when its files are
   there (v2 ``memory.stat``/``memory.swap.current``, v1 ``memory/memory.stat``),
   else swap from psutil and the rest 0;
@@ -127,19 +128,22 @@ def _tree(root_pid: int) -> list[psutil.Process]:
 
 
 def tree_memory(root_pid: int, *, with_swap: bool) -> tuple[float, float]:
-    """(rss, swap) summed over ``root_pid`` and its descendants; gone processes count 0."""
-    rss = swap = 0.0
+    """(resident, swap) summed over ``root_pid`` and its descendants; gone processes count 0.
+
+    Resident memory is the proportional set size where the kernel reports it:
+    forked workers share most pages with their parent, and summing plain RSS
+    would count those pages once per process (the dyno's cgroup charges them once).
+    """
+    resident = swap = 0.0
     for proc in _tree(root_pid):
         try:
-            if with_swap:
-                full = proc.memory_full_info()
-                rss += full.rss
-                swap += getattr(full, "swap", 0.0)
-            else:
-                rss += proc.memory_info().rss
+            full = proc.memory_full_info()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
-    return rss, swap
+        resident += getattr(full, "pss", full.rss)
+        if with_swap:
+            swap += getattr(full, "swap", 0.0)
+    return resident, swap
 
 
 def quota_bytes(configured_mb: float | None, cgroup: CgroupMemory) -> float:
