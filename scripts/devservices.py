@@ -151,6 +151,12 @@ def run(command: list[str], data_dir: Path) -> int:
     # Local development fetches feeds served from this machine.
     env.setdefault("FETCH_ALLOW_PRIVATE_NETWORKS", "true")
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:
+        # web and worker run on one machine here: one folder lets /metrics see both.
+        metrics_dir = data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     services: list[Service] = []
     try:
         if not env.get("DATABASE_URL"):

@@ -17,11 +17,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
 from rq.utils import utcparse
 
 import app.observability.metrics  # noqa: F401 - registers the metric definitions
+from app.observability import dynos
 
 
 class QueueCollector(Collector):
@@ -91,9 +93,38 @@ class _SettledFilesCollector(MultiProcessCollector):
         return self.merge(files, accumulate=True)
 
 
-def scrape(queues: Iterable[Queue], path: str | None = None) -> bytes:
-    """The exposition text for one scrape: every process's metrics plus the queues."""
+def dyno_exposition(path: str | None = None) -> bytes:
+    """The merged metrics of this dyno's processes, as exposition text."""
     registry = CollectorRegistry()
     _SettledFilesCollector(registry, path=path)
+    return generate_latest(registry)
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+def scrape(
+    queues: Iterable[Queue],
+    path: str | None = None,
+    *,
+    redis: Redis | None = None,
+    prefix: str = "feedqueue",
+) -> bytes:
+    """The exposition text for one scrape: every process's metrics, other dynos', the queues."""
+    local = CollectorRegistry()
+    _SettledFilesCollector(local, path=path)
+    remote: dict[str, str] = {}
+    if redis is not None:
+        try:
+            remote = dynos.published(redis, prefix, exclude=dynos.dyno_name())
+        except RedisError:
+            pass  # feedqueue_redis_up already says so
+    registry = CollectorRegistry()
+    registry.register(_Families(dynos.merge(local.collect(), dynos.dyno_name(), remote)))
     registry.register(QueueCollector(queues))
     return generate_latest(registry)

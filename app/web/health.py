@@ -136,7 +136,12 @@ def metrics_access(view: Callable[P, R]) -> Callable[P, R]:
 def prometheus_metrics() -> Response:
     """Prometheus text (format 0.0.4, read by every Prometheus) of this dyno and the queues."""
     metrics.sample_process("web")
-    body = scrape(_probes().queues.in_priority_order)
+    probes = _probes()
+    body = scrape(
+        probes.queues.in_priority_order,
+        redis=probes.redis,
+        prefix=probes.queues.settings.queue_prefix,
+    )
     return Response(
         body, content_type=CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"}
     )

@@ -18,13 +18,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.jobs.context import JobContext
-from app.observability import metrics
+from app.observability import dynos, metrics
+from app.observability.collectors import dyno_exposition
 from app.storage.fetches import create_fetch, mark_enqueued, requeue_fetch, stale_fetches
 from app.storage.models import Feed, FeedState, FetchState, FetchTrigger
 
 log = logging.getLogger(__name__)
 
 REFRESHABLE = (FeedState.ACTIVE, FeedState.ERROR)
+#: How often a worker dyno publishes its metrics for the web's /metrics.
+METRICS_EVERY = 10.0
 
 
 def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 500) -> int:
@@ -124,3 +127,18 @@ class Housekeeper:
         if now >= self._next.get("reconcile", 0.0):
             self._next["reconcile"] = now + settings.reconcile_every
             reconcile(self.ctx)
+        if now >= self._next.get("metrics", 0.0):
+            self._next["metrics"] = now + METRICS_EVERY
+            self._publish_metrics()
+
+    def _publish_metrics(self) -> None:
+        # The web's /metrics cannot reach this dyno: hand it our numbers.
+        try:
+            dynos.publish(
+                self.ctx.queues.redis,
+                self.ctx.settings.queue_prefix,
+                dynos.dyno_name(),
+                dyno_exposition(),
+            )
+        except RedisError:
+            log.warning("could not publish this dyno's metrics: Redis unavailable")

@@ -55,8 +55,13 @@ def parse(text: str) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
-    """The value of one series, 0 when absent (a counter not yet moved)."""
-    return samples.get((name, frozenset(labels.items())), 0.0)
+    """The value of one series (whichever dyno), 0 when absent (a counter not yet moved)."""
+    wanted = set(labels.items())
+    return sum(
+        v
+        for (n, lbls), v in samples.items()
+        if n == name and {kv for kv in lbls if kv[0] != "dyno"} == wanted
+    )
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:
