@@ -1,7 +1,9 @@
 """Buttons on the feed page: pause, resume and delete a feed (form posts, CSRF-checked).
 
 Each answers with a redirect for browsers (303, with a flash message) and
-with JSON for API clients.
+with JSON for API clients. Anyone may pause or resume (rate-limited like
+submissions); deleting destroys data other people read, so it is an admin
+action and does not exist when no admin credentials are configured.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from app.storage import feed_admin
 from app.web import db_session, wants_json
 from app.web.api import get_feed_or_404
+from app.web.security import admin_required, limiter, submission_limit
 from app.web.serializers import feed_json
 
 bp = Blueprint("feed_actions", __name__)
@@ -24,6 +27,7 @@ def _done(feed_id: int, message: str) -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/pause")
+@limiter.limit(submission_limit)
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
     feed = get_feed_or_404(feed_id)
@@ -35,6 +39,7 @@ def pause(feed_id: int) -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
+@limiter.limit(submission_limit)
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
     feed = get_feed_or_404(feed_id)
@@ -46,6 +51,7 @@ def resume(feed_id: int) -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/delete")
+@admin_required
 def delete(feed_id: int) -> Response:
     """Remove the feed with its items and fetch history."""
     feed = get_feed_or_404(feed_id)

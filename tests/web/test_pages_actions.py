@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -79,20 +81,45 @@ def test_resume_makes_the_feed_due_now_with_a_clean_error_count(
     assert before - timedelta(seconds=5) <= feed.next_fetch_at <= datetime.now(UTC)
 
 
+@pytest.fixture
+def admin_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
+    """A client of an app with admin credentials configured (CSRF off, as in `client`)."""
+    app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
+    yield app.test_client()
+    app.extensions["feedqueue.db"].dispose()
+
+
+ADMIN = {**HTML, "Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+
+
 def test_delete_removes_the_feed_with_its_items_and_fetches(
-    client: FlaskClient, db: Database
+    admin_client: FlaskClient, db: Database
 ) -> None:
     feed_id = _feed(db)
     with db.session() as session:
         session.add(Item(feed_id=feed_id, key="k", content_hash="h"))
         session.add(Fetch(feed_id=feed_id, trigger=FetchTrigger.SUBMITTED, state=FetchState.FAILED))
         session.commit()
-    response = client.post(f"/feeds/{feed_id}/delete", headers=HTML)
+    response = admin_client.post(f"/feeds/{feed_id}/delete", headers=ADMIN)
     assert response.status_code == 303 and response.headers["Location"] == "/"
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
         assert session.scalar(select(func.count()).select_from(Fetch)) == 0
     assert _get(db, feed_id) is None
+
+
+def test_delete_needs_the_admin_credentials(admin_client: FlaskClient, db: Database) -> None:
+    feed_id = _feed(db)
+    assert admin_client.post(f"/feeds/{feed_id}/delete", headers=HTML).status_code == 401
+    assert _get(db, feed_id) is not None
+
+
+def test_delete_does_not_exist_without_admin_credentials(client: FlaskClient, db: Database) -> None:
+    feed_id = _feed(db)
+    assert client.post(f"/feeds/{feed_id}/delete", headers=HTML).status_code == 404
+    assert b"Delete</button>" not in client.get(f"/feeds/{feed_id}", headers=HTML).data
+    assert _get(db, feed_id) is not None
 
 
 def test_actions_on_an_unknown_feed_are_404(client: FlaskClient, db: Database) -> None:
