@@ -100,7 +100,16 @@
       return window.fetch(box.dataset.liveUrl, { headers: { Accept: "text/html" }, cache: "no-store",
                                                  credentials: "same-origin" })
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
-        .then(function (html) { live.innerHTML = html; });
+        .then(function (html) {
+          live.innerHTML = html;
+          // The first fetch may have taught us the feed's title.
+          var title = live.querySelector(".js-title");
+          var heading = document.getElementById("feed-title");
+          if (title && heading && heading.textContent !== title.textContent) {
+            heading.textContent = title.textContent;
+            document.title = title.textContent + " · feedqueue";
+          }
+        });
     }
 
     function finished(fetch) {

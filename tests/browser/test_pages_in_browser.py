@@ -47,6 +47,9 @@ def test_submitted_feed_shows_progress_then_items_without_reload(
     assert page.page.locator("ol.items > li").count() == 3
     assert page.page.evaluate("window.__stillHere") == "yes"
     _expect_text(page.page.locator("#feed-live .js-badge"), "OK")
+    # The title learnt by the fetch replaces the URL in the heading, still without reload.
+    _expect_text(page.page.locator("#feed-title"), "^Slow news$")
+    assert page.page.title() == "Slow news · feedqueue"
     page.shot("feed-done")
 
 
