@@ -23,7 +23,7 @@ from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
 from app.workers.housekeeping import Housekeeper
 from app.workers.recovery import recover_worker_job
-from app.workers.rqworker import FeedWorker
+from app.workers.rqworker import FeedWorker, rq_log_level
 from app.workers.supervisor import Slot, Supervisor
 from app.workers.threads import ThreadedWorkers, thread_worker_name
 
@@ -44,7 +44,7 @@ def run_worker(
     worker.work(
         burst=burst,
         with_scheduler=with_scheduler,
-        logging_level=ctx.settings.log_level,
+        logging_level=rq_log_level(ctx.settings.log_level),
     )
 
 

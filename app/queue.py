@@ -97,8 +97,8 @@ class Queues:
             str(fetch_id),
             job_id=str(fetch_id),
             job_timeout=self.settings.job_timeout,
-            # Results live in Postgres; Redis keeps jobs only as long as RQ needs them.
-            result_ttl=60,
+            # Results live in Postgres: RQ need not store them (0 = delete the job when done).
+            result_ttl=0,
             failure_ttl=7 * 24 * 3600,
             retry=Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
             description=f"fetch {fetch_id}",

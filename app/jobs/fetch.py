@@ -83,6 +83,20 @@ def _fetch_and_store(ctx: JobContext, fetch_id: str) -> dict[str, object] | Retr
         log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
         metrics.job_finished("skipped", time.monotonic() - started)
         return {"skipped": True}
+    try:
+        return _fetch_and_record(ctx, target, started)
+    except BaseException as exc:
+        # Interrupted (shutdown) or unexpected error, while fetching or storing:
+        # leave the fetch pending if the job will run again, else fail it visibly.
+        interrupted = isinstance(exc, ShutdownInterrupt)
+        _record_crash(ctx, target, interrupted=interrupted)
+        outcome = "interrupted" if interrupted else "crashed"
+        metrics.job_finished(outcome, time.monotonic() - started)
+        raise
+
+
+def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[str, object] | Retry:
+    fetch_id = str(target.fetch_id)
     fetching = time.monotonic()
     try:
         result = fetch_feed(target.url, ctx.limits, target.validators)
@@ -104,14 +118,6 @@ def _fetch_and_store(ctx: JobContext, fetch_id: str) -> dict[str, object] | Retr
         if outcome == "retry":
             return Retry(max=_NO_LIMIT, interval=retry_in)
         return {"state": "failed", "error_code": err.code}
-    except BaseException as exc:
-        # Interrupted (shutdown) or unexpected error: leave the fetch pending
-        # if the job will run again, else fail it visibly.
-        interrupted = isinstance(exc, ShutdownInterrupt)
-        _record_crash(ctx, target, interrupted=interrupted)
-        outcome = "interrupted" if interrupted else "crashed"
-        metrics.job_finished(outcome, time.monotonic() - started)
-        raise
     metrics.fetch_done(
         time.monotonic() - fetching,
         result.status,
@@ -181,13 +187,18 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
         if parsed is not None:
             counts = upsert_items(session, feed.id, parsed.items)
             new, updated = counts.new, counts.updated
+        # Only new or changed items say something new about the posting rate;
+        # otherwise the feed keeps its rhythm (and we save the query).
+        learned = bool(new or updated)
         interval = schedule.refresh_interval(
-            default=settings.refresh_default,
+            default=settings.refresh_default
+            if learned
+            else feed.refresh_interval or settings.refresh_default,
             minimum=settings.refresh_min,
             maximum=settings.refresh_max,
             ttl_seconds=parsed.ttl_seconds if parsed else None,
             cache_max_age=result.cache_max_age,
-            recent_item_times=recent_item_times(session, feed.id),
+            recent_item_times=recent_item_times(session, feed.id) if learned else (),
         )
         record_success(
             session,

@@ -21,7 +21,7 @@ import time
 from types import FrameType
 
 from app.jobs.context import JobContext
-from app.workers.rqworker import FeedWorker
+from app.workers.rqworker import FeedWorker, rq_log_level
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ThreadedWorkers:
                 target=worker.work,
                 kwargs={
                     "with_scheduler": self.with_scheduler and i == 0,
-                    "logging_level": self.ctx.settings.log_level,
+                    "logging_level": rq_log_level(self.ctx.settings.log_level),
                 },
                 name=worker.name,
                 daemon=True,
