@@ -68,13 +68,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
 
-    parent = build_context(settings)
+    # The supervisor's own work (scheduler, reconciler) runs one query at a time.
+    parent = build_context(settings, pool_size=2)
     threads = args.threads or settings.worker_threads
 
     def child_main(index: int, name: str) -> None:
         # The parent's pooled sockets must not be shared with the child.
         parent.db.dispose(after_fork=True)
-        ctx = build_context(settings, threads=threads)
+        ctx = build_context(settings)
         # Only one worker per dyno runs RQ's scheduler (for delayed retries).
         run_worker(ctx, name, burst=False, with_scheduler=index == 0, threads=threads)
 

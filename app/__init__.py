@@ -53,7 +53,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
 
 def _register_resources(app: Flask, settings: Settings) -> None:
     assert settings.database_url and settings.redis_url
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
     queues = Queues(redis_from_url(settings.redis_url), settings)
     app.extensions["feedqueue.db"] = db
     app.extensions["feedqueue.queues"] = queues

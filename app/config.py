@@ -85,6 +85,7 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "log_level": ("LOG_LEVEL", str.upper, "INFO"),
     "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
     "worker_threads": ("WORKER_THREADS", _positive_int, 8),
+    "db_pool_size": ("DB_POOL_SIZE", _positive_int, 4),
     "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
     "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
     "shutdown_grace": ("SHUTDOWN_GRACE_SECONDS", _positive_float, 10.0),
@@ -133,6 +134,7 @@ class Settings:
     log_level: str = "INFO"
     worker_concurrency: int = 2
     worker_threads: int = 8
+    db_pool_size: int = 4
     queue_prefix: str = "feedqueue"
     job_timeout: int = 60
     shutdown_grace: float = 10.0

@@ -46,15 +46,16 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
-def build_context(settings: Settings | None = None, *, threads: int = 1) -> JobContext:
-    """Create the resources a worker process with ``threads`` worker threads needs."""
+def build_context(settings: Settings | None = None, *, pool_size: int | None = None) -> JobContext:
+    """Create the resources a worker process needs (``pool_size``: DB_POOL_SIZE by default)."""
     settings = settings or Settings.from_env()
     assert settings.database_url and settings.redis_url
     redis = redis_from_url(settings.redis_url)
     return JobContext(
         settings=settings,
-        # One connection per thread, plus one for the process's housekeeping.
-        db=Database(settings.database_url, pool_size=threads + 1),
+        # Threads share the pool: a job holds a connection for milliseconds at a
+        # time and waits on the network without one.
+        db=Database(settings.database_url, pool_size=pool_size or settings.db_pool_size),
         queues=Queues(redis, settings),
         limits=fetch_limits(settings),
         budget=HostBudget(

@@ -17,15 +17,17 @@ class Database:
     two processes corrupts both.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 5, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 4, echo: bool = False) -> None:
         self.url = url
         self.engine: Engine = create_engine(
             url,
             # A connection that died with a Postgres restart is replaced
             # instead of failing the next request.
             pool_pre_ping=True,
+            # A hard cap per process: Heroku Postgres plans limit connections
+            # (20 on essential-0), shared by every process of every dyno.
             pool_size=pool_size,
-            max_overflow=5,
+            max_overflow=0,
             pool_recycle=1800,
             pool_timeout=5,
             connect_args={"connect_timeout": 5, "application_name": "feedqueue"},
