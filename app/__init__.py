@@ -53,7 +53,9 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
 
 def _register_resources(app: Flask, settings: Settings) -> None:
     assert settings.database_url and settings.redis_url
-    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    # No pre-ping: a web request is cheap to fail once (503) after a Postgres
+    # restart, and the ping would cost a round trip on every request.
+    db = Database(settings.database_url, pool_size=settings.db_pool_size, pre_ping=False)
     queues = Queues(redis_from_url(settings.redis_url), settings)
     app.extensions["feedqueue.db"] = db
     app.extensions["feedqueue.queues"] = queues

@@ -76,6 +76,11 @@ class Queues:
                 registry.remove(job_id)
             queue.remove(job_id)
 
+    def position(self, job_id: str, trigger: str) -> int | None:
+        """How many jobs wait ahead of this one in its queue; None when it is not queued
+        there (already taken, or scheduled for a retry)."""
+        return self.redis.lpos(self.for_trigger(trigger).key, job_id)
+
     def job_waiting(self, job_id: str) -> bool:
         """True when RQ still holds the job as queued, scheduled or deferred."""
         try:

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists
 from sqlalchemy.orm import Session
 
 from app.queue import Queues
-from app.storage.fetches import create_fetch, mark_enqueued, upsert_feed
+from app.storage.fetches import create_fetch, upsert_feed
 from app.storage.models import Feed, Fetch, FetchTrigger
 
 
@@ -32,8 +32,7 @@ class Submission:
 
 def submit_url(session: Session, queues: Queues, url: str) -> Submission:
     """Store the feed at (normalised) ``url`` and queue its first or next fetch."""
-    is_new_feed = session.scalar(select(Feed.id).where(Feed.url == url)) is None
-    feed = upsert_feed(session, url)
+    feed, is_new_feed = upsert_feed(session, url)
     return _queue_fetch(session, queues, feed, FetchTrigger.SUBMITTED, drop_feed=is_new_feed)
 
 
@@ -63,6 +62,4 @@ def _queue_fetch(
             )
         session.commit()
         raise QueueUnavailable("The job queue is unavailable.") from exc
-    mark_enqueued(session, fetch.id)
-    session.commit()
     return Submission(feed, fetch, created=True)

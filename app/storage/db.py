@@ -17,13 +17,17 @@ class Database:
     two processes corrupts both.
     """
 
-    def __init__(self, url: str, *, pool_size: int = 4, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 4, pre_ping: bool = True, echo: bool = False
+    ) -> None:
         self.url = url
         self.engine: Engine = create_engine(
             url,
-            # A connection that died with a Postgres restart is replaced
-            # instead of failing the next request.
-            pool_pre_ping=True,
+            # With pre_ping a connection that died with a Postgres restart is
+            # replaced before use, at the price of a round trip per checkout.
+            # Without it the first use fails, SQLAlchemy drops the whole pool,
+            # and the next use reconnects.
+            pool_pre_ping=pre_ping,
             # A hard cap per process: Heroku Postgres plans limit connections
             # (20 on essential-0), shared by every process of every dyno.
             pool_size=pool_size,

@@ -9,26 +9,26 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.storage.models import PENDING_STATES, Feed, Fetch, FetchState, FetchTrigger
 
 
-def upsert_feed(session: Session, url: str) -> Feed:
-    """Return the feed stored under ``url``, creating it if needed."""
+def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
+    """Return the feed stored under ``url`` (creating it if needed) and whether it is new."""
     stmt = (
         pg_insert(Feed)
         .values(url=url, current_url=url)
         # DO NOTHING would return no row on conflict; a no-op update does.
         .on_conflict_do_update(index_elements=[Feed.url], set_={"url": url})
-        .returning(Feed.id)
+        .returning(Feed, literal_column("(xmax = 0)").label("inserted"))
     )
-    feed_id = session.execute(stmt).scalar_one()
-    feed = session.get(Feed, feed_id, populate_existing=True)
-    assert feed is not None
-    return feed
+    feed, inserted = session.execute(
+        stmt, execution_options={"populate_existing": True}
+    ).one()
+    return feed, bool(inserted)
 
 
 def pending_fetch(session: Session, feed_id: int) -> Fetch | None:
@@ -45,18 +45,24 @@ def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple
     makes this safe against concurrent submissions of the same feed.
     """
     for _ in range(3):
-        fetch_id = session.execute(
+        fetch = session.execute(
             pg_insert(Fetch)
-            .values(id=uuid.uuid4(), feed_id=feed_id, trigger=trigger, state=FetchState.QUEUED)
+            .values(
+                id=uuid.uuid4(),
+                feed_id=feed_id,
+                trigger=trigger,
+                state=FetchState.QUEUED,
+                # The job is enqueued right after the commit; if that fails the
+                # row is deleted again, so "enqueued" can be stamped now.
+                enqueued_at=func.now(),
+            )
             .on_conflict_do_nothing(
                 index_elements=[Fetch.feed_id],
                 index_where=Fetch.state.in_(PENDING_STATES),
             )
-            .returning(Fetch.id)
+            .returning(Fetch)
         ).scalar_one_or_none()
-        if fetch_id is not None:
-            fetch = session.get(Fetch, fetch_id)
-            assert fetch is not None
+        if fetch is not None:
             return fetch, True
         existing = pending_fetch(session, feed_id)
         if existing is not None:
@@ -129,27 +135,6 @@ def finish_fetch(
         )
     )
     return result.rowcount > 0  # type: ignore[attr-defined]
-
-
-def queue_position(session: Session, fetch: Fetch) -> int:
-    """How many queued fetches of the same priority were created before this one."""
-    same_class = (
-        Fetch.trigger == FetchTrigger.REFRESH
-        if fetch.trigger == FetchTrigger.REFRESH
-        else Fetch.trigger != FetchTrigger.REFRESH
-    )
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Fetch)
-            .where(
-                Fetch.state == FetchState.QUEUED,
-                same_class,
-                Fetch.created_at < fetch.created_at,
-            )
-        )
-        or 0
-    )
 
 
 def stale_fetches(

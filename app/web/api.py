@@ -6,11 +6,11 @@ import re
 import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from redis.exceptions import RedisError
 
-from app.storage.fetches import queue_position
-from app.storage.models import Feed, Fetch
+from app.storage.models import Feed, Fetch, FetchState
 from app.storage.queries import BadCursor, feeds_page, items_page
-from app.web import db_session
+from app.web import db_session, queues
 from app.web.errors import ApiError
 from app.web.serializers import feed_json, fetch_json, item_json
 
@@ -47,9 +47,13 @@ def fetch_status(fetch: Fetch) -> tuple[dict[str, object], dict[str, str]]:
     headers = {"Cache-Control": "no-store"}
     position = None
     if fetch.state.pending:
-        position = queue_position(db_session(), fetch)
+        if fetch.state == FetchState.QUEUED:
+            try:
+                position = queues().position(str(fetch.id), fetch.trigger.value)
+            except RedisError:
+                position = None  # the status itself comes from Postgres
         # Poll gently: about once a second, slower when far back in the queue.
-        headers["Retry-After"] = str(min(10, 1 + position // 50))
+        headers["Retry-After"] = str(min(10, 1 + (position or 0) // 50))
     return fetch_json(fetch, queue_position=position), headers
 
 

@@ -102,7 +102,8 @@ def init_app(app: Flask, settings: Settings) -> None:
             csrf.protect()
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(settings))
-    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    # Fixed windows cost one INCR per request; a moving window keeps a list per client.
+    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
     # When Redis is down the limiter lets requests through rather than failing them.
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.queue_prefix}-ratelimit")
