@@ -75,6 +75,10 @@ class Queues:
             ):
                 registry.remove(job_id)
             queue.remove(job_id)
+            # A worker that died between taking the job and starting it leaves the id
+            # in RQ's intermediate list; RQ's clean-up would later fail the job we
+            # are about to enqueue again.
+            queue.intermediate_queue.remove(job_id)
 
     def position(self, job_id: str, trigger: str) -> int | None:
         """How many jobs wait ahead of this one in its queue; None when it is not queued
@@ -90,22 +94,48 @@ class Queues:
         status = job.get_status(refresh=False)
         return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
+    def _job_options(self) -> dict[str, object]:
+        retries = self.settings.fetch_retries
+        return {
+            "timeout": self.settings.job_timeout,
+            # Results live in Postgres: RQ need not store them (0 = delete the job when done).
+            "result_ttl": 0,
+            "failure_ttl": 7 * 24 * 3600,
+            # Retries of a crashed job (a bug, a database outage); failed fetches
+            # are retried by the job itself, see app.jobs.fetch.
+            "retry": Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
+        }
+
+    def enqueue_many_fetches(self, fetch_ids: list[uuid.UUID], trigger: str) -> None:
+        """Enqueue committed fetches in one Redis round trip (the scheduler's batches)."""
+        queue = self.for_trigger(trigger)
+        options = self._job_options()
+        queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    JOB_FUNC,
+                    args=(str(fetch_id),),
+                    job_id=str(fetch_id),
+                    description=f"fetch {fetch_id}",
+                    **options,  # type: ignore[arg-type]
+                )
+                for fetch_id in fetch_ids
+            ]
+        )
+
     def enqueue_fetch(self, fetch_id: uuid.UUID, trigger: str, *, at_front: bool = False) -> None:
         """Put the fetch's job on its queue; the job id is the fetch id.
 
         Call only after the fetch row is committed: the worker may pick the
         job up before this function returns.
         """
-        retries = self.settings.fetch_retries
+        options = self._job_options()
         self.for_trigger(trigger).enqueue(
             JOB_FUNC,
             str(fetch_id),
             job_id=str(fetch_id),
-            job_timeout=self.settings.job_timeout,
-            # Results live in Postgres: RQ need not store them (0 = delete the job when done).
-            result_ttl=0,
-            failure_ttl=7 * 24 * 3600,
-            retry=Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
+            job_timeout=options.pop("timeout"),
             description=f"fetch {fetch_id}",
             at_front=at_front,
+            **options,  # type: ignore[arg-type]
         )

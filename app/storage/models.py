@@ -70,6 +70,9 @@ class FetchTrigger(enum.StrEnum):
 
 
 PENDING_STATES = (FetchState.QUEUED.value, FetchState.RUNNING.value)
+# The partial index's predicate, spelled literally: ON CONFLICT must name it,
+# and a literal works in bulk (executemany) statements, where IN (...) binds do not.
+PENDING_PREDICATE = "state IN ('queued','running')"
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -187,13 +190,13 @@ class Fetch(Base):
             "uq_fetches_one_pending_per_feed",
             "feed_id",
             unique=True,
-            postgresql_where=text("state IN ('queued','running')"),
+            postgresql_where=text(PENDING_PREDICATE),
         ),
         Index(
             "ix_fetches_pending",
             "state",
             "created_at",
-            postgresql_where=text("state IN ('queued','running')"),
+            postgresql_where=text(PENDING_PREDICATE),
         ),
         Index("ix_fetches_finished", "finished_at"),
     )
