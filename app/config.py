@@ -84,7 +84,7 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "secret_key": ("SECRET_KEY", str, None),
     "log_level": ("LOG_LEVEL", str.upper, "INFO"),
     "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
-    "worker_threads": ("WORKER_THREADS", _positive_int, 8),
+    "worker_threads": ("WORKER_THREADS", _positive_int, 16),
     "db_pool_size": ("DB_POOL_SIZE", _positive_int, 4),
     "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
     "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
@@ -133,7 +133,7 @@ class Settings:
     secret_key: str | None = None
     log_level: str = "INFO"
     worker_concurrency: int = 2
-    worker_threads: int = 8
+    worker_threads: int = 16
     db_pool_size: int = 4
     queue_prefix: str = "feedqueue"
     job_timeout: int = 60

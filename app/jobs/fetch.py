@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from rq import Retry, get_current_job
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import schedule
@@ -26,9 +25,9 @@ from app.jobs.politeness import Lease
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.storage.feeds import recent_item_times, record_failure, record_success
-from app.storage.fetches import finish_fetch, requeue_fetch, start_fetch
+from app.storage.fetches import finish_fetch, pending_feed, requeue_fetch, start_fetch
 from app.storage.items import upsert_items
-from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
+from app.storage.models import Feed, FeedState, FetchState
 
 log = logging.getLogger(__name__)
 
@@ -58,41 +57,44 @@ def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
     its politeness budget or a transient error deserves another attempt.
     """
     ctx = get_context()
-    host = _pending_host(ctx, uuid.UUID(fetch_id))
-    if host is None:
-        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
-        return {"skipped": True}
-    lease = ctx.budget.acquire(host)
-    if not isinstance(lease, Lease):
-        log.info(
-            "fetch deferred: host over budget",
-            extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
-        )
-        return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
+    started = time.monotonic()
+    key = uuid.UUID(fetch_id)
+    # One connection checkout for the whole start: read, reserve, mark running.
+    with ctx.db.session() as session:
+        feed = pending_feed(session, key)
+        if feed is None:
+            log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+            return {"skipped": True}
+        host = (urlsplit(feed.current_url).hostname or "").lower()
+        lease = ctx.budget.acquire(host)
+        if not isinstance(lease, Lease):
+            log.info(
+                "fetch deferred: host over budget",
+                extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
+            )
+            return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
+        try:
+            target = _start(session, key, feed)
+        except BaseException:
+            ctx.budget.release(lease)
+            raise
     try:
-        return _fetch_and_store(ctx, fetch_id)
+        if target is None:
+            log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+            return {"skipped": True}
+        metrics.job_started()
+        try:
+            return _fetch_and_record(ctx, target, started)
+        except BaseException as exc:
+            # Interrupted (shutdown) or unexpected error, while fetching or storing:
+            # leave the fetch pending if the job will run again, else fail it visibly.
+            interrupted = isinstance(exc, ShutdownInterrupt)
+            _record_crash(ctx, target, interrupted=interrupted)
+            outcome = "interrupted" if interrupted else "crashed"
+            metrics.job_finished(outcome, time.monotonic() - started)
+            raise
     finally:
         ctx.budget.release(lease)
-
-
-def _fetch_and_store(ctx: JobContext, fetch_id: str) -> dict[str, object] | Retry:
-    started = time.monotonic()
-    metrics.job_started()
-    target = _start(ctx, uuid.UUID(fetch_id))
-    if target is None:
-        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
-        metrics.job_finished("skipped", time.monotonic() - started)
-        return {"skipped": True}
-    try:
-        return _fetch_and_record(ctx, target, started)
-    except BaseException as exc:
-        # Interrupted (shutdown) or unexpected error, while fetching or storing:
-        # leave the fetch pending if the job will run again, else fail it visibly.
-        interrupted = isinstance(exc, ShutdownInterrupt)
-        _record_crash(ctx, target, interrupted=interrupted)
-        outcome = "interrupted" if interrupted else "crashed"
-        metrics.job_finished(outcome, time.monotonic() - started)
-        raise
 
 
 def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[str, object] | Retry:
@@ -143,38 +145,20 @@ def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[s
     return {"state": "succeeded", "items_new": counts[0], "items_updated": counts[1]}
 
 
-def _pending_host(ctx: JobContext, fetch_id: uuid.UUID) -> str | None:
-    """The host the fetch will contact, or None when the fetch is no longer pending."""
-    with ctx.db.session() as session:
-        url = session.scalar(
-            select(Feed.current_url)
-            .join(Fetch, Fetch.feed_id == Feed.id)
-            .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
-        )
-    if url is None:
-        return None
-    return (urlsplit(url).hostname or "").lower()
-
-
-def _start(ctx: JobContext, fetch_id: uuid.UUID) -> Target | None:
-    with ctx.db.session() as session:
-        fetch = start_fetch(session, fetch_id)
-        if fetch is None:
-            session.commit()
-            return None
-        feed = session.get(Feed, fetch.feed_id)
-        assert feed is not None
-        target = Target(
-            fetch_id=fetch.id,
-            feed_id=feed.id,
-            attempt=fetch.attempts,
-            url=feed.current_url,
-            validators=Validators(
-                etag=feed.etag, last_modified=feed.last_modified, content_hash=feed.content_hash
-            ),
-        )
-        session.commit()
-        return target
+def _start(session: Session, fetch_id: uuid.UUID, feed: Feed) -> Target | None:
+    attempt = start_fetch(session, fetch_id)
+    session.commit()
+    if attempt is None:
+        return None  # finished meanwhile by another worker
+    return Target(
+        fetch_id=fetch_id,
+        feed_id=feed.id,
+        attempt=attempt,
+        url=feed.current_url,
+        validators=Validators(
+            etag=feed.etag, last_modified=feed.last_modified, content_hash=feed.content_hash
+        ),
+    )
 
 
 def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tuple[int, int]:

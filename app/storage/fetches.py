@@ -25,9 +25,7 @@ def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
         .on_conflict_do_update(index_elements=[Feed.url], set_={"url": url})
         .returning(Feed, literal_column("(xmax = 0)").label("inserted"))
     )
-    feed, inserted = session.execute(
-        stmt, execution_options={"populate_existing": True}
-    ).one()
+    feed, inserted = session.execute(stmt, execution_options={"populate_existing": True}).one()
     return feed, bool(inserted)
 
 
@@ -76,20 +74,27 @@ def mark_enqueued(session: Session, fetch_id: uuid.UUID) -> None:
     session.execute(update(Fetch).where(Fetch.id == fetch_id).values(enqueued_at=func.now()))
 
 
-def start_fetch(session: Session, fetch_id: uuid.UUID) -> Fetch | None:
-    """Move a pending fetch to running; None if it is already finished (or gone).
+def start_fetch(session: Session, fetch_id: uuid.UUID) -> int | None:
+    """Move a pending fetch to running; returns its attempt number (1 for the first),
+    or None if it is already finished (or gone).
 
     A fetch found ``running`` is taken too: its previous worker died.
     """
-    fetch_row = session.execute(
+    return session.execute(
         update(Fetch)
         .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
         .values(state=FetchState.RUNNING, started_at=func.now(), attempts=Fetch.attempts + 1)
-        .returning(Fetch.id)
+        .returning(Fetch.attempts)
     ).scalar_one_or_none()
-    if fetch_row is None:
-        return None
-    return session.get(Fetch, fetch_id, populate_existing=True)
+
+
+def pending_feed(session: Session, fetch_id: uuid.UUID) -> Feed | None:
+    """The feed of a fetch that is still pending, else None."""
+    return session.scalar(
+        select(Feed)
+        .join(Fetch, Fetch.feed_id == Feed.id)
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+    )
 
 
 def requeue_fetch(session: Session, fetch_id: uuid.UUID) -> bool:
