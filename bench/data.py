@@ -1,0 +1,135 @@
+"""Seeding and reading the bench database: feeds to refresh, fetches to run, outcomes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import psycopg2
+
+from bench.stack import Services
+
+
+def _connect(services: Services) -> psycopg2.extensions.connection:
+    return psycopg2.connect(services.database_url.replace("+psycopg2", ""))
+
+
+def seed_due_feeds(services: Services, base: str, first: int, count: int, *, etag: bool) -> None:
+    """Insert ``count`` active feeds ``base<n>.xml`` due for refresh an hour ago.
+
+    With ``etag`` the feeds carry the validators the feed server gives version 0
+    of feed n (ETag ``"n-0"``), so an unchanged feed answers 304.
+    """
+    conn = _connect(services)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO feeds (url, current_url, state, etag, next_fetch_at, refresh_interval)
+            SELECT %(base)s || n || '.xml', %(base)s || n || '.xml', 'active',
+                   CASE WHEN %(etag)s THEN '"' || n || '-0"' END,
+                   now() - interval '1 hour' + n * interval '1 microsecond', 1800
+            FROM generate_series(%(first)s, %(last)s) AS n
+            """,
+            {"base": base, "first": first, "last": first + count - 1, "etag": etag},
+        )
+    conn.close()
+
+
+def submit_feeds(services: Services, base: str, first: int, count: int) -> None:
+    """Submit feeds through the app's own submit path (feed row, fetch row, RQ job)."""
+    from app.config import Settings
+    from app.jobs.submit import submit_url
+    from app.queue import Queues, redis_from_url
+    from app.storage.db import Database
+    from bench.stack import app_env
+
+    settings = Settings.from_env(app_env(services))
+    db = Database(settings.database_url or "")
+    queues = Queues(redis_from_url(settings.redis_url or ""), settings)
+    with db.session() as session:
+        for n in range(first, first + count):
+            submit_url(session, queues, f"{base}{n}.xml")
+    db.dispose()
+
+
+@dataclass
+class Outcome:
+    finished: int
+    succeeded: int
+    failed: int
+    not_modified: int
+    pending: int
+    first_started: float | None
+    last_finished: float | None
+
+
+def outcome(services: Services) -> Outcome:
+    """Counts of fetches by state, and the span from first start to last finish."""
+    conn = _connect(services)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            SELECT count(*) FILTER (WHERE state IN ('succeeded', 'failed')),
+                   count(*) FILTER (WHERE state = 'succeeded'),
+                   count(*) FILTER (WHERE state = 'failed'),
+                   count(*) FILTER (WHERE not_modified),
+                   count(*) FILTER (WHERE state IN ('queued', 'running')),
+                   extract(epoch FROM min(started_at)), extract(epoch FROM max(finished_at))
+            FROM fetches
+            """
+        )
+        row = cur.fetchone()
+    conn.close()
+    assert row is not None
+    return Outcome(
+        *(int(x) for x in row[:5]),
+        float(row[5]) if row[5] is not None else None,
+        float(row[6]) if row[6] is not None else None,
+    )
+
+
+def finished_between(services: Services, start: float, end: float) -> int:
+    """Fetches finished in the wall-clock window [start, end) (epoch seconds)."""
+    conn = _connect(services)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM fetches WHERE finished_at >= to_timestamp(%s)"
+            " AND finished_at < to_timestamp(%s)",
+            (start, end),
+        )
+        row = cur.fetchone()
+    conn.close()
+    return int(row[0]) if row else 0
+
+
+def wait_all_finished(services: Services, expected: int, timeout: float) -> Outcome:
+    """Poll until ``expected`` fetches have finished (or ``timeout`` passes)."""
+    deadline = time.monotonic() + timeout
+    result = outcome(services)
+    while result.finished < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        result = outcome(services)
+    return result
+
+
+def fetch_paths(services: Services, limit: int) -> list[str]:
+    """``/fetches/<id>`` paths of existing fetches, for the read-throughput scenario."""
+    conn = _connect(services)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM fetches ORDER BY created_at LIMIT %s", (limit,))
+        rows = cur.fetchall()
+    conn.close()
+    return [f"/fetches/{r[0]}" for r in rows]
+
+
+def creation_to_finish_ms(services: Services) -> list[float]:
+    """finished_at - created_at of every succeeded fetch, in milliseconds."""
+    conn = _connect(services)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT extract(epoch FROM finished_at - created_at) * 1000 FROM fetches"
+            " WHERE state = 'succeeded' ORDER BY created_at"
+        )
+        rows = cur.fetchall()
+    conn.close()
+    return [float(r[0]) for r in rows]

@@ -1,0 +1,64 @@
+"""What the numbers were measured on: CPU, cores, RAM, kernel, Python, package versions."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+
+import psutil
+
+PACKAGES = (
+    "Flask",
+    "gunicorn",
+    "rq",
+    "redis",
+    "SQLAlchemy",
+    "psycopg2-binary",
+    "feedparser",
+    "requests",
+    "nh3",
+    "psutil",
+    "matplotlib",
+    "py-spy",
+)
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def describe() -> dict[str, object]:
+    """A dict of the machine and software the run used."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "cpu": _cpu_model(),
+        "cores": psutil.cpu_count(logical=True),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgres": _version(["psql", "--version"]),
+        "redis": _version(["redis-server", "--version"]),
+        "wrk": _version(["wrk", "--version"]),
+        "packages": versions,
+    }

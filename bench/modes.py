@@ -1,0 +1,58 @@
+"""Sizes of each scenario in a quick pass (``make bench``) and a full run (``--full``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    isolation_seconds: int  # scenario 1, per stack
+    isolation_rate: int
+    sweep_seconds: int  # scenario 2 and the latency-against-load plots, per point
+    sweep_connections: tuple[int, ...]
+    sweep_rates: tuple[int, ...]
+    naive_rates: tuple[int, ...]
+    latency_submissions: int  # scenario 3
+    cpu_feeds: int  # scenario 4
+    unchanged_feeds: int  # scenario 5
+    unchanged_seconds: int
+    fresh_feeds: int  # scenario 6
+    fresh_seconds: int
+    scale_out: bool  # scenario 7
+
+
+QUICK = Mode(
+    name="quick",
+    isolation_seconds=10,
+    isolation_rate=200,
+    sweep_seconds=4,
+    sweep_connections=(1, 4, 16),
+    sweep_rates=(50, 200),
+    naive_rates=(2, 200),
+    latency_submissions=30,
+    cpu_feeds=300,
+    unchanged_feeds=3000,
+    unchanged_seconds=15,
+    fresh_feeds=3000,
+    fresh_seconds=30,
+    scale_out=False,
+)
+
+FULL = Mode(
+    name="full",
+    isolation_seconds=60,
+    isolation_rate=200,
+    sweep_seconds=10,
+    sweep_connections=(1, 2, 4, 8, 16, 32, 64),
+    sweep_rates=(25, 50, 100, 200, 400, 800),
+    naive_rates=(1, 2, 5, 25, 100, 200),
+    latency_submissions=200,
+    cpu_feeds=1000,
+    unchanged_feeds=20000,
+    unchanged_seconds=40,
+    fresh_feeds=20000,
+    fresh_seconds=120,
+    scale_out=True,
+)

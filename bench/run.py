@@ -1,0 +1,90 @@
+"""Run the benchmarks: ``python -m bench.run --quick`` (make bench) or ``--full``.
+
+Starts every process itself (feed server, gunicorn, worker.py) against the
+local Postgres and Redis, prints tables, writes JSON to bench/results/ and,
+for a full run, docs/benchmarks.md with its plots in docs/benchmarks/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import machine, report, web_scenarios, worker_scenarios
+from bench.modes import FULL, QUICK, Mode
+from bench.stack import ROOT, start_services
+
+RESULTS = ROOT / "bench" / "results"
+SCENARIOS = ("web", "latency", "cpu", "unchanged", "freshness", "memory")
+
+
+def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
+    """Run the selected scenarios; returns everything measured."""
+    results: dict[str, Any] = {
+        "mode": mode.name,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "machine": machine.describe(),
+        "command": "python -m bench.run " + " ".join(sys.argv[1:]),
+    }
+    services = start_services()
+    steps = {
+        "web": lambda: web_scenarios.isolation_and_load_curves(services, mode),
+        "latency": lambda: worker_scenarios.time_to_items(services, mode),
+        "cpu": lambda: worker_scenarios.cpu_efficiency(services, mode),
+        "unchanged": lambda: worker_scenarios.unchanged_feeds(services, mode),
+        "freshness": lambda: worker_scenarios.freshness(services, mode),
+        "memory": lambda: worker_scenarios.worker_memory_at_rest(services),
+    }
+    try:
+        for name in only:
+            began = time.monotonic()
+            print(f"== {name} ...", flush=True)
+            results[name] = steps[name]()
+            results.setdefault("seconds", {})[name] = round(time.monotonic() - began, 1)
+    finally:
+        services.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="a pass in under 5 minutes")
+    group.add_argument("--full", action="store_true", help="every scenario at full size")
+    parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    parser.add_argument("--docs", action="store_true", help="write docs/benchmarks.md too")
+    parser.add_argument(
+        "--render", type=Path, nargs="+", help="only render docs from results JSON (merged)"
+    )
+    args = parser.parse_args(argv)
+    if args.render:
+        results = {}
+        for path in args.render:
+            results.update(json.loads(path.read_text()))
+    else:
+        mode = FULL if args.full else QUICK
+        only = tuple(s for s in args.only.split(",") if s)
+        unknown = set(only) - set(SCENARIOS)
+        if unknown:
+            parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+        results = run(mode, only)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"{mode.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(results, indent=2, default=str))
+        print(f"results: {path.relative_to(ROOT)}")
+    from bench.docs import render
+
+    text = render(results)
+    print(text)
+    if args.docs or args.full or args.render:
+        (ROOT / "docs" / "benchmarks.md").write_text(text)
+        report.plot_curves(results, ROOT / "docs" / "benchmarks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

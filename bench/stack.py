@@ -1,0 +1,245 @@
+"""Start and stop the benchmarked stack: Postgres/Redis, feed server, gunicorn, worker.py.
+
+Postgres is the local server on 127.0.0.1:5432 (database ``feedqueue_bench``,
+recreated and migrated with ``alembic upgrade head``) and Redis 127.0.0.1:6379
+db 10; when either port is closed the embedded servers of scripts/devservices.py
+are started instead. Every process is started in its own session and stopped
+by its own pid.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DB = "feedqueue_bench"
+WEB_PORT = 8600
+FEED_PORT = 8700
+# Outside the tree: bench/results/ only ignores *.json.
+LOG_DIR = Path(tempfile.gettempdir()) / "feedqueue-bench-logs"
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on ``host:port``."""
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(check: object, timeout: float, what: str) -> None:
+    """Poll ``check()`` until it is true or raise after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Services:
+    """Where the app's Postgres and Redis are; ``stops`` shut down embedded ones."""
+
+    database_url: str
+    redis_url: str
+    stops: list[object] = field(default_factory=list)
+
+    def close(self) -> None:
+        for stop in self.stops:
+            stop()  # type: ignore[operator]
+
+
+def _recreate_database(admin_url: str, name: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+def start_services() -> Services:
+    """Find (or start) Postgres and Redis, recreate and migrate the bench database."""
+    stops: list[object] = []
+    if port_open(5432):
+        _recreate_database("postgresql://postgres@127.0.0.1:5432/postgres", BENCH_DB)
+        db_url = f"postgresql://postgres@127.0.0.1:5432/{BENCH_DB}"
+    else:
+        sys.path.insert(0, str(ROOT))
+        from scripts.devservices import start_postgres
+
+        pg = start_postgres(ROOT / ".data" / "bench-postgres", database=BENCH_DB)
+        db_url, _ = pg.url, stops.append(pg.stop)
+    if port_open(6379):
+        redis_url = "redis://127.0.0.1:6379/10"
+    else:
+        from scripts.devservices import start_redis
+
+        rd = start_redis(ROOT / ".data" / "bench-redis")  # type: ignore[call-arg]
+        redis_url, _ = rd.url, stops.append(rd.stop)
+    services = Services(db_url, redis_url, stops)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=ROOT,
+        env=app_env(services),
+        check=True,
+        capture_output=True,
+    )
+    return services
+
+
+def app_env(services: Services, **extra: object) -> dict[str, str]:
+    """The environment of web and worker processes in every scenario."""
+    env = dict(os.environ)
+    env.update(
+        FEEDQUEUE_ENV="production",
+        SECRET_KEY="bench-secret-key-not-for-production",
+        DATABASE_URL=services.database_url,
+        REDIS_URL=services.redis_url,
+        FETCH_ALLOW_PRIVATE_NETWORKS="true",
+        SUBMIT_RATE_LIMIT="1000000 per second",
+        LOG_LEVEL="WARNING",
+        QUEUE_PREFIX="feedqueue-bench",
+        # Every bench feed lives on one loopback host, standing in for thousands of
+        # sites; the per-host politeness budget would otherwise cap the whole run.
+        FETCH_HOST_CONCURRENCY="100000",
+        FETCH_HOST_PER_MINUTE="100000000",
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    return env
+
+
+def reset_data(services: Services) -> None:
+    """Empty the bench database's tables and the bench Redis db between scenarios."""
+    import psycopg2
+    import redis
+
+    conn = psycopg2.connect(services.database_url.replace("+psycopg2", ""))
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE items, fetches, feeds RESTART IDENTITY CASCADE")
+    conn.close()
+    redis.Redis.from_url(services.redis_url).flushdb()
+
+
+class Proc:
+    """A process this kit started (in its own session), with its log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOG_DIR / f"{name}.log"
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def tree(self) -> list[psutil.Process]:
+        """This process and all its descendants."""
+        try:
+            me = psutil.Process(self.pid)
+            return [me, *me.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM, then SIGKILL to the process group (it is ours) if it lingers."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.popen.wait(5)
+        self._log.close()
+
+
+def start_feedserver(*args: str) -> Proc:
+    """The loopback feed server on FEED_PORT with the given options."""
+    proc = Proc(
+        "feedserver",
+        [sys.executable, "-m", "bench.feedserver", "--port", str(FEED_PORT), *args],
+        dict(os.environ),
+    )
+    wait_until(lambda: port_open(FEED_PORT), 10, "feed server")
+    return proc
+
+
+def feed_base() -> str:
+    """URL prefix of the feed server's feeds: append ``<n>.xml``."""
+    return f"http://127.0.0.1:{FEED_PORT}/feed/"
+
+
+def start_web(services: Services, app_spec: str = "app:create_app()", **env: object) -> Proc:
+    """gunicorn with the project's gunicorn.conf.py, bound to 127.0.0.1:WEB_PORT."""
+    proc = Proc(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{WEB_PORT}",
+            "--access-logfile",
+            "/dev/null",
+            app_spec,
+        ],
+        app_env(services, **env),
+    )
+
+    def healthy() -> bool:
+        with urllib.request.urlopen(f"http://127.0.0.1:{WEB_PORT}/healthz", timeout=2) as r:
+            return r.status == 200
+
+    wait_until(healthy, 30, "gunicorn")
+    return proc
+
+
+def start_worker(services: Services, name: str = "worker", **env: object) -> Proc:
+    """``python worker.py`` with the given extra settings (WORKER_CONCURRENCY, ...)."""
+    proc = Proc(name, [sys.executable, "worker.py"], app_env(services, **env))
+    time.sleep(1.5)  # let the supervisor fork its children
+    return proc
+
+
+@contextmanager
+def running(*procs: Proc) -> Iterator[None]:
+    """Stop the given processes however the block ends."""
+    try:
+        yield
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+
+def web_url(path: str = "") -> str:
+    return f"http://127.0.0.1:{WEB_PORT}{path}"

@@ -1,0 +1,143 @@
+"""Scenarios 1, 2 and the web half of 8: the web dyno under submission and polling load.
+
+1. Web isolation: every feed takes 5 s; a fixed rate of distinct submissions
+   against feedqueue (web + worker) and against the naive in-request baseline.
+2. Web throughput: closed-loop wrk sweeps over connection counts for
+   ``POST /feeds`` and ``GET /fetches/<id>``; the best rate whose p99 <= 25 ms.
+Plus rate sweeps of both stacks for the latency-against-load plots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+from bench import memory
+from bench.data import fetch_paths
+from bench.loadgen import LoadResult, run_wrk
+from bench.modes import Mode
+from bench.stack import (
+    Services,
+    feed_base,
+    reset_data,
+    running,
+    start_feedserver,
+    start_web,
+    start_worker,
+    web_url,
+)
+
+P99_BUDGET_MS = 25.0
+_offsets = itertools.count(1)
+
+
+def _post(
+    path: str, *, rate: float | None, connections: int, seconds: int, timeout: float = 30.0
+) -> LoadResult:
+    # Each run submits feed numbers no other run used: every submission is a new feed.
+    return run_wrk(
+        web_url(path),
+        "post_feeds.lua",
+        connections=connections,
+        duration=seconds,
+        rate=rate,
+        timeout=timeout,
+        env={
+            "BENCH_FEED_BASE": feed_base(),
+            "BENCH_PATH": path,
+            "BENCH_FEED_OFFSET": str(next(_offsets) * 100_000_000),
+        },
+    )
+
+
+def _naive_connections(rate: float, seconds: int) -> int:
+    # Enough connections that the offered rate is not capped by the client
+    # before the 30 s client timeout: the server's queue is what is measured.
+    return int(max(16, min(rate * min(seconds, 30), 6000)))
+
+
+def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 1 (both stacks), the web-throughput sweep (2) and web memory (8)."""
+    out: dict[str, object] = {}
+    reset_data(services)
+    feeds = start_feedserver("--latency", "fixed:5")
+    with running(feeds):
+        web = start_web(services)
+        worker = start_worker(services)
+        with running(web, worker):
+            out["web_memory_rest_mib"] = memory.snapshot(web)
+            with memory.Sampler({"web": web, "worker": worker}) as sampler:
+                out["isolation_feedqueue"] = _post(
+                    "/feeds",
+                    rate=mode.isolation_rate,
+                    connections=64,
+                    seconds=mode.isolation_seconds,
+                ).as_dict()
+            out["web_memory_load_peak_mib"] = sampler.peaks["web"]
+            out["curve_feedqueue"] = [
+                _post("/feeds", rate=r, connections=64, seconds=mode.sweep_seconds).as_dict()
+                for r in mode.sweep_rates
+            ]
+            out["throughput_post"] = _sweep_post(mode)
+            out["throughput_get"] = _sweep_get(services, mode)
+        reset_data(services)
+        naive = start_web(services, "bench.naive_app:create_naive_app()")
+        with running(naive):
+            out["isolation_naive"] = _post(
+                "/naive/feeds",
+                rate=mode.isolation_rate,
+                connections=_naive_connections(mode.isolation_rate, mode.isolation_seconds),
+                seconds=mode.isolation_seconds,
+            ).as_dict()
+        for rate in mode.naive_rates:
+            # A fresh server per point: a backlog left by one point would slow the next.
+            naive = start_web(services, "bench.naive_app:create_naive_app()")
+            with running(naive):
+                point = _post(
+                    "/naive/feeds",
+                    rate=rate,
+                    connections=_naive_connections(rate, mode.sweep_seconds),
+                    seconds=mode.sweep_seconds,
+                )
+            out.setdefault("curve_naive", []).append(point.as_dict())  # type: ignore[union-attr]
+    return out
+
+
+def _best(points: list[LoadResult]) -> dict[str, object]:
+    ok = [p for p in points if p.p99_ms <= P99_BUDGET_MS and p.errors == 0]
+    best = max(ok, key=lambda p: p.achieved_rate) if ok else None
+    return {
+        "points": [p.as_dict() for p in points],
+        "best_rate_within_budget": best.achieved_rate if best else None,
+        "best_connections": best.connections if best else None,
+        "p99_budget_ms": P99_BUDGET_MS,
+    }
+
+
+def _sweep_post(mode: Mode) -> dict[str, object]:
+    points = [
+        _post("/feeds", rate=None, connections=c, seconds=mode.sweep_seconds)
+        for c in mode.sweep_connections
+    ]
+    return _best(points)
+
+
+def _sweep_get(services: Services, mode: Mode) -> dict[str, object]:
+    paths = fetch_paths(services, 5000)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    try:
+        points = [
+            run_wrk(
+                web_url("/"),
+                "get_paths.lua",
+                connections=c,
+                duration=mode.sweep_seconds,
+                env={"BENCH_PATHS_FILE": f.name},
+            )
+            for c in mode.sweep_connections
+        ]
+    finally:
+        Path(f.name).unlink()
+    return _best(points)

@@ -1,0 +1,266 @@
+"""Scenarios 3-7 and the worker half of 8: how fast and how far the worker dyno goes.
+
+3. Time to items: sequential submissions of fast feeds to an idle worker.
+4. Worker CPU efficiency: feeds of 50 new items, per worker process, against
+   the parse-only limit (``parse_feed`` on the same documents, this process).
+5. Unchanged feeds: due feeds with stored validators, answered 304.
+6. Freshness at scale: many due feeds with realistic latency, feeds per hour.
+7. Scale-out: 4 and 6 with 1, 2, 4 processes and two ``worker.py`` side by side.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import urllib.request
+from collections.abc import Callable
+
+import psutil
+import requests
+
+from bench import memory
+from bench.data import (
+    creation_to_finish_ms,
+    finished_between,
+    outcome,
+    seed_due_feeds,
+    submit_feeds,
+    wait_all_finished,
+)
+from bench.modes import Mode
+from bench.stack import (
+    Proc,
+    Services,
+    feed_base,
+    reset_data,
+    running,
+    start_feedserver,
+    start_web,
+    start_worker,
+    web_url,
+)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of ``values``."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, int(round(pct / 100 * len(ordered) + 0.5)) - 1))
+    return round(ordered[rank], 2)
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50_ms": percentile(values, 50),
+        "p90_ms": percentile(values, 90),
+        "p99_ms": percentile(values, 99),
+        "max_ms": round(max(values), 2),
+        "mean_ms": round(statistics.fmean(values), 2),
+    }
+
+
+def time_to_items(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 3: submit, poll every 5 ms until succeeded; one submission at a time."""
+    reset_data(services)
+    feeds = start_feedserver("--latency", "zero", "--items", "20")
+    web = start_web(services)
+    worker = start_worker(services)
+    client_ms: list[float] = []
+    states: dict[str, int] = {}
+    with running(feeds, web, worker):
+        time.sleep(3)  # idle worker: nothing queued, children waiting on Redis
+        http = requests.Session()
+        for n in range(1, mode.latency_submissions + 1):
+            start = time.perf_counter()
+            answer = http.post(web_url("/feeds"), json={"url": f"{feed_base()}{n}.xml"})
+            status_url = web_url(answer.json()["status_url"])
+            while True:
+                state = http.get(status_url).json()["state"]
+                if state in ("succeeded", "failed"):
+                    break
+                time.sleep(0.005)
+            client_ms.append((time.perf_counter() - start) * 1000)
+            states[state] = states.get(state, 0) + 1
+    return {
+        "client_submit_to_succeeded": _summary(client_ms),
+        "db_created_to_finished": _summary(creation_to_finish_ms(services)),
+        "states": states,
+        "poll_interval_ms": 5,
+    }
+
+
+def _documents(count: int, first: int) -> list[tuple[bytes, dict[str, str], str]]:
+    docs = []
+    for n in range(first, first + count):
+        url = f"{feed_base()}{n}.xml"
+        with urllib.request.urlopen(url, timeout=10) as r:
+            docs.append((r.read(), dict(r.headers.items()), url))
+    return docs
+
+
+def parse_only_rate(seconds: float = 3.0) -> dict[str, float]:
+    """Documents per second ``app.pipeline.parse_feed`` manages on feed-server documents."""
+    from app.pipeline.parse import parse_feed
+
+    docs = _documents(100, 900_000_000)
+    for body, headers, url in docs[:10]:  # warm-up
+        parse_feed(body, headers, url)
+    parsed = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for body, headers, url in docs:
+            parse_feed(body, headers, url)
+        parsed += len(docs)
+    elapsed = time.perf_counter() - start
+    return {
+        "docs_per_s": round(parsed / elapsed, 1),
+        "ms_per_doc": round(elapsed / parsed * 1000, 3),
+        "bytes_per_doc": len(docs[0][0]),
+    }
+
+
+def _cpu_seconds(proc: Proc) -> float:
+    total = 0.0
+    for p in proc.tree():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def _drain_run(
+    services: Services, count: int, workers: list[dict[str, object]]
+) -> dict[str, object]:
+    """Submit ``count`` fetches with no worker running, then time workers draining them."""
+    reset_data(services)
+    submit_feeds(services, feed_base(), 1, count)
+    procs = [start_worker(services, f"worker{i}", **env) for i, env in enumerate(workers)]
+    with running(*procs):
+        with memory.Sampler({p.name: p for p in procs}) as sampler:
+            result = wait_all_finished(services, count, timeout=600)
+            cpu = sum(_cpu_seconds(p) for p in procs)
+    assert result.first_started is not None and result.last_finished is not None
+    span = result.last_finished - result.first_started
+    processes = sum(int(str(env.get("WORKER_CONCURRENCY", 2))) for env in workers)
+    return {
+        "workers": workers,
+        "processes": processes,
+        "feeds": count,
+        "succeeded": result.succeeded,
+        "failed": result.failed,
+        "seconds": round(span, 2),
+        "feeds_per_s": round(result.finished / span, 1),
+        "feeds_per_s_per_process": round(result.finished / span / processes, 1),
+        "worker_cpu_s_per_feed_ms": round(cpu / max(1, result.finished) * 1000, 2),
+        "memory_peak_mib": sampler.peak_total,
+    }
+
+
+def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 4 (and its scale-out runs for 7)."""
+    feeds = start_feedserver("--latency", "zero", "--items", "50")
+    with running(feeds):
+        limit = parse_only_rate()
+        runs = {
+            "1 process": _drain_run(services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": 1}]),
+            "1 process, 1 thread": _drain_run(
+                services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": 1, "WORKER_THREADS": 1}]
+            ),
+        }
+        if mode.scale_out:
+            for k in (2, 4):
+                runs[f"{k} processes"] = _drain_run(
+                    services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": k}]
+                )
+            runs["2 x worker.py (2 processes each)"] = _drain_run(
+                services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": 2}, {"WORKER_CONCURRENCY": 2}]
+            )
+    one = runs["1 process"]
+    return {
+        "parse_only": limit,
+        "runs": runs,
+        "efficiency": round(float(one["feeds_per_s_per_process"]) / limit["docs_per_s"], 3),
+    }
+
+
+def _window_rate(
+    services: Services,
+    procs: list[Proc],
+    *,
+    warmup: float,
+    seconds: float,
+    on_sample: Callable[[], None] | None = None,
+) -> dict[str, object]:
+    """Fetches finished per second in a window after ``warmup``, with memory peaks."""
+    with memory.Sampler({p.name: p for p in procs}) as sampler:
+        time.sleep(warmup)
+        start = time.time()
+        time.sleep(seconds)
+        end = time.time()
+        done = finished_between(services, start, end)
+        at_end = {p.name: memory.snapshot(p) for p in procs}
+    return {
+        "window_s": round(end - start, 1),
+        "finished": done,
+        "per_s": round(done / (end - start), 1),
+        "per_hour_extrapolated": int(done / (end - start) * 3600),
+        "memory_peak_total_mib": sampler.peak_total,
+        "memory_peak_mib": sampler.peaks,
+        "memory_at_end_mib": at_end,
+        "state": outcome(services).__dict__,
+    }
+
+
+def unchanged_feeds(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 5: due feeds whose server answers 304, one worker.py."""
+    out: dict[str, object] = {}
+    feeds = start_feedserver("--latency", "zero", "--items", "20")
+    with running(feeds):
+        for label, env in (
+            ("default settings", {}),
+            ("SCHEDULE_EVERY_SECONDS=0.5", {"SCHEDULE_EVERY_SECONDS": 0.5}),
+        ):
+            reset_data(services)
+            seed_due_feeds(services, feed_base(), 1, mode.unchanged_feeds, etag=True)
+            worker = start_worker(services, **env)
+            with running(worker):
+                run = _window_rate(services, [worker], warmup=5, seconds=mode.unchanged_seconds)
+            run["settings"] = env
+            out[label] = run
+    return out
+
+
+def freshness(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 6 (and its scale-out runs for 7): realistic latency, feeds per hour."""
+    out: dict[str, object] = {}
+    configs: list[tuple[str, list[dict[str, object]]]] = [("1 x worker.py (defaults)", [{}])]
+    if mode.scale_out:
+        configs += [
+            ("1 process", [{"WORKER_CONCURRENCY": 1}]),
+            ("4 processes", [{"WORKER_CONCURRENCY": 4}]),
+            ("2 x worker.py (defaults)", [{}, {}]),
+        ]
+    feeds = start_feedserver(
+        "--latency", "realistic:300:3:5:1", "--items", "20", "--change-rate", "0.2"
+    )
+    with running(feeds):
+        for label, workers in configs:
+            reset_data(services)
+            seed_due_feeds(services, feed_base(), 1, mode.fresh_feeds, etag=False)
+            procs = [start_worker(services, f"worker{i}", **env) for i, env in enumerate(workers)]
+            with running(*procs):
+                run = _window_rate(services, procs, warmup=10, seconds=mode.fresh_seconds)
+            run["workers"] = workers
+            out[label] = run
+    return out
+
+
+def worker_memory_at_rest(services: Services) -> dict[str, object]:
+    """Scenario 8, worker at rest: RSS of each process of an idle worker.py."""
+    reset_data(services)
+    worker = start_worker(services)
+    with running(worker):
+        time.sleep(3)
+        return memory.snapshot(worker)
