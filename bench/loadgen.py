@@ -92,7 +92,9 @@ def run_wrk(
     kinds = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout")}
     errors = sum(kinds.values())
     seconds = raw["duration_us"] / 1e6
-    attempted = raw["requests"] + kinds["timeout"] + kinds["connect"]
+    # Responses (any status) plus attempts that never got one; status errors are
+    # responses already counted in "requests".
+    attempted = raw["requests"] + sum(kinds[k] for k in ("connect", "read", "write", "timeout"))
     return LoadResult(
         command=shown,
         connections=connections,

@@ -92,6 +92,18 @@ def _fetch_state(settings: Settings, fetch_id: str) -> FetchState | None:
         db.dispose()
 
 
+def _worker_on(
+    settings: Settings, start_worker: Callable[..., WorkerDyno], **env: str
+) -> WorkerDyno:
+    """A worker dyno on the throwaway servers."""
+    return start_worker(
+        concurrency=1,
+        DATABASE_URL=settings.database_url or "",
+        REDIS_URL=settings.redis_url or "",
+        **env,
+    )
+
+
 def test_redis_outage_gives_503_then_heals_web_and_worker(
     throwaway: Throwaway,
     outage_settings: Settings,
@@ -100,11 +112,7 @@ def test_redis_outage_gives_503_then_heals_web_and_worker(
     start_worker: Callable[..., WorkerDyno],
 ) -> None:
     url = feed_server.add_fixture("/a.xml", "example-rss20.xml")
-    start_worker(
-        concurrency=1,
-        DATABASE_URL=outage_settings.database_url or "",
-        REDIS_URL=outage_settings.redis_url or "",
-    )
+    _worker_on(outage_settings, start_worker)
     first = outage_client.post("/feeds", json={"url": url}).get_json()["fetch"]["id"]
     wait_for(lambda: _fetch_state(outage_settings, first) == FetchState.SUCCEEDED, timeout=30)
 
@@ -133,10 +141,9 @@ def test_postgres_outage_gives_503_then_heals_web_and_worker(
     start_worker: Callable[..., WorkerDyno],
 ) -> None:
     url = feed_server.add_fixture("/a.xml", "example-rss20.xml")
-    start_worker(
-        concurrency=1,
-        DATABASE_URL=outage_settings.database_url or "",
-        REDIS_URL=outage_settings.redis_url or "",
+    _worker_on(
+        outage_settings,
+        start_worker,
         RECONCILE_EVERY_SECONDS="1",
         RECONCILE_QUEUED_GRACE_SECONDS="2",
     )
