@@ -116,9 +116,11 @@ def test_sigkill_of_a_busy_worker_process_is_recovered_at_once(
     slow.delay = 0
     killed_at = time.monotonic()
     os.kill(busy.pid, signal.SIGKILL)  # type: ignore[union-attr]
-    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=30)
+    # The supervisor requeues the job at once; the reconciler is the backstop,
+    # and the promise is a terminal state within 2 minutes either way.
+    wait_for(lambda: "recovered job" in dyno.output(), timeout=10)
+    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=120, interval=0.5)
     assert time.monotonic() - killed_at < 120
-    assert "recovered job" in dyno.output()
 
 
 def test_a_whole_dyno_killed_mid_job_is_recovered_by_another_dynos_reconciler(
