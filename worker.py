@@ -15,6 +15,8 @@ import socket
 import sys
 import uuid
 
+from rq.scheduler import RQScheduler
+
 from app.config import Settings
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
 from app.jobs.context import JobContext, build_context, set_context
@@ -30,22 +32,32 @@ from app.workers.threads import ThreadedWorkers, thread_worker_name
 log = logging.getLogger("feedqueue.worker")
 
 
-def run_worker(
-    ctx: JobContext, name: str, *, burst: bool, with_scheduler: bool, threads: int = 1
-) -> None:
+def run_worker(ctx: JobContext, name: str, *, burst: bool, threads: int = 1) -> None:
     """Run RQ workers on the app's queues in this process: one, or one per thread."""
     set_context(ctx)
     metrics.process_started("worker", ctx.settings.runtime_metrics_interval)
     if threads > 1:
-        ThreadedWorkers(ctx, name, threads, with_scheduler=with_scheduler).run()
+        ThreadedWorkers(ctx, name, threads).run()
         return
     worker = FeedWorker(ctx.queues.in_priority_order, connection=ctx.queues.redis, name=name)
     worker.shutdown_grace = ctx.settings.shutdown_grace
-    worker.work(
-        burst=burst,
-        with_scheduler=with_scheduler,
+    worker.work(burst=burst, logging_level=rq_log_level(ctx.settings.log_level))
+
+
+def run_scheduler(ctx: JobContext) -> None:
+    """Run RQ's scheduler (delayed retries and deferrals) in this process.
+
+    It gets a process of its own, forked from the supervisor, rather than the
+    one RQ would fork from a worker: such a fork inherits the worker's Redis
+    sockets, and when the worker dies the orphaned copies keep its blocked
+    BLPOP calls alive in Redis, which then swallow requeued jobs.
+    """
+    RQScheduler(
+        ctx.queues.in_priority_order,
+        connection=ctx.queues.redis,
+        interval=1,
         logging_level=rq_log_level(ctx.settings.log_level),
-    )
+    ).work()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,25 +75,28 @@ def main(argv: list[str] | None = None) -> int:
     run_id = uuid.uuid4().hex[:6]
 
     if args.burst:
-        run_worker(
-            build_context(settings), f"{dyno}.burst.{run_id}", burst=True, with_scheduler=False
-        )
+        run_worker(build_context(settings), f"{dyno}.burst.{run_id}", burst=True)
         return 0
 
     # The supervisor's own work (scheduler, reconciler) runs one query at a time.
     parent = build_context(settings, pool_size=2)
     threads = args.threads or settings.worker_threads
 
+    workers = args.concurrency or settings.worker_concurrency
+    scheduler_slot = workers  # the last slot runs RQ's scheduler
+
     def child_main(index: int, name: str) -> None:
         # The parent's pooled sockets must not be shared with the child.
         parent.db.dispose(after_fork=True)
         ctx = build_context(settings)
-        # Only one worker per dyno runs RQ's scheduler (for delayed retries).
-        run_worker(ctx, name, burst=False, with_scheduler=index == 0, threads=threads)
+        if index == scheduler_slot:
+            run_scheduler(ctx)
+        else:
+            run_worker(ctx, name, burst=False, threads=threads)
 
     def on_child_death(slot: Slot, code: int) -> None:
         multiproc.process_dead(slot.pid or 0)  # its live gauges go with it
-        if code == 0 or not slot.name:
+        if code == 0 or not slot.name or slot.index == scheduler_slot:
             return
         names = (
             [slot.name]
@@ -92,14 +107,16 @@ def main(argv: list[str] | None = None) -> int:
             recover_worker_job(parent, name)
 
     supervisor = Supervisor(
-        args.concurrency or settings.worker_concurrency,
+        workers + 1,
         child_main,
         name_for=lambda index: f"{dyno}.{run_id}.{index}.{uuid.uuid4().hex[:4]}",
         on_child_death=on_child_death,
         housekeeping=Housekeeper(parent),
         stop_timeout=settings.shutdown_grace + 5,
     )
-    log.info("worker dyno %s: %d processes x %d threads", dyno, len(supervisor.slots), threads)
+    log.info(
+        "worker dyno %s: %d processes x %d threads, plus RQ's scheduler", dyno, workers, threads
+    )
     start_runtime_metrics("worker", os.getpid(), settings)
     return supervisor.run()
 

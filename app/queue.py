@@ -86,13 +86,22 @@ class Queues:
         return self.redis.lpos(self.for_trigger(trigger).key, job_id)
 
     def job_waiting(self, job_id: str) -> bool:
-        """True when RQ still holds the job as queued, scheduled or deferred."""
+        """True when RQ really holds the job: in its queue's list, or scheduled.
+
+        The job's status alone is not proof: a job popped by a client that
+        died before it could start it still says "queued" but is nowhere.
+        """
         try:
             job = Job.fetch(job_id, connection=self.redis)
         except NoSuchJobError:
             return False
         status = job.get_status(refresh=False)
-        return status in (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+        if status == JobStatus.QUEUED:
+            return self.redis.lpos(Queue(job.origin, connection=self.redis).key, job_id) is not None
+        if status == JobStatus.SCHEDULED:
+            registry = Queue(job.origin, connection=self.redis).scheduled_job_registry
+            return self.redis.zscore(registry.key, job_id) is not None
+        return status == JobStatus.DEFERRED
 
     def _job_options(self) -> dict[str, object]:
         retries = self.settings.fetch_retries

@@ -32,9 +32,8 @@ EXIT_INTERRUPTED = 3
 class ThreadedWorkers:
     """Run ``count`` FeedWorkers named ``<name>.t<i>`` in threads of this process."""
 
-    def __init__(self, ctx: JobContext, name: str, count: int, *, with_scheduler: bool) -> None:
+    def __init__(self, ctx: JobContext, name: str, count: int) -> None:
         self.ctx = ctx
-        self.with_scheduler = with_scheduler
         self.workers = [
             FeedWorker(
                 ctx.queues.in_priority_order,
@@ -53,14 +52,11 @@ class ThreadedWorkers:
         threads = [
             threading.Thread(
                 target=worker.work,
-                kwargs={
-                    "with_scheduler": self.with_scheduler and i == 0,
-                    "logging_level": rq_log_level(self.ctx.settings.log_level),
-                },
+                kwargs={"logging_level": rq_log_level(self.ctx.settings.log_level)},
                 name=worker.name,
                 daemon=True,
             )
-            for i, worker in enumerate(self.workers)
+            for worker in self.workers
         ]
         for thread in threads:
             thread.start()

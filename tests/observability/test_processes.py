@@ -38,15 +38,17 @@ def test_worker_dyno_counts_live_children_and_forgets_a_killed_one(
     worker_extra_env: dict[str, str],
 ) -> None:
     dyno = start_worker(concurrency=2, WORKER_THREADS="1", **worker_extra_env)
-    children = wait_for(lambda: len(_children(dyno.proc.pid)) == 2 and _children(dyno.proc.pid))
-    wait_for(lambda: {str(pid) for pid in children} <= _pids(scrape(), "worker"))  # type: ignore[union-attr]
-    victim = children[0]  # type: ignore[index]
+
+    def worker_children() -> set[str]:
+        # The dyno's children are two worker processes and RQ's scheduler process.
+        return {str(pid) for pid in _children(dyno.proc.pid)} & _pids(scrape(), "worker")
+
+    children = wait_for(lambda: len(worker_children()) == 2 and worker_children())
+    victim = int(sorted(children)[0])  # type: ignore[arg-type]
     os.kill(victim, signal.SIGKILL)
     # The supervisor replaces the child and removes the dead one's live gauges.
     wait_for(lambda: str(victim) not in _pids(scrape(), "worker"))
-    wait_for(lambda: len(_children(dyno.proc.pid)) == 2)
-    replacement = set(_children(dyno.proc.pid)) - {victim}
-    wait_for(lambda: {str(pid) for pid in replacement} <= _pids(scrape(), "worker"))
+    wait_for(lambda: len(worker_children()) == 2)
     assert str(victim) not in _pids(scrape(), "worker")
 
 
