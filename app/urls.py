@@ -20,6 +20,8 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
+from app.pipeline.addresses import parse_ipv4_literal
+
 MAX_URL_LENGTH = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters that are never valid in a URL: controls and whitespace.
@@ -146,21 +148,7 @@ def _legacy_ipv4(labels: list[str]) -> str | None:
     """
     if not _IPV4_PART.match(labels[-1]) and not labels[-1].isdigit():
         return None
-    if len(labels) > 4 or not all(_IPV4_PART.match(label) for label in labels):
+    address = parse_ipv4_literal(".".join(labels))
+    if address is None:
         raise InvalidURL("The host name is not a valid domain name or IPv4 address.")
-    numbers = [_ipv4_number(label) for label in labels]
-    *head, last = numbers
-    if any(n > 255 for n in head) or last >= 256 ** (5 - len(numbers)):
-        raise InvalidURL("The host name is not a valid IPv4 address.")
-    value = last
-    for position, number in enumerate(head):
-        value += number * 256 ** (3 - position)
-    return str(ipaddress.IPv4Address(value))
-
-
-def _ipv4_number(label: str) -> int:
-    if label[:2] in ("0x", "0X"):
-        return int(label[2:] or "0", 16)
-    if len(label) > 1 and label.startswith("0"):
-        return int(label, 8)
-    return int(label)
+    return str(address)
