@@ -196,7 +196,7 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
             etag=result.etag,
             last_modified=result.last_modified,
             content_hash=result.content_hash,
-            items_changed=bool(new or updated),
+            items_changed=learned,
         )
         finish_fetch(
             session,

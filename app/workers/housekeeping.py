@@ -23,6 +23,7 @@ from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
 from app.storage.fetches import mark_enqueued, requeue_fetch, stale_fetches
 from app.storage.models import PENDING_PREDICATE, Feed, FeedState, Fetch, FetchState, FetchTrigger
+from app.workers.recovery import enqueue_again
 
 log = logging.getLogger(__name__)
 
@@ -116,27 +117,8 @@ def reconcile(ctx: JobContext) -> int:
         session.commit()
     for fetch_id, _trigger in revived:
         log.warning("reconciler: fetch %s had no live job; enqueueing it again", fetch_id)
-        ctx.queues.forget_job(str(fetch_id))
-    _enqueue_all(ctx, revived)
+    enqueue_again(ctx, revived)
     return len(revived)
-
-
-def _enqueue_all(ctx: JobContext, fetches: list[tuple[uuid.UUID, FetchTrigger]]) -> None:
-    """Enqueue committed fetches, then note the time (the reconciler's clock)."""
-    if not fetches:
-        return
-    done: list[uuid.UUID] = []
-    try:
-        for fetch_id, trigger in fetches:
-            ctx.queues.enqueue_fetch(fetch_id, trigger.value)
-            done.append(fetch_id)
-    except RedisError:
-        # The rows stay queued; the reconciler enqueues them once Redis is back.
-        log.warning("could not enqueue %d fetches: Redis unavailable", len(fetches) - len(done))
-    with ctx.db.session() as session:
-        for fetch_id in done:
-            mark_enqueued(session, fetch_id)
-        session.commit()
 
 
 @dataclass

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import uuid
 
+from redis.exceptions import RedisError
 from rq import Worker
 
 from app.jobs.context import JobContext
 from app.storage.fetches import mark_enqueued, requeue_fetch
-from app.storage.models import Fetch
+from app.storage.models import Fetch, FetchTrigger
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,30 @@ def recover_worker_job(ctx: JobContext, worker_name: str) -> str | None:
             return None  # already finished (it died after recording), or unknown
         trigger = fetch.trigger
         session.commit()
-    ctx.queues.forget_job(job_id)
-    ctx.queues.enqueue_fetch(fetch_id, trigger.value, at_front=True)
-    with ctx.db.session() as session:
-        mark_enqueued(session, fetch_id)
-        session.commit()
+    enqueue_again(ctx, [(fetch_id, trigger)], at_front=True)
     log.warning("recovered job %s of dead worker %s", job_id, worker_name)
     return job_id
+
+
+def enqueue_again(
+    ctx: JobContext, fetches: list[tuple[uuid.UUID, FetchTrigger]], *, at_front: bool = False
+) -> None:
+    """Put fetches already set back to ``queued`` on their queues again.
+
+    RQ's traces of each earlier job (registries, intermediate list) are removed
+    first, then the time is noted (the reconciler's clock). If Redis is down the
+    rows simply stay queued, and the reconciler tries again later.
+    """
+    done: list[uuid.UUID] = []
+    try:
+        for fetch_id, trigger in fetches:
+            ctx.queues.forget_job(str(fetch_id))
+            ctx.queues.enqueue_fetch(fetch_id, trigger.value, at_front=at_front)
+            done.append(fetch_id)
+    except RedisError:
+        log.warning("could not enqueue %d fetches: Redis unavailable", len(fetches) - len(done))
+    if done:
+        with ctx.db.session() as session:
+            for fetch_id in done:
+                mark_enqueued(session, fetch_id)
+            session.commit()
