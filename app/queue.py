@@ -96,11 +96,11 @@ class Queues:
         except NoSuchJobError:
             return False
         status = job.get_status(refresh=False)
+        queue = Queue(job.origin, connection=self.redis)
         if status == JobStatus.QUEUED:
-            return self.redis.lpos(Queue(job.origin, connection=self.redis).key, job_id) is not None
+            return self.redis.lpos(queue.key, job_id) is not None
         if status == JobStatus.SCHEDULED:
-            registry = Queue(job.origin, connection=self.redis).scheduled_job_registry
-            return self.redis.zscore(registry.key, job_id) is not None
+            return self.redis.zscore(queue.scheduled_job_registry.key, job_id) is not None
         return status == JobStatus.DEFERRED
 
     def _job_options(self) -> dict[str, object]:

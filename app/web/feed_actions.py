@@ -8,7 +8,10 @@ action and does not exist when no admin credentials are configured.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
+from sqlalchemy.orm import Session
 
 from app.storage import feed_admin
 from app.web import db_session, wants_json
@@ -26,28 +29,29 @@ def _done(feed_id: int, message: str) -> Response:
     return redirect(url_for("pages.feed", feed_id=feed_id), code=303)
 
 
+def _change(feed_id: int, change: Callable[[Session, int], object], message: str) -> Response:
+    feed = get_feed_or_404(feed_id)
+    session = db_session()
+    change(session, feed.id)
+    session.commit()
+    session.expire_all()
+    return _done(feed.id, message)
+
+
 @bp.post("/feeds/<int:feed_id>/pause")
 @limiter.limit(submission_limit)
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
-    feed = get_feed_or_404(feed_id)
-    session = db_session()
-    feed_admin.pause_feed(session, feed.id)
-    session.commit()
-    session.expire_all()
-    return _done(feed.id, "Refreshes are paused. Refresh now still works.")
+    return _change(feed_id, feed_admin.pause_feed, "Refreshes are paused. Refresh now still works.")
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
 @limiter.limit(submission_limit)
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
-    feed = get_feed_or_404(feed_id)
-    session = db_session()
-    feed_admin.resume_feed(session, feed.id)
-    session.commit()
-    session.expire_all()
-    return _done(feed.id, "Refreshes are resumed; the next one is due now.")
+    return _change(
+        feed_id, feed_admin.resume_feed, "Refreshes are resumed; the next one is due now."
+    )
 
 
 @bp.post("/feeds/<int:feed_id>/delete")
