@@ -112,6 +112,7 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "refresh_default": ("REFRESH_DEFAULT_SECONDS", _positive_int, 30 * 60),
     "refresh_min": ("REFRESH_MIN_SECONDS", _positive_int, 5 * 60),
     "refresh_max": ("REFRESH_MAX_SECONDS", _positive_int, 24 * 60 * 60),
+    "refresh_batch_size": ("REFRESH_BATCH_SIZE", _positive_int, 20),
     "submit_rate_limit": ("SUBMIT_RATE_LIMIT", str, "30 per minute;300 per hour"),
     "admin_user": ("ADMIN_USER", str, None),
     "admin_password": ("ADMIN_PASSWORD", str, None),
@@ -157,6 +158,7 @@ class Settings:
     refresh_default: int = 30 * 60
     refresh_min: int = 5 * 60
     refresh_max: int = 24 * 60 * 60
+    refresh_batch_size: int = 20
     submit_rate_limit: str = "30 per minute;300 per hour"
     admin_user: str | None = None
     admin_password: str | None = None

@@ -7,7 +7,9 @@ subscription shows its items quickly even behind a large refresh backlog.
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry
@@ -17,6 +19,7 @@ from rq.job import Job, JobStatus
 from app.config import Settings
 
 JOB_FUNC = "app.jobs.fetch.run_fetch"
+BATCH_FUNC = "app.jobs.batch.run_fetch_batch"
 
 
 def redis_from_url(url: str, **kwargs: object) -> Redis:
@@ -80,13 +83,19 @@ class Queues:
             # are about to enqueue again.
             queue.intermediate_queue.remove(job_id)
 
+    def drop_job(self, job_id: str) -> None:
+        """Forget a job and delete it: its fetches have been given jobs of their own."""
+        self.forget_job(job_id)
+        self.redis.delete(Job.key_for(job_id))
+
     def position(self, job_id: str, trigger: str) -> int | None:
         """How many jobs wait ahead of this one in its queue; None when it is not queued
         there (already taken, or scheduled for a retry)."""
         return self.redis.lpos(self.for_trigger(trigger).key, job_id)
 
     def job_waiting(self, job_id: str) -> bool:
-        """True when RQ really holds the job: in its queue's list, or scheduled.
+        """True when RQ really holds the job: in its queue's list, scheduled, or being
+        run by a worker whose claim on it has not expired (a batch job in progress).
 
         The job's status alone is not proof: a job popped by a client that
         died before it could start it still says "queued" but is nowhere.
@@ -101,6 +110,13 @@ class Queues:
             return self.redis.lpos(queue.key, job_id) is not None
         if status == JobStatus.SCHEDULED:
             return self.redis.zscore(queue.scheduled_job_registry.key, job_id) is not None
+        if status == JobStatus.STARTED:
+            started = queue.started_job_registry
+            # Entries are "<job id>:<execution id>", scored with their expiry time.
+            return any(
+                started.parse_job_id(entry.decode()) == job_id and score >= time.time()
+                for entry, score in self.redis.zrange(started.key, 0, -1, withscores=True)
+            )
         return status == JobStatus.DEFERRED
 
     def _job_options(self) -> dict[str, object]:
@@ -115,21 +131,39 @@ class Queues:
             "retry": Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
         }
 
-    def enqueue_many_fetches(self, fetch_ids: list[uuid.UUID], trigger: str) -> None:
-        """Enqueue committed fetches in one Redis round trip (the scheduler's batches)."""
-        queue = self.for_trigger(trigger)
+    def enqueue_batches(
+        self, batches: dict[uuid.UUID, list[uuid.UUID]], *, at_front: bool = False
+    ) -> None:
+        """Enqueue committed refresh fetches, many per job, in one Redis round trip.
+
+        ``batches`` maps a batch job id to the fetches it carries (their rows name it).
+        """
         options = self._job_options()
-        queue.enqueue_many(
+        self.refresh.enqueue_many(
             [
                 Queue.prepare_data(
-                    JOB_FUNC,
-                    args=(str(fetch_id),),
-                    job_id=str(fetch_id),
-                    description=f"fetch {fetch_id}",
+                    BATCH_FUNC,
+                    args=(str(job_id), [str(fetch_id) for fetch_id in fetch_ids]),
+                    job_id=str(job_id),
+                    description=f"refresh {len(fetch_ids)} feeds",
+                    at_front=at_front,
                     **options,  # type: ignore[arg-type]
                 )
-                for fetch_id in fetch_ids
+                for job_id, fetch_ids in batches.items()
             ]
+        )
+
+    def enqueue_fetch_in(self, fetch_id: uuid.UUID, trigger: str, seconds: float) -> None:
+        """Schedule the fetch's own job to run in ``seconds`` (a deferral or a retry)."""
+        options = self._job_options()
+        self.for_trigger(trigger).enqueue_in(
+            timedelta(seconds=seconds),
+            JOB_FUNC,
+            str(fetch_id),
+            job_id=str(fetch_id),
+            job_timeout=options.pop("timeout"),
+            description=f"fetch {fetch_id}",
+            **options,  # type: ignore[arg-type]
         )
 
     def enqueue_fetch(self, fetch_id: uuid.UUID, trigger: str, *, at_front: bool = False) -> None:

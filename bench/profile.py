@@ -67,7 +67,7 @@ KEY_FRAMES = (
 )
 
 
-def record(procs: list[Proc], seconds: int, idle: bool) -> Path:
+def record(procs: list[Proc], seconds: int, idle: bool, gil: bool = False) -> Path:
     """py-spy every process of the trees for ``seconds``; returns the merged raw file."""
     out = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     spies = []
@@ -91,7 +91,7 @@ def record(procs: list[Proc], seconds: int, idle: bool) -> Path:
             ]
             spies.append(
                 subprocess.Popen(
-                    args + (["--idle"] if idle else []),
+                    args + (["--idle"] if idle else []) + (["--gil"] if gil else []),
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", choices=("cpu", "unchanged", "web"))
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument(
+        "--gil", action="store_true", help="sample only the thread holding the GIL (CPU)"
+    )
     args = parser.parse_args(argv)
     services = start_services()
     if args.scenario == "cpu":
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             worker = start_worker(services, WORKER_CONCURRENCY=1)
             with running(worker):
                 time.sleep(2)
-                folder = record([worker], args.seconds, idle=False)
+                folder = record([worker], args.seconds, idle=False, gil=args.gil)
     elif args.scenario == "unchanged":
         feeds = start_feedserver("--latency", "zero")
         with running(feeds):
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             worker = start_worker(services)
             with running(worker):
                 time.sleep(5)
-                folder = record([worker], args.seconds, idle=True)
+                folder = record([worker], args.seconds, idle=not args.gil, gil=args.gil)
     else:
         feeds = start_feedserver("--latency", "fixed:5")
         with running(feeds):
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 load.start()
                 time.sleep(2)
-                folder = record([web], args.seconds, idle=False)
+                folder = record([web], args.seconds, idle=False, gil=args.gil)
                 load.join()
     print(summarise(folder))
     services.close()

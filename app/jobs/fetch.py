@@ -48,6 +48,7 @@ class Target:
     attempt: int  # 1 for the first try
     url: str
     validators: Validators
+    refresh_interval: int | None  # the feed's current one
 
 
 def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
@@ -56,12 +57,18 @@ def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
     Returns a ``Retry`` (RQ reschedules the job) when the feed's host is over
     its politeness budget or a transient error deserves another attempt.
     """
-    ctx = get_context()
+    return run_one(get_context(), uuid.UUID(fetch_id))
+
+
+def run_one(
+    ctx: JobContext, key: uuid.UUID, job_id: uuid.UUID | None = None
+) -> dict[str, object] | Retry:
+    """Run fetch ``key`` in this job (``job_id``: the batch job carrying it, if any)."""
+    fetch_id = str(key)
     started = time.monotonic()
-    key = uuid.UUID(fetch_id)
     # One connection checkout for the whole start: read, reserve, mark running.
     with ctx.db.session() as session:
-        feed = pending_feed(session, key)
+        feed = pending_feed(session, key, job_id)
         if feed is None:
             log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
             return {"skipped": True}
@@ -74,7 +81,7 @@ def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
             )
             return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
         try:
-            target = _start(session, key, feed)
+            target = _start(session, key, feed, job_id)
         except BaseException:
             ctx.budget.release(lease)
             raise
@@ -145,8 +152,10 @@ def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[s
     return {"state": "succeeded", "items_new": counts[0], "items_updated": counts[1]}
 
 
-def _start(session: Session, fetch_id: uuid.UUID, feed: Feed) -> Target | None:
-    attempt = start_fetch(session, fetch_id)
+def _start(
+    session: Session, fetch_id: uuid.UUID, feed: Feed, job_id: uuid.UUID | None
+) -> Target | None:
+    attempt = start_fetch(session, fetch_id, job_id)
     session.commit()
     if attempt is None:
         return None  # finished meanwhile by another worker
@@ -158,6 +167,7 @@ def _start(session: Session, fetch_id: uuid.UUID, feed: Feed) -> Target | None:
         validators=Validators(
             etag=feed.etag, last_modified=feed.last_modified, content_hash=feed.content_hash
         ),
+        refresh_interval=feed.refresh_interval,
     )
 
 
@@ -165,11 +175,10 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
     settings = ctx.settings
     now = datetime.now(UTC)
     with ctx.db.session() as session:
-        feed = _lock_feed(session, target.feed_id)
         new = updated = 0
         parsed = result.feed
         if parsed is not None:
-            counts = upsert_items(session, feed.id, parsed.items)
+            counts = upsert_items(session, target.feed_id, parsed.items)
             new, updated = counts.new, counts.updated
         # Only new or changed items say something new about the posting rate;
         # otherwise the feed keeps its rhythm (and we save the query).
@@ -177,16 +186,16 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
         interval = schedule.refresh_interval(
             default=settings.refresh_default
             if learned
-            else feed.refresh_interval or settings.refresh_default,
+            else target.refresh_interval or settings.refresh_default,
             minimum=settings.refresh_min,
             maximum=settings.refresh_max,
             ttl_seconds=parsed.ttl_seconds if parsed else None,
             cache_max_age=result.cache_max_age,
-            recent_item_times=recent_item_times(session, feed.id) if learned else (),
+            recent_item_times=recent_item_times(session, target.feed_id) if learned else (),
         )
         record_success(
             session,
-            feed,
+            target.feed_id,
             now=now,
             next_fetch_at=schedule.with_jitter(interval, now),
             interval=interval,

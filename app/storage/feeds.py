@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.items import count_items
 from app.storage.models import Feed, FeedState, Item
 
 
 def record_success(
     session: Session,
-    feed: Feed,
+    feed_id: int,
     *,
     now: datetime,
     next_fetch_at: datetime,
@@ -26,29 +25,40 @@ def record_success(
     content_hash: str | None = None,
     items_changed: bool = True,
 ) -> None:
-    """Store a successful fetch: validators, metadata, schedule, and a clean error slate."""
+    """Store a successful fetch: validators, metadata, schedule, and a clean error slate.
+
+    One UPDATE, which also takes the row lock: a pause made while the fetch ran
+    is read and kept inside the statement, not from an older copy of the row.
+    """
+    paused = Feed.state == FeedState.PAUSED
+    values: dict[str, object] = {
+        "etag": etag,
+        "last_modified": last_modified,
+        "state": case((paused, FeedState.PAUSED), else_=FeedState.ACTIVE),
+        "error_count": 0,
+        "last_error_code": None,
+        "last_error": None,
+        "last_fetched_at": now,
+        "last_success_at": now,
+        "next_fetch_at": case((paused, None), else_=next_fetch_at),
+        "refresh_interval": interval,
+    }
     if current_url:
-        feed.current_url = current_url
+        values["current_url"] = current_url
     if title:
-        feed.title = title
+        values["title"] = title
     if site_url:
-        feed.site_url = site_url
-    feed.etag = etag
-    feed.last_modified = last_modified
+        values["site_url"] = site_url
     if content_hash:
-        feed.content_hash = content_hash
-    # A pause made while this fetch ran outlives its success.
-    paused = feed.state == FeedState.PAUSED
-    feed.state = FeedState.PAUSED if paused else FeedState.ACTIVE
-    feed.error_count = 0
-    feed.last_error_code = None
-    feed.last_error = None
-    feed.last_fetched_at = now
-    feed.last_success_at = now
-    feed.next_fetch_at = None if paused else next_fetch_at
-    feed.refresh_interval = interval
+        values["content_hash"] = content_hash
     if items_changed:
-        feed.item_count = count_items(session, feed.id)
+        values["item_count"] = (
+            select(func.count()).select_from(Item).where(Item.feed_id == feed_id).scalar_subquery()
+        )
+    session.execute(
+        update(Feed).where(Feed.id == feed_id).values(values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def record_failure(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, literal_column, select, update
+from sqlalchemy import ColumnElement, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -74,37 +74,81 @@ def mark_enqueued(session: Session, fetch_id: uuid.UUID) -> None:
     session.execute(update(Fetch).where(Fetch.id == fetch_id).values(enqueued_at=func.now()))
 
 
-def start_fetch(session: Session, fetch_id: uuid.UUID) -> int | None:
-    """Move a pending fetch to running; returns its attempt number (1 for the first),
-    or None if it is already finished (or gone).
+def _owned_by(job_id: uuid.UUID | None) -> ColumnElement[bool]:
+    # A fetch carried by a batch job names that job; a fetch with its own job names none.
+    return Fetch.job_id.is_(None) if job_id is None else Fetch.job_id == job_id
 
-    A fetch found ``running`` is taken too: its previous worker died.
+
+def start_fetch(
+    session: Session, fetch_id: uuid.UUID, job_id: uuid.UUID | None = None
+) -> int | None:
+    """Move a pending fetch to running; returns its attempt number (1 for the first),
+    or None if it is already finished (or gone, or handed to another job).
+
+    ``job_id`` is the batch job running it (None: the fetch's own job). A fetch
+    found ``running`` is taken too: its previous worker died.
     """
     return session.execute(
         update(Fetch)
-        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES), _owned_by(job_id))
         .values(state=FetchState.RUNNING, started_at=func.now(), attempts=Fetch.attempts + 1)
         .returning(Fetch.attempts)
     ).scalar_one_or_none()
 
 
-def pending_feed(session: Session, fetch_id: uuid.UUID) -> Feed | None:
-    """The feed of a fetch that is still pending, else None."""
+def pending_feed(
+    session: Session, fetch_id: uuid.UUID, job_id: uuid.UUID | None = None
+) -> Feed | None:
+    """The feed of a fetch that is still pending and carried by ``job_id``, else None."""
     return session.scalar(
         select(Feed)
         .join(Fetch, Fetch.feed_id == Feed.id)
-        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
+        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES), _owned_by(job_id))
     )
 
 
-def requeue_fetch(session: Session, fetch_id: uuid.UUID) -> bool:
-    """Put a running fetch back to queued (shutdown, retry); False if it already ended."""
+def requeue_fetch(session: Session, fetch_id: uuid.UUID, *, detach: bool = False) -> bool:
+    """Put a running fetch back to queued (shutdown, retry); False if it already ended.
+
+    ``detach`` takes it out of its batch job: it is about to get a job of its own.
+    """
+    values: dict[str, object] = {"state": FetchState.QUEUED, "enqueued_at": func.now()}
+    if detach:
+        values["job_id"] = None
     result = session.execute(
-        update(Fetch)
-        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES))
-        .values(state=FetchState.QUEUED, enqueued_at=func.now())
+        update(Fetch).where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES)).values(values)
     )
     return result.rowcount > 0  # type: ignore[attr-defined]
+
+
+def hand_over(
+    session: Session, fetch_ids: list[uuid.UUID], from_job: uuid.UUID, to_job: uuid.UUID
+) -> list[uuid.UUID]:
+    """Move the still-queued fetches of batch ``from_job`` to ``to_job``; returns them."""
+    return list(
+        session.scalars(
+            update(Fetch)
+            .where(
+                Fetch.id.in_(fetch_ids),
+                Fetch.job_id == from_job,
+                Fetch.state == FetchState.QUEUED,
+            )
+            .values(job_id=to_job, enqueued_at=func.now())
+            .returning(Fetch.id)
+        )
+    )
+
+
+def fetches_of_job(session: Session, job_id: uuid.UUID) -> list[Fetch]:
+    """The pending fetches an RQ job carries: the fetch of that id, or a batch's members."""
+    return list(
+        session.scalars(
+            select(Fetch).where(
+                Fetch.state.in_(PENDING_STATES),
+                ((Fetch.id == job_id) & Fetch.job_id.is_(None)) | (Fetch.job_id == job_id),
+            )
+        )
+    )
 
 
 def finish_fetch(

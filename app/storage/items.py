@@ -36,7 +36,9 @@ class UpsertCounts:
 
 
 def _build_upsert() -> Any:
-    stmt = insert(Item)
+    # Core, not the ORM's bulk insert: rows go straight to the driver.
+    table = Item.__table__
+    stmt = insert(table)
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
         constraint="uq_items_feed_id_key",
@@ -52,12 +54,12 @@ def _build_upsert() -> Any:
             "updated_at": excluded.updated_at,
             "changed_at": func.now(),
             "sort_at": func.least(
-                func.coalesce(excluded.published_at, excluded.updated_at, Item.first_seen_at),
+                func.coalesce(excluded.published_at, excluded.updated_at, table.c.first_seen_at),
                 func.now(),
             ),
         },
         # A concurrent writer may have stored the same version meanwhile.
-        where=Item.content_hash != excluded.content_hash,
+        where=table.c.content_hash != excluded.content_hash,
     ).returning(literal_column("(xmax = 0)").label("inserted"))
 
 
@@ -105,7 +107,7 @@ def upsert_items(session: Session, feed_id: int, items: Sequence[ItemData]) -> U
         }
         for it in changed
     ]
-    results = session.execute(_UPSERT, rows).scalars().all()
+    results = session.connection().execute(_UPSERT, rows).scalars().all()
     new = sum(1 for inserted in results if inserted)
     return UpsertCounts(new=new, updated=len(results) - new)
 

@@ -180,6 +180,9 @@ class Fetch(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     warning: Mapped[str | None] = mapped_column(Text)
     discovered_url: Mapped[str | None] = mapped_column(Text)
+    # The RQ job that carries this fetch when it is not the fetch's own id: the
+    # scheduler puts many refreshes in one job (see app.jobs.batch).
+    job_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
     feed: Mapped[Feed] = relationship()
 
@@ -199,4 +202,5 @@ class Fetch(Base):
             postgresql_where=text(PENDING_PREDICATE),
         ),
         Index("ix_fetches_finished", "finished_at"),
+        Index("ix_fetches_pending_job", "job_id", postgresql_where=text(PENDING_PREDICATE)),
     )

@@ -49,26 +49,29 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
         ).all()
         if not due:
             return 0
-        created = list(
-            session.scalars(
-                pg_insert(Fetch)
-                .on_conflict_do_nothing(
-                    index_elements=[Fetch.feed_id], index_where=text(PENDING_PREDICATE)
-                )
-                .returning(Fetch.id),
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "feed_id": feed_id,
-                        "trigger": FetchTrigger.REFRESH,
-                        "state": FetchState.QUEUED,
-                        "scheduled_for": due_at,
-                        "enqueued_at": now,
-                    }
-                    for feed_id, due_at in due
-                ],
+        # Refreshes travel REFRESH_BATCH_SIZE to a job (app.jobs.batch); each row
+        # names its job, so the reconciler can tell whether RQ still holds it.
+        size = ctx.settings.refresh_batch_size
+        job_ids = [uuid.uuid4() for _ in range(0, len(due), size)]
+        created = session.execute(
+            pg_insert(Fetch)
+            .on_conflict_do_nothing(
+                index_elements=[Fetch.feed_id], index_where=text(PENDING_PREDICATE)
             )
-        )
+            .returning(Fetch.id, Fetch.job_id),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "feed_id": feed_id,
+                    "trigger": FetchTrigger.REFRESH,
+                    "state": FetchState.QUEUED,
+                    "scheduled_for": due_at,
+                    "enqueued_at": now,
+                    "job_id": job_ids[index // size],
+                }
+                for index, (feed_id, due_at) in enumerate(due)
+            ],
+        ).all()
         # Provisional: the fetch's outcome sets the real next time.
         interval = func.coalesce(Feed.refresh_interval, ctx.settings.refresh_default)
         session.execute(
@@ -83,8 +86,11 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
         metrics.scheduler_lag(lag)
     log.info("scheduler: due=%d enqueued=%d max_lag_s=%.1f", len(due), len(created), max(lags))
     if created:
+        batches: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for fetch_id, job_id in created:
+            batches.setdefault(job_id, []).append(fetch_id)
         try:
-            ctx.queues.enqueue_many_fetches(created, FetchTrigger.REFRESH.value)
+            ctx.queues.enqueue_batches(batches)
         except RedisError:
             # The rows stay queued; the reconciler enqueues them once Redis is back.
             log.warning("could not enqueue %d refreshes: Redis unavailable", len(created))
@@ -108,11 +114,12 @@ def reconcile(ctx: JobContext) -> int:
             queued_before=now - timedelta(seconds=queued_grace),
             running_before=now - timedelta(seconds=running_grace),
         ):
-            if fetch.state == FetchState.QUEUED and ctx.queues.job_waiting(str(fetch.id)):
-                # Just a long queue: look again later.
+            job_id = fetch.job_id or fetch.id
+            if fetch.state == FetchState.QUEUED and ctx.queues.job_waiting(str(job_id)):
+                # Just a long queue (or a batch still at work): look again later.
                 mark_enqueued(session, fetch.id)
                 continue
-            requeue_fetch(session, fetch.id)
+            requeue_fetch(session, fetch.id, detach=True)
             revived.append((fetch.id, fetch.trigger))
         session.commit()
     for fetch_id, _trigger in revived:

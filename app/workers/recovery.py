@@ -14,8 +14,8 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from app.jobs.context import JobContext
-from app.storage.fetches import mark_enqueued, requeue_fetch
-from app.storage.models import Fetch, FetchTrigger
+from app.storage.fetches import fetches_of_job, mark_enqueued, requeue_fetch
+from app.storage.models import FetchTrigger
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +33,22 @@ def recover_worker_job(ctx: JobContext, worker_name: str) -> str | None:
     if not job_id:
         return None
     try:
-        fetch_id = uuid.UUID(job_id)
+        job_key = uuid.UUID(job_id)
     except ValueError:
         return None
     with ctx.db.session() as session:
-        fetch = session.get(Fetch, fetch_id)
-        if fetch is None or not requeue_fetch(session, fetch_id):
-            session.commit()
-            return None  # already finished (it died after recording), or unknown
-        trigger = fetch.trigger
+        # A fetch's own job, or a batch of refreshes: each unfinished one goes back alone.
+        revived = [
+            (fetch.id, fetch.trigger)
+            for fetch in fetches_of_job(session, job_key)
+            if requeue_fetch(session, fetch.id, detach=True)
+        ]
         session.commit()
-    enqueue_again(ctx, [(fetch_id, trigger)], at_front=True)
+    if not revived:
+        return None  # already finished (it died after recording), or unknown
+    if revived[0][0] != job_key:
+        ctx.queues.drop_job(job_id)  # the batch job itself
+    enqueue_again(ctx, revived, at_front=True)
     log.warning("recovered job %s of dead worker %s", job_id, worker_name)
     return job_id
 

@@ -19,12 +19,12 @@ def _feed(db: Database, state: FeedState) -> Feed:
 
 def _succeed(db: Database, feed_id: int) -> Feed:
     with db.session() as session:
-        feed = session.get(Feed, feed_id)
-        assert feed is not None
         record_success(
-            session, feed, now=NOW, next_fetch_at=NOW + timedelta(hours=1), interval=3600
+            session, feed_id, now=NOW, next_fetch_at=NOW + timedelta(hours=1), interval=3600
         )
         session.commit()
+        feed = session.get(Feed, feed_id)
+        assert feed is not None
         return feed
 
 
