@@ -32,6 +32,13 @@ from bench.stack import (
 # Inclusive shares are reported for stacks containing these frames (function names).
 KEY_FRAMES = (
     "run_fetch",
+    "run_fetch_batch",
+    "run_one",
+    "record_success",
+    "finish_fetch",
+    "pending_feed",
+    "acquire",
+    "release",
     "fetch_feed",
     "download",
     "parse_feed",
@@ -131,18 +138,21 @@ def summarise(folder: Path, top: int = 30) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", choices=("cpu", "unchanged", "web"))
+    parser.add_argument("scenario", choices=("cpu", "cpu-refresh", "unchanged", "web"))
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument(
         "--gil", action="store_true", help="sample only the thread holding the GIL (CPU)"
     )
     args = parser.parse_args(argv)
     services = start_services()
-    if args.scenario == "cpu":
+    if args.scenario in ("cpu", "cpu-refresh"):
         feeds = start_feedserver("--latency", "zero", "--items", "50")
         with running(feeds):
             reset_data(services)
-            submit_feeds(services, feed_base(), 1, 2000)
+            if args.scenario == "cpu":
+                submit_feeds(services, feed_base(), 1, 2000)
+            else:
+                seed_due_feeds(services, feed_base(), 1, 2000, etag=False)
             worker = start_worker(services, WORKER_CONCURRENCY=1)
             with running(worker):
                 time.sleep(2)

@@ -11,6 +11,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from .models import ParsedItem
 
 MAX_KEY_PART = 500  # longer guids/links are hashed: the key must fit a Postgres btree index
+# What json.dumps(fields, sort_keys=True, ensure_ascii=False) builds on every call.
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def absolute_http_url(value: str | None, base_url: str | None) -> str | None:
@@ -91,9 +93,7 @@ def make_item(
         "published": _iso(published_at),
         "updated": _iso(updated_at),
     }
-    content_hash = hashlib.sha256(
-        json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+    content_hash = hashlib.sha256(_HASH_ENCODER.encode(fields).encode()).hexdigest()
     return ParsedItem(
         key=key,
         guid=guid,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import func, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
+from psycopg2.extras import execute_values
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.storage.models import Item
@@ -35,38 +35,30 @@ class UpsertCounts:
     updated: int
 
 
-def _build_upsert() -> Any:
-    # Core, not the ORM's bulk insert: rows go straight to the driver.
-    table = Item.__table__
-    stmt = insert(table)
-    excluded = stmt.excluded
-    return stmt.on_conflict_do_update(
-        constraint="uq_items_feed_id_key",
-        set_={
-            "guid": excluded.guid,
-            "url": excluded.url,
-            "title": excluded.title,
-            "author": excluded.author,
-            "summary_html": excluded.summary_html,
-            "content_html": excluded.content_html,
-            "content_hash": excluded.content_hash,
-            "published_at": excluded.published_at,
-            "updated_at": excluded.updated_at,
-            "changed_at": func.now(),
-            "sort_at": func.least(
-                func.coalesce(excluded.published_at, excluded.updated_at, table.c.first_seen_at),
-                func.now(),
-            ),
-        },
-        # A concurrent writer may have stored the same version meanwhile.
-        where=table.c.content_hash != excluded.content_hash,
-    ).returning(literal_column("(xmax = 0)").label("inserted"))
-
-
-# One statement object for every call: SQLAlchemy compiles it once, and runs it
-# for many rows at a time ("insertmanyvalues"), instead of compiling a fresh
-# VALUES list per fetch.
-_UPSERT = _build_upsert()
+# One multi-row statement per fetch, sent with psycopg2's execute_values: the rows
+# go to the driver as plain tuples, with none of the per-row work of an ORM or
+# Core executemany (a 50-item feed costs a fraction of a millisecond here).
+_UPSERT_SQL = """
+INSERT INTO items (feed_id, key, guid, url, title, author, summary_html, content_html,
+                   content_hash, published_at, updated_at, sort_at)
+VALUES %s
+ON CONFLICT ON CONSTRAINT uq_items_feed_id_key DO UPDATE SET
+    guid = excluded.guid,
+    url = excluded.url,
+    title = excluded.title,
+    author = excluded.author,
+    summary_html = excluded.summary_html,
+    content_html = excluded.content_html,
+    content_hash = excluded.content_hash,
+    published_at = excluded.published_at,
+    updated_at = excluded.updated_at,
+    changed_at = now(),
+    sort_at = least(coalesce(excluded.published_at, excluded.updated_at, items.first_seen_at),
+                    now())
+-- A concurrent writer may have stored the same version meanwhile.
+WHERE items.content_hash <> excluded.content_hash
+RETURNING (xmax = 0)
+"""
 
 
 def upsert_items(session: Session, feed_id: int, items: Sequence[ItemData]) -> UpsertCounts:
@@ -90,25 +82,29 @@ def upsert_items(session: Session, feed_id: int, items: Sequence[ItemData]) -> U
         return UpsertCounts(0, 0)
     now = datetime.now(UTC)
     rows = [
-        {
-            "feed_id": feed_id,
-            "key": it.key,
-            "guid": it.guid,
-            "url": it.url,
-            "title": it.title,
-            "author": it.author,
-            "summary_html": it.summary_html,
-            "content_html": it.content_html,
-            "content_hash": it.content_hash,
-            "published_at": it.published_at,
-            "updated_at": it.updated_at,
+        (
+            feed_id,
+            it.key,
+            it.guid,
+            it.url,
+            it.title,
+            it.author,
+            it.summary_html,
+            it.content_html,
+            it.content_hash,
+            it.published_at,
+            it.updated_at,
             # Items dated in the future would pin themselves to the top of the list.
-            "sort_at": min(it.published_at or it.updated_at or now, now),
-        }
+            min(it.published_at or it.updated_at or now, now),
+        )
         for it in changed
     ]
-    results = session.connection().execute(_UPSERT, rows).scalars().all()
-    new = sum(1 for inserted in results if inserted)
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        results = execute_values(cursor, _UPSERT_SQL, rows, page_size=len(rows), fetch=True)
+    finally:
+        cursor.close()
+    new = sum(1 for (inserted,) in results if inserted)
     return UpsertCounts(new=new, updated=len(results) - new)
 
 

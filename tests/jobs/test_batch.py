@@ -124,7 +124,11 @@ def test_a_member_over_its_host_budget_gets_its_own_scheduled_job(
     ctx = replace(
         ctx,
         budget=HostBudget(
-            redis, prefix=ctx.settings.queue_prefix, concurrency=1, per_minute=1000, lease_seconds=60
+            redis,
+            prefix=ctx.settings.queue_prefix,
+            concurrency=1,
+            per_minute=1000,
+            lease_seconds=60,
         ),
     )
     set_context(ctx)

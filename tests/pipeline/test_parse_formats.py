@@ -240,3 +240,81 @@ def test_utf16_feed_with_bom_is_decoded() -> None:
     text = (FIXTURES / "latin1.xml").read_bytes().decode("iso-8859-1")
     body = text.replace('encoding="ISO-8859-1"', 'encoding="UTF-16"').encode("utf-16")
     assert parse_feed(body, XML, BASE).title == "Café crème à Zürich"
+
+
+def atom(entry: str, feed_attrs: str = "") -> bytes:
+    return (
+        f'<feed xmlns="http://www.w3.org/2005/Atom"{feed_attrs}><title>A</title>'
+        f"<entry><id>urn:x:1</id><title>E</title>{entry}</entry></feed>"
+    ).encode()
+
+
+LINKS = '&lt;a href="x.html"&gt;x&lt;/a&gt; &lt;img src="../i.png"&gt;'
+
+
+def test_relative_urls_in_content_are_resolved_against_the_feed_xml_base() -> None:
+    body = atom(f'<content type="html">{LINKS}</content>', ' xml:base="https://b.example/d/"')
+    content = parse_feed(body, XML, BASE).items[0].content_html or ""
+    assert 'href="https://b.example/d/x.html"' in content
+    assert 'src="https://b.example/i.png"' in content
+
+
+def test_xml_base_on_the_content_element_applies_to_its_urls() -> None:
+    body = atom(f'<content type="html" xml:base="https://c.example/e/f/">{LINKS}</content>')
+    content = parse_feed(body, XML, BASE).items[0].content_html or ""
+    assert 'href="https://c.example/e/f/x.html"' in content
+    assert 'src="https://c.example/e/i.png"' in content
+
+
+def test_xml_base_on_the_summary_applies_to_the_summary_only() -> None:
+    body = atom(
+        f'<summary type="html" xml:base="https://s.example/s/">{LINKS}</summary>'
+        f'<content type="html">{LINKS}</content>',
+        ' xml:base="https://b.example/d/"',
+    )
+    item = parse_feed(body, XML, BASE).items[0]
+    assert 'href="https://s.example/s/x.html"' in (item.summary_html or "")
+    assert 'href="https://b.example/d/x.html"' in (item.content_html or "")
+
+
+def test_relative_xml_base_is_resolved_against_the_document_url() -> None:
+    body = atom(f'<content type="html">{LINKS}</content>', ' xml:base="/blog/"')
+    content = parse_feed(body, XML, BASE).items[0].content_html or ""
+    assert 'href="https://feeds.example.com/blog/x.html"' in content
+    assert 'src="https://feeds.example.com/i.png"' in content
+
+
+def test_non_http_xml_base_falls_back_to_the_document_url() -> None:
+    body = atom(f'<content type="html">{LINKS}</content>', ' xml:base="ftp://files.example/d/"')
+    content = parse_feed(body, XML, BASE).items[0].content_html or ""
+    assert 'href="https://feeds.example.com/path/x.html"' in content
+    assert "ftp:" not in content
+
+
+def test_atom_content_urls_without_xml_base_use_the_document_url() -> None:
+    content = parse_feed(atom(f'<content type="html">{LINKS}</content>'), XML, BASE)
+    html_text = content.items[0].content_html or ""
+    assert 'href="https://feeds.example.com/path/x.html"' in html_text
+    assert 'src="https://feeds.example.com/i.png"' in html_text
+
+
+def test_content_only_entry_under_xml_base_keeps_one_copy() -> None:
+    # feedparser copies content into summary; the copy must clean to the same HTML.
+    body = atom(f'<content type="html">{LINKS}</content>', ' xml:base="https://b.example/d/"')
+    item = parse_feed(body, XML, BASE).items[0]
+    assert item.summary_html is None
+    assert 'href="https://b.example/d/x.html"' in (item.content_html or "")
+
+
+def test_text_content_only_entry_is_escaped() -> None:
+    item = parse_feed(atom('<content type="text">1 &lt; 2 &amp; &lt;b&gt;</content>'), XML, BASE)
+    assert item.items[0].content_html == "1 &lt; 2 &amp; &lt;b&gt;"
+
+
+def test_xhtml_void_elements_are_not_doubled() -> None:
+    body = atom(
+        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        '<p>a<br/>b<img src="i.png"/></p><hr/></div></content>'
+    )
+    content = parse_feed(body, XML, BASE).items[0].content_html
+    assert content == '<p>a<br>b<img src="https://feeds.example.com/path/i.png"></p><hr>'

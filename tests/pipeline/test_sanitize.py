@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -33,6 +34,10 @@ PAYLOADS = [
     '<base href="https://evil.example/"><meta http-equiv="refresh" content="0;url=x">',
     '<a href="https://ok.example/" target="_blank" rel="opener">ok</a>',
     "<!--<script>alert(1)</script>-->",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    '<video><source onerror="alert(1)"></video><audio src="x" onloadstart="alert(1)"></audio>',
+    '<a href="jav&#x09;ascript:alert(1)">entity tab</a>',
 ]
 DANGEROUS = re.compile(
     r"<\s*(script|style|iframe|object|embed|form|input|svg|math|base|meta|button)\b|"
@@ -147,3 +152,118 @@ def test_script_text_in_a_title_is_dropped_not_shown() -> None:
         rss_with("<script>alert(1)</script>"), {"Content-Type": "application/xml"}, BASE
     )
     assert feed.items[0].title == "Title"
+
+
+# Well-formed XML, as Atom type="xhtml" content must be; feedparser re-serialises it.
+XHTML_PAYLOADS = [
+    "<script>alert(1)</script>",
+    '<img src="x" onerror="alert(1)"/>',
+    '<a href="javascript:alert(1)">click</a>',
+    '<a href=" JaVaScRiPt:alert(1)">click</a>',
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+"/>',
+    '<p style="background:url(javascript:alert(1))">styled</p>',
+    "<style>body{display:none}</style>",
+    '<iframe src="https://evil.example/"></iframe>',
+    '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="1"/></svg>',
+    '<div onclick="alert(1)">hover</div>',
+    '<math xmlns="http://www.w3.org/1998/Math/MathML"><mtext>m</mtext></math>',
+    '<form action="https://evil.example/"><input name="q"/></form>',
+]
+
+
+@pytest.mark.parametrize("payload", XHTML_PAYLOADS)
+def test_xss_payload_does_not_survive_atom_xhtml_content(payload: str) -> None:
+    body = (
+        '<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><id>1</id>'
+        '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        f"{payload}T</div></title>"
+        '<summary type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        f"{payload}S</div></summary>"
+        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">'
+        f"<p>{payload}C</p></div></content></entry></feed>"
+    ).encode()
+    item = parse_feed(body, {"Content-Type": "application/atom+xml"}, BASE).items[0]
+    for value in (item.title, item.summary_html, item.content_html):
+        assert is_inert(value)
+        assert not DANGEROUS.search(value or "")
+    assert item.title is not None and "<" not in item.title
+
+
+def test_javascript_link_in_content_keeps_its_text_but_loses_its_href() -> None:
+    content = (
+        parse_feed(
+            rss_with('<a href="javascript:alert(1)">click</a>'),
+            {"Content-Type": "application/xml"},
+            BASE,
+        )
+        .items[0]
+        .content_html
+    )
+    assert content == '<a rel="noopener noreferrer nofollow">click</a>Content'
+
+
+def test_script_and_style_content_is_dropped_from_entry_html() -> None:
+    item = parse_feed(
+        rss_with("<script>var a = 1;</script><style>p { color: red }</style>ok"),
+        {"Content-Type": "application/xml"},
+        BASE,
+    ).items[0]
+    assert item.content_html == "okContent"
+    assert item.summary_html == "okSummary"
+
+
+def test_event_handlers_and_style_attributes_are_dropped_from_entry_html() -> None:
+    content = (
+        parse_feed(
+            rss_with('<p onclick="alert(1)" style="color:red" class="c">text</p>'),
+            {"Content-Type": "application/xml"},
+            BASE,
+        )
+        .items[0]
+        .content_html
+    )
+    assert content == "<p>text</p>Content"
+
+
+def test_data_uri_image_source_is_dropped_from_entry_html() -> None:
+    content = (
+        parse_feed(
+            rss_with('<img src="data:image/png;base64,AAAA" alt="a">'),
+            {"Content-Type": "application/xml"},
+            BASE,
+        )
+        .items[0]
+        .content_html
+    )
+    assert content == '<img alt="a">Content'
+
+
+def test_base_url_of_one_call_does_not_leak_into_the_next() -> None:
+    assert 'href="https://feeds.example.com/x"' in sanitize_html('<a href="x">x</a>', BASE)
+    assert sanitize_html('<a href="x">x</a>') == (
+        '<a href="x" rel="noopener noreferrer nofollow">x</a>'
+    )
+
+
+def test_non_http_base_url_leaves_relative_urls_alone() -> None:
+    out = sanitize_html('<a href="x">x</a>', "ftp://files.example/d/")
+    assert out == '<a href="x" rel="noopener noreferrer nofollow">x</a>'
+
+
+def test_concurrent_calls_each_resolve_against_their_own_base_url() -> None:
+    markup = '<a href="page">p</a>' + "<p>filler</p>" * 2000 + '<img src="i.png">'
+
+    def clean(n: int) -> bool:
+        out = sanitize_html(markup, f"https://h{n}.example/d/")
+        return f'href="https://h{n}.example/d/page"' in out and (
+            f'src="https://h{n}.example/d/i.png"' in out
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(clean, range(64)))
+
+
+def test_unparseable_relative_url_is_dropped() -> None:
+    assert sanitize_html('<a href="//[::1">x</a>', BASE) == (
+        '<a rel="noopener noreferrer nofollow">x</a>'
+    )
