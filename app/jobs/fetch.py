@@ -11,7 +11,7 @@ import logging
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -24,8 +24,8 @@ from app.jobs.interrupt import ShutdownInterrupt
 from app.jobs.politeness import Lease
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
-from app.storage.feeds import recent_item_times, record_failure, record_success
-from app.storage.fetches import finish_fetch, pending_feed, requeue_fetch, start_fetch
+from app.storage.feeds import Success, recent_item_times, record_failure, record_success
+from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
 from app.storage.items import upsert_items
 from app.storage.models import Feed, FeedState, FetchState
 
@@ -40,15 +40,16 @@ _NO_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(Claim):
     """What the job read from Postgres before going to the network."""
 
-    fetch_id: uuid.UUID
-    feed_id: int
-    attempt: int  # 1 for the first try
-    url: str
-    validators: Validators
-    refresh_interval: int | None  # the feed's current one
+    fetch_id: uuid.UUID = field(kw_only=True)
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(
+            etag=self.etag, last_modified=self.last_modified, content_hash=self.content_hash
+        )
 
 
 def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
@@ -66,29 +67,27 @@ def run_one(
     """Run fetch ``key`` in this job (``job_id``: the batch job carrying it, if any)."""
     fetch_id = str(key)
     started = time.monotonic()
-    # One connection checkout for the whole start: read, reserve, mark running.
     with ctx.db.session() as session:
-        feed = pending_feed(session, key, job_id)
-        if feed is None:
-            log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
-            return {"skipped": True}
-        host = (urlsplit(feed.current_url).hostname or "").lower()
-        lease = ctx.budget.acquire(host)
-        if not isinstance(lease, Lease):
-            log.info(
-                "fetch deferred: host over budget",
-                extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
-            )
-            return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
-        try:
-            target = _start(session, key, feed, job_id)
-        except BaseException:
-            ctx.budget.release(lease)
-            raise
+        claim = claim_fetch(session, key, job_id)
+        session.commit()
+    if claim is None:
+        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+        return {"skipped": True}
+    host = (urlsplit(claim.url).hostname or "").lower()
     try:
-        if target is None:
-            log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
-            return {"skipped": True}
+        lease = ctx.budget.acquire(host)
+    except BaseException:
+        _unclaim(ctx, key)
+        raise
+    if not isinstance(lease, Lease):
+        _unclaim(ctx, key)
+        log.info(
+            "fetch deferred: host over budget",
+            extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
+        )
+        return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
+    target = Target(**asdict(claim), fetch_id=key)
+    try:
         metrics.job_started()
         try:
             return _fetch_and_record(ctx, target, started)
@@ -102,6 +101,12 @@ def run_one(
             raise
     finally:
         ctx.budget.release(lease)
+
+
+def _unclaim(ctx: JobContext, key: uuid.UUID) -> None:
+    with ctx.db.session() as session:
+        unclaim_fetch(session, key)
+        session.commit()
 
 
 def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[str, object] | Retry:
@@ -152,25 +157,6 @@ def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[s
     return {"state": "succeeded", "items_new": counts[0], "items_updated": counts[1]}
 
 
-def _start(
-    session: Session, fetch_id: uuid.UUID, feed: Feed, job_id: uuid.UUID | None
-) -> Target | None:
-    attempt = start_fetch(session, fetch_id, job_id)
-    session.commit()
-    if attempt is None:
-        return None  # finished meanwhile by another worker
-    return Target(
-        fetch_id=fetch_id,
-        feed_id=feed.id,
-        attempt=attempt,
-        url=feed.current_url,
-        validators=Validators(
-            etag=feed.etag, last_modified=feed.last_modified, content_hash=feed.content_hash
-        ),
-        refresh_interval=feed.refresh_interval,
-    )
-
-
 def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tuple[int, int]:
     settings = ctx.settings
     now = datetime.now(UTC)
@@ -195,28 +181,24 @@ def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tupl
         )
         record_success(
             session,
-            target.feed_id,
-            now=now,
-            next_fetch_at=schedule.with_jitter(interval, now),
-            interval=interval,
-            current_url=result.permanent_url,
-            title=parsed.title if parsed else None,
-            site_url=parsed.site_url if parsed else None,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            content_hash=result.content_hash,
-            items_changed=learned,
-        )
-        finish_fetch(
-            session,
             target.fetch_id,
-            state=FetchState.SUCCEEDED,
-            http_status=result.status,
-            items_new=new,
-            items_updated=updated,
-            not_modified=result.not_modified,
-            warning=parsed.warning if parsed else None,
-            discovered_url=result.discovered_url,
+            Success(
+                now=now,
+                next_fetch_at=schedule.with_jitter(interval, now),
+                interval=interval,
+                http_status=result.status,
+                not_modified=result.not_modified,
+                items_new=new,
+                items_updated=updated,
+                current_url=result.permanent_url,
+                title=parsed.title if parsed else None,
+                site_url=parsed.site_url if parsed else None,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                content_hash=result.content_hash,
+                warning=parsed.warning if parsed else None,
+                discovered_url=result.discovered_url,
+            ),
         )
         session.commit()
     return new, updated

@@ -2,63 +2,89 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.storage.models import Feed, FeedState, Item
 
-
-def record_success(
-    session: Session,
-    feed_id: int,
-    *,
-    now: datetime,
-    next_fetch_at: datetime,
-    interval: int,
-    current_url: str | None = None,
-    title: str | None = None,
-    site_url: str | None = None,
-    etag: str | None = None,
-    last_modified: str | None = None,
-    content_hash: str | None = None,
-    items_changed: bool = True,
-) -> None:
-    """Store a successful fetch: validators, metadata, schedule, and a clean error slate.
-
-    One UPDATE, which also takes the row lock: a pause made while the fetch ran
-    is read and kept inside the statement, not from an older copy of the row.
+# A success finishes the fetch and updates its feed in one statement: nothing is
+# recorded twice if another worker finished the fetch meanwhile, and the feed row
+# is read and written inside the statement (a pause made while the fetch ran is kept).
+_RECORD_SUCCESS = text(
     """
-    paused = Feed.state == FeedState.PAUSED
-    values: dict[str, object] = {
-        "etag": etag,
-        "last_modified": last_modified,
-        "state": case((paused, FeedState.PAUSED), else_=FeedState.ACTIVE),
-        "error_count": 0,
-        "last_error_code": None,
-        "last_error": None,
-        "last_fetched_at": now,
-        "last_success_at": now,
-        "next_fetch_at": case((paused, None), else_=next_fetch_at),
-        "refresh_interval": interval,
-    }
-    if current_url:
-        values["current_url"] = current_url
-    if title:
-        values["title"] = title
-    if site_url:
-        values["site_url"] = site_url
-    if content_hash:
-        values["content_hash"] = content_hash
-    if items_changed:
-        values["item_count"] = (
-            select(func.count()).select_from(Item).where(Item.feed_id == feed_id).scalar_subquery()
-        )
-    session.execute(
-        update(Feed).where(Feed.id == feed_id).values(values),
-        execution_options={"synchronize_session": False},
+    WITH finished AS (
+        UPDATE fetches
+        SET state = 'succeeded', finished_at = now(), http_status = :http_status,
+            items_new = :items_new, items_updated = :items_updated,
+            not_modified = :not_modified, warning = :warning,
+            discovered_url = :discovered_url
+        WHERE id = CAST(:fetch_id AS uuid) AND state IN ('queued', 'running')
+        RETURNING feed_id
     )
+    UPDATE feeds
+    SET current_url = coalesce(:current_url, current_url),
+        title = coalesce(:title, title),
+        site_url = coalesce(:site_url, site_url),
+        etag = :etag,
+        last_modified = :last_modified,
+        content_hash = coalesce(:content_hash, content_hash),
+        state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END,
+        error_count = 0,
+        last_error_code = NULL,
+        last_error = NULL,
+        last_fetched_at = :now,
+        last_success_at = :now,
+        next_fetch_at = CASE WHEN state = 'paused' THEN NULL ELSE :next_fetch_at END,
+        refresh_interval = :interval,
+        item_count = CASE WHEN :items_changed
+                          THEN (SELECT count(*) FROM items WHERE items.feed_id = feeds.id)
+                          ELSE item_count END
+    FROM finished
+    WHERE feeds.id = finished.feed_id
+    RETURNING feeds.id
+    """
+)
+
+
+@dataclass(frozen=True)
+class Success:
+    """What a successful fetch learned about its feed, and what it did."""
+
+    now: datetime
+    next_fetch_at: datetime
+    interval: int
+    http_status: int | None = None
+    not_modified: bool = False
+    items_new: int = 0
+    items_updated: int = 0
+    current_url: str | None = None
+    title: str | None = None
+    site_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    warning: str | None = None
+    discovered_url: str | None = None
+
+
+def record_success(session: Session, fetch_id: uuid.UUID, success: Success) -> bool:
+    """Finish a pending fetch as succeeded and store on its feed the validators,
+    metadata and schedule, with a clean error slate. False if the fetch had ended."""
+    params = asdict(success)
+    params.update(
+        fetch_id=str(fetch_id),
+        # Empty values never replace known ones.
+        current_url=success.current_url or None,
+        title=success.title or None,
+        site_url=success.site_url or None,
+        content_hash=success.content_hash or None,
+        items_changed=bool(success.items_new or success.items_updated),
+    )
+    return session.execute(_RECORD_SUCCESS, params).first() is not None
 
 
 def record_failure(

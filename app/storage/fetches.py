@@ -7,9 +7,10 @@ the reconciler) racing on one fetch cannot both move it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, literal_column, select, update
+from sqlalchemy import func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -74,36 +75,56 @@ def mark_enqueued(session: Session, fetch_id: uuid.UUID) -> None:
     session.execute(update(Fetch).where(Fetch.id == fetch_id).values(enqueued_at=func.now()))
 
 
-def _owned_by(job_id: uuid.UUID | None) -> ColumnElement[bool]:
-    # A fetch carried by a batch job names that job; a fetch with its own job names none.
-    return Fetch.job_id.is_(None) if job_id is None else Fetch.job_id == job_id
+@dataclass(frozen=True)
+class Claim:
+    """A fetch taken by a job, with what the job needs of its feed."""
+
+    attempt: int  # 1 for the first try
+    feed_id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    refresh_interval: int | None
 
 
-def start_fetch(
+# The hot path of every fetch, so one round trip: take the fetch and read its feed.
+_CLAIM = text(
+    """
+    UPDATE fetches
+    SET state = 'running', started_at = now(), attempts = fetches.attempts + 1
+    FROM feeds
+    WHERE fetches.id = CAST(:fetch_id AS uuid)
+      AND fetches.state IN ('queued', 'running')
+      AND fetches.job_id IS NOT DISTINCT FROM CAST(:job_id AS uuid)
+      AND feeds.id = fetches.feed_id
+    RETURNING fetches.attempts, feeds.id, feeds.current_url, feeds.etag,
+              feeds.last_modified, feeds.content_hash, feeds.refresh_interval
+    """
+)
+
+
+def claim_fetch(
     session: Session, fetch_id: uuid.UUID, job_id: uuid.UUID | None = None
-) -> int | None:
-    """Move a pending fetch to running; returns its attempt number (1 for the first),
-    or None if it is already finished (or gone, or handed to another job).
+) -> Claim | None:
+    """Move a pending fetch to running and read its feed; None if it is already
+    finished (or gone, or handed to another job).
 
     ``job_id`` is the batch job running it (None: the fetch's own job). A fetch
     found ``running`` is taken too: its previous worker died.
     """
-    return session.execute(
+    row = session.execute(
+        _CLAIM, {"fetch_id": str(fetch_id), "job_id": str(job_id) if job_id else None}
+    ).first()
+    return Claim(*row) if row else None
+
+
+def unclaim_fetch(session: Session, fetch_id: uuid.UUID) -> None:
+    """Undo :func:`claim_fetch` for a fetch that is deferred before it started."""
+    session.execute(
         update(Fetch)
-        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES), _owned_by(job_id))
-        .values(state=FetchState.RUNNING, started_at=func.now(), attempts=Fetch.attempts + 1)
-        .returning(Fetch.attempts)
-    ).scalar_one_or_none()
-
-
-def pending_feed(
-    session: Session, fetch_id: uuid.UUID, job_id: uuid.UUID | None = None
-) -> Feed | None:
-    """The feed of a fetch that is still pending and carried by ``job_id``, else None."""
-    return session.scalar(
-        select(Feed)
-        .join(Fetch, Fetch.feed_id == Feed.id)
-        .where(Fetch.id == fetch_id, Fetch.state.in_(PENDING_STATES), _owned_by(job_id))
+        .where(Fetch.id == fetch_id, Fetch.state == FetchState.RUNNING)
+        .values(state=FetchState.QUEUED, attempts=Fetch.attempts - 1)
     )
 
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from app.storage.db import Database
-from app.storage.feeds import record_failure, record_success
-from app.storage.models import Feed, FeedState
+from app.storage.feeds import Success, record_failure, record_success
+from app.storage.fetches import create_fetch, finish_fetch
+from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SUCCESS = Success(now=NOW, next_fetch_at=NOW + timedelta(hours=1), interval=3600, etag='"v2"')
 
 
 def _feed(db: Database, state: FeedState) -> Feed:
@@ -19,9 +22,8 @@ def _feed(db: Database, state: FeedState) -> Feed:
 
 def _succeed(db: Database, feed_id: int) -> Feed:
     with db.session() as session:
-        record_success(
-            session, feed_id, now=NOW, next_fetch_at=NOW + timedelta(hours=1), interval=3600
-        )
+        fetch, _ = create_fetch(session, feed_id, FetchTrigger.REFRESH)
+        assert record_success(session, fetch.id, SUCCESS)
         session.commit()
         feed = session.get(Feed, feed_id)
         assert feed is not None
@@ -56,3 +58,29 @@ def test_failure_of_a_paused_feed_keeps_it_paused(db: Database) -> None:
         session.commit()
         assert stored.state == FeedState.PAUSED and stored.next_fetch_at is None
         assert stored.error_count == 1
+
+
+def test_a_success_for_a_fetch_that_already_ended_changes_nothing(db: Database) -> None:
+    feed = _feed(db, FeedState.ERROR)
+    with db.session() as session:
+        fetch, _ = create_fetch(session, feed.id, FetchTrigger.MANUAL)
+        finish_fetch(session, fetch.id, state=FetchState.FAILED, error_code="timeout")
+        assert not record_success(session, fetch.id, SUCCESS)
+        session.commit()
+        stored = session.get(Feed, feed.id)
+        ended = session.get(Fetch, fetch.id, populate_existing=True)
+    assert stored is not None and stored.state == FeedState.ERROR and stored.etag is None
+    assert ended is not None and ended.state == FetchState.FAILED
+
+
+def test_a_success_finishes_its_fetch_with_what_it_did(db: Database) -> None:
+    feed = _feed(db, FeedState.ACTIVE)
+    with db.session() as session:
+        fetch, _ = create_fetch(session, feed.id, FetchTrigger.REFRESH)
+        record_success(session, fetch.id, replace(SUCCESS, http_status=304, not_modified=True))
+        session.commit()
+        done = session.get(Fetch, fetch.id, populate_existing=True)
+        stored = session.get(Feed, feed.id)
+    assert done is not None and done.state == FetchState.SUCCEEDED
+    assert done.http_status == 304 and done.not_modified and done.finished_at is not None
+    assert stored is not None and stored.etag == '"v2"' and stored.refresh_interval == 3600
