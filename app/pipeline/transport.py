@@ -6,12 +6,16 @@ connection classes connect to the addresses the guard checked, while the Host he
 SNI and certificate verification keep using the URL's host name.
 
 Socket timeouts bound each read, but a server can still drip one byte per read forever
-(in headers, in a TLS handshake, inside a compressed block). A watchdog timer therefore
-shuts the fetch's sockets down when the overall deadline passes.
+(in headers, in a TLS handshake, inside a compressed block). A watchdog therefore
+shuts the fetch's sockets down when the overall deadline passes: one thread per process
+watches every fetch's deadline, rather than a timer thread started for each fetch.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -35,10 +39,8 @@ class FetchContext:
         self._targets: dict[tuple[str, int], tuple[SockAddr, ...]] = {}
         self._sockets: list[socket.socket] = []  # dup()s we own, so closing theirs is harmless
         self._lock = threading.Lock()
-        self._closed = False
-        self._timer = threading.Timer(max(self.remaining(), 0.0), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        self.closed = False
+        _WATCHDOG.watch(self)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (may be negative)."""
@@ -57,7 +59,7 @@ class FetchContext:
     def watch(self, sock: socket.socket) -> None:
         """Cut `sock` when the deadline passes (a dup survives TLS wrapping, which detaches it)."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
             self._sockets.append(sock.dup())
             if self.expired:
@@ -70,21 +72,59 @@ class FetchContext:
             except OSError:
                 pass  # already closed by the peer or by us
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """The deadline has passed: cut every socket of this fetch."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
             self.expired = True
             self._shutdown_all()
 
     def close(self) -> None:
-        """Stop the watchdog and release the sockets we hold."""
-        self._timer.cancel()
+        """Release the sockets we hold; the watchdog forgets this fetch."""
         with self._lock:
-            self._closed = True
+            self.closed = True
             for s in self._sockets:
                 s.close()
             self._sockets.clear()
+
+
+class _Watchdog:
+    """Expires each fetch at its deadline, from one thread per process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, FetchContext]] = []
+        self._order = itertools.count()  # ties never compare contexts
+        self._pid: int | None = None
+
+    def watch(self, ctx: FetchContext) -> None:
+        with self._cond:
+            if self._pid != os.getpid():
+                # First use in this process (threads do not survive a fork).
+                self._pid = os.getpid()
+                self._heap = []
+                threading.Thread(target=self._run, name="feedqueue-deadlines", daemon=True).start()
+            heapq.heappush(self._heap, (ctx.deadline_at, next(self._order), ctx))
+            if self._heap[0][2] is ctx:
+                self._cond.notify()  # sooner than what the thread is waiting for
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    # Finished fetches are dropped as they come up, not searched for.
+                    while self._heap and self._heap[0][2].closed:
+                        heapq.heappop(self._heap)
+                    wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                    if wait is not None and wait <= 0:
+                        break
+                    self._cond.wait(wait)
+                _, _, due = heapq.heappop(self._heap)
+            due.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 class _PinnedMixin:
