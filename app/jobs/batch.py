@@ -4,14 +4,17 @@ A refresh that finds its feed unchanged costs a few milliseconds; an RQ job
 costs about as much again in Redis round trips and bookkeeping (dequeue,
 registries, status). The scheduler therefore puts up to REFRESH_BATCH_SIZE
 refreshes in one job, which runs them one after the other with the same
-semantics as a fetch's own job (``app.jobs.fetch.run_one``).
+semantics as a fetch's own job (``app.jobs.fetch``). It claims all its fetches in one
+statement, and writes the outcomes of the unchanged ones (most refreshes) together
+at its end.
 
 Each fetch row names the batch job that carries it (``fetches.job_id``), and a
 job only runs fetches that still name it, so a fetch handed to a job of its
 own (a deferral, a retry, the reconciler) is never run twice. A batch stops
-starting fetches once it has run for ``JOB_TIMEOUT - FETCH_DEADLINE`` seconds and
+starting fetches once it has run for ``JOB_TIMEOUT - FETCH_DEADLINE - 5`` seconds and
 hands the rest to a new batch job: a batch job is no longer than any other job,
-and the reconciler's bounds hold for it too.
+and the reconciler's bounds hold for it too. If its process dies, the fetches it
+claimed are still pending, and go back to the queue like any dead worker's job.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from redis.exceptions import RedisError
 from rq import Retry
 
 from app.jobs.context import JobContext, get_context
-from app.jobs.fetch import run_one
-from app.storage.fetches import hand_over, requeue_fetch
+from app.jobs.fetch import Unchanged, run_claimed
+from app.storage.feeds import record_successes
+from app.storage.fetches import claim_fetches, hand_over, requeue_fetch
 from app.storage.models import FetchTrigger
 
 log = logging.getLogger(__name__)
@@ -41,16 +45,31 @@ def run_fetch_batch(batch_id: str, fetch_ids: list[str]) -> dict[str, object]:
     keys = [uuid.UUID(fetch_id) for fetch_id in fetch_ids]
     budget = ctx.settings.job_timeout - ctx.settings.fetch_deadline - STORE_MARGIN
     started = time.monotonic()
+    # One statement claims the whole batch; the batch ends well within the
+    # reconciler's bound for running fetches (JOB_TIMEOUT + 15 s).
+    with ctx.db.session() as session:
+        claims = claim_fetches(session, keys, job)
+        session.commit()
+    unchanged: Unchanged = []
     ran = 0
-    for index, key in enumerate(keys):
-        if index and time.monotonic() - started >= budget:
-            _continue_later(ctx, job, keys[index:])
-            break
-        outcome = run_one(ctx, key, job)
-        if isinstance(outcome, Retry):
-            _run_alone_later(ctx, key, outcome.intervals[0] if outcome.intervals else 0)
-        ran += 1
-    return {"batch": len(keys), "ran": ran}
+    try:
+        for index, key in enumerate(keys):
+            if index and time.monotonic() - started >= budget:
+                _continue_later(ctx, job, keys[index:])
+                break
+            claim = claims.get(key)
+            if claim is None:
+                continue  # finished meanwhile, or handed to a job of its own
+            outcome = run_claimed(ctx, key, claim, unchanged)
+            if isinstance(outcome, Retry):
+                _run_alone_later(ctx, key, outcome.intervals[0] if outcome.intervals else 0)
+            ran += 1
+    finally:
+        # Unchanged feeds (most refreshes) are written together: one round trip.
+        with ctx.db.session() as session:
+            record_successes(session, unchanged)
+            session.commit()
+    return {"batch": len(keys), "ran": ran, "unchanged": len(unchanged)}
 
 
 def _run_alone_later(ctx: JobContext, key: uuid.UUID, seconds: float) -> None:

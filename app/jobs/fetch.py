@@ -11,6 +11,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -26,7 +27,7 @@ from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.storage.feeds import Success, recent_item_times, record_failure, record_success
 from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
-from app.storage.items import upsert_items
+from app.storage.items import UpsertCounts, upsert_items
 from app.storage.models import Feed, FeedState, FetchState
 
 log = logging.getLogger(__name__)
@@ -65,14 +66,29 @@ def run_one(
     ctx: JobContext, key: uuid.UUID, job_id: uuid.UUID | None = None
 ) -> dict[str, object] | Retry:
     """Run fetch ``key`` in this job (``job_id``: the batch job carrying it, if any)."""
-    fetch_id = str(key)
-    started = time.monotonic()
     with ctx.db.session() as session:
         claim = claim_fetch(session, key, job_id)
         session.commit()
     if claim is None:
-        log.info("fetch skipped: already finished", extra={"fetch_id": fetch_id})
+        log.info("fetch skipped: already finished", extra={"fetch_id": str(key)})
         return {"skipped": True}
+    return run_claimed(ctx, key, claim)
+
+
+#: Outcomes of unchanged feeds that a batch job writes together (see app.jobs.batch).
+Unchanged = list[tuple[uuid.UUID, Success]]
+
+
+def run_claimed(
+    ctx: JobContext, key: uuid.UUID, claim: Claim, unchanged: Unchanged | None = None
+) -> dict[str, object] | Retry:
+    """Run fetch ``key``, already claimed by this job.
+
+    With ``unchanged``, the outcome of a feed found unchanged is appended there for the
+    caller to write, instead of being written now.
+    """
+    fetch_id = str(key)
+    started = time.monotonic()
     host = (urlsplit(claim.url).hostname or "").lower()
     try:
         lease = ctx.budget.acquire(host)
@@ -90,7 +106,7 @@ def run_one(
     try:
         metrics.job_started()
         try:
-            return _fetch_and_record(ctx, target, started)
+            return _fetch_and_record(ctx, target, started, unchanged)
         except BaseException as exc:
             # Interrupted (shutdown) or unexpected error, while fetching or storing:
             # leave the fetch pending if the job will run again, else fail it visibly.
@@ -109,7 +125,9 @@ def _unclaim(ctx: JobContext, key: uuid.UUID) -> None:
         session.commit()
 
 
-def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[str, object] | Retry:
+def _fetch_and_record(
+    ctx: JobContext, target: Target, started: float, unchanged: Unchanged | None
+) -> dict[str, object] | Retry:
     fetch_id = str(target.fetch_id)
     fetching = time.monotonic()
     try:
@@ -138,7 +156,7 @@ def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[s
         not_modified=result.not_modified,
         size=result.bytes_downloaded,
     )
-    counts = _record_success(ctx, target, result)
+    counts = _record_success(ctx, target, result, unchanged)
     log.info(
         "fetch finished",
         extra={
@@ -157,51 +175,69 @@ def _fetch_and_record(ctx: JobContext, target: Target, started: float) -> dict[s
     return {"state": "succeeded", "items_new": counts[0], "items_updated": counts[1]}
 
 
-def _record_success(ctx: JobContext, target: Target, result: FeedResult) -> tuple[int, int]:
-    settings = ctx.settings
-    now = datetime.now(UTC)
+def _record_success(
+    ctx: JobContext, target: Target, result: FeedResult, unchanged: Unchanged | None
+) -> tuple[int, int]:
+    parsed = result.feed
+    if parsed is None:
+        # Not modified (304, or the same body): only the outcome to write.
+        success = _success(ctx, target, result, UpsertCounts(0, 0), ())
+        if unchanged is not None:
+            unchanged.append((target.fetch_id, success))
+            return 0, 0
+        with ctx.db.session() as session:
+            record_success(session, target.fetch_id, success)
+            session.commit()
+        return 0, 0
     with ctx.db.session() as session:
-        new = updated = 0
-        parsed = result.feed
-        if parsed is not None:
-            counts = upsert_items(session, target.feed_id, parsed.items)
-            new, updated = counts.new, counts.updated
+        counts = upsert_items(session, target.feed_id, parsed.items)
         # Only new or changed items say something new about the posting rate;
         # otherwise the feed keeps its rhythm (and we save the query).
-        learned = bool(new or updated)
-        interval = schedule.refresh_interval(
-            default=settings.refresh_default
-            if learned
-            else target.refresh_interval or settings.refresh_default,
-            minimum=settings.refresh_min,
-            maximum=settings.refresh_max,
-            ttl_seconds=parsed.ttl_seconds if parsed else None,
-            cache_max_age=result.cache_max_age,
-            recent_item_times=recent_item_times(session, target.feed_id) if learned else (),
-        )
-        record_success(
-            session,
-            target.fetch_id,
-            Success(
-                now=now,
-                next_fetch_at=schedule.with_jitter(interval, now),
-                interval=interval,
-                http_status=result.status,
-                not_modified=result.not_modified,
-                items_new=new,
-                items_updated=updated,
-                current_url=result.permanent_url,
-                title=parsed.title if parsed else None,
-                site_url=parsed.site_url if parsed else None,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                content_hash=result.content_hash,
-                warning=parsed.warning if parsed else None,
-                discovered_url=result.discovered_url,
-            ),
-        )
+        learned = bool(counts.new or counts.updated)
+        recent = recent_item_times(session, target.feed_id) if learned else ()
+        record_success(session, target.fetch_id, _success(ctx, target, result, counts, recent))
         session.commit()
-    return new, updated
+    return counts.new, counts.updated
+
+
+def _success(
+    ctx: JobContext,
+    target: Target,
+    result: FeedResult,
+    counts: UpsertCounts,
+    recent_item_times: Sequence[datetime],
+) -> Success:
+    settings = ctx.settings
+    now = datetime.now(UTC)
+    parsed = result.feed
+    learned = bool(counts.new or counts.updated)
+    interval = schedule.refresh_interval(
+        default=settings.refresh_default
+        if learned
+        else target.refresh_interval or settings.refresh_default,
+        minimum=settings.refresh_min,
+        maximum=settings.refresh_max,
+        ttl_seconds=parsed.ttl_seconds if parsed else None,
+        cache_max_age=result.cache_max_age,
+        recent_item_times=recent_item_times,
+    )
+    return Success(
+        now=now,
+        next_fetch_at=schedule.with_jitter(interval, now),
+        interval=interval,
+        http_status=result.status,
+        not_modified=result.not_modified,
+        items_new=counts.new,
+        items_updated=counts.updated,
+        current_url=result.permanent_url,
+        title=parsed.title if parsed else None,
+        site_url=parsed.site_url if parsed else None,
+        etag=result.etag,
+        last_modified=result.last_modified,
+        content_hash=result.content_hash,
+        warning=parsed.warning if parsed else None,
+        discovered_url=result.discovered_url,
+    )
 
 
 def retry_delay(err: FetchError, attempt: int, retries: int) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -58,3 +59,14 @@ class Database:
         sockets, so the child must forget them without closing them.
         """
         self.engine.dispose(close=not after_fork)
+
+
+@contextmanager
+def driver_cursor(session: Session) -> Iterator[Any]:
+    """A psycopg2 cursor in the session's transaction, for the hot paths that hand rows
+    to the driver directly (``execute_values``, ``execute_batch``)."""
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    finally:
+        cursor.close()

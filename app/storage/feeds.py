@@ -3,51 +3,52 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from psycopg2.extras import execute_batch
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.storage.db import driver_cursor
 from app.storage.models import Feed, FeedState, Item
 
 # A success finishes the fetch and updates its feed in one statement: nothing is
 # recorded twice if another worker finished the fetch meanwhile, and the feed row
 # is read and written inside the statement (a pause made while the fetch ran is kept).
-_RECORD_SUCCESS = text(
-    """
-    WITH finished AS (
-        UPDATE fetches
-        SET state = 'succeeded', finished_at = now(), http_status = :http_status,
-            items_new = :items_new, items_updated = :items_updated,
-            not_modified = :not_modified, warning = :warning,
-            discovered_url = :discovered_url
-        WHERE id = CAST(:fetch_id AS uuid) AND state IN ('queued', 'running')
-        RETURNING feed_id
-    )
-    UPDATE feeds
-    SET current_url = coalesce(:current_url, current_url),
-        title = coalesce(:title, title),
-        site_url = coalesce(:site_url, site_url),
-        etag = :etag,
-        last_modified = :last_modified,
-        content_hash = coalesce(:content_hash, content_hash),
-        state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END,
-        error_count = 0,
-        last_error_code = NULL,
-        last_error = NULL,
-        last_fetched_at = :now,
-        last_success_at = :now,
-        next_fetch_at = CASE WHEN state = 'paused' THEN NULL ELSE :next_fetch_at END,
-        refresh_interval = :interval,
-        item_count = CASE WHEN :items_changed
-                          THEN (SELECT count(*) FROM items WHERE items.feed_id = feeds.id)
-                          ELSE item_count END
-    FROM finished
-    WHERE feeds.id = finished.feed_id
-    RETURNING feeds.id
-    """
+_RECORD_SUCCESS = """
+WITH finished AS (
+    UPDATE fetches
+    SET state = 'succeeded', finished_at = now(), http_status = %(http_status)s,
+        items_new = %(items_new)s, items_updated = %(items_updated)s,
+        not_modified = %(not_modified)s, warning = %(warning)s,
+        discovered_url = %(discovered_url)s
+    WHERE id = CAST(%(fetch_id)s AS uuid) AND state IN ('queued', 'running')
+    RETURNING feed_id
 )
+UPDATE feeds
+SET current_url = coalesce(%(current_url)s, current_url),
+    title = coalesce(%(title)s, title),
+    site_url = coalesce(%(site_url)s, site_url),
+    etag = %(etag)s,
+    last_modified = %(last_modified)s,
+    content_hash = coalesce(%(content_hash)s, content_hash),
+    state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END,
+    error_count = 0,
+    last_error_code = NULL,
+    last_error = NULL,
+    last_fetched_at = %(now)s,
+    last_success_at = %(now)s,
+    next_fetch_at = CASE WHEN state = 'paused' THEN NULL ELSE %(next_fetch_at)s END,
+    refresh_interval = %(interval)s,
+    item_count = CASE WHEN %(items_changed)s
+                      THEN (SELECT count(*) FROM items WHERE items.feed_id = feeds.id)
+                      ELSE item_count END
+FROM finished
+WHERE feeds.id = finished.feed_id
+RETURNING feeds.id
+"""
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,7 @@ class Success:
     discovered_url: str | None = None
 
 
-def record_success(session: Session, fetch_id: uuid.UUID, success: Success) -> bool:
-    """Finish a pending fetch as succeeded and store on its feed the validators,
-    metadata and schedule, with a clean error slate. False if the fetch had ended."""
+def _success_params(fetch_id: uuid.UUID, success: Success) -> dict[str, object]:
     params = asdict(success)
     params.update(
         fetch_id=str(fetch_id),
@@ -84,7 +83,23 @@ def record_success(session: Session, fetch_id: uuid.UUID, success: Success) -> b
         content_hash=success.content_hash or None,
         items_changed=bool(success.items_new or success.items_updated),
     )
-    return session.execute(_RECORD_SUCCESS, params).first() is not None
+    return params
+
+
+def record_success(session: Session, fetch_id: uuid.UUID, success: Success) -> bool:
+    """Finish a pending fetch as succeeded and store on its feed the validators,
+    metadata and schedule, with a clean error slate. False if the fetch had ended."""
+    with driver_cursor(session) as cursor:
+        cursor.execute(_RECORD_SUCCESS, _success_params(fetch_id, success))
+        return cursor.fetchone() is not None
+
+
+def record_successes(session: Session, outcomes: Sequence[tuple[uuid.UUID, Success]]) -> None:
+    """:func:`record_success` for many fetches, in one round trip."""
+    if outcomes:
+        with driver_cursor(session) as cursor:
+            params = [_success_params(fetch_id, success) for fetch_id, success in outcomes]
+            execute_batch(cursor, _RECORD_SUCCESS, params, page_size=len(params))
 
 
 def record_failure(

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, literal_column, select, text, update
+from sqlalchemy import case, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -88,35 +88,46 @@ class Claim:
     refresh_interval: int | None
 
 
-# The hot path of every fetch, so one round trip: take the fetch and read its feed.
+# The hot path of every fetch, so one round trip: take the fetches and read their feeds.
 _CLAIM = text(
     """
     UPDATE fetches
     SET state = 'running', started_at = now(), attempts = fetches.attempts + 1
     FROM feeds
-    WHERE fetches.id = CAST(:fetch_id AS uuid)
+    WHERE fetches.id = ANY(CAST(:fetch_ids AS uuid[]))
       AND fetches.state IN ('queued', 'running')
       AND fetches.job_id IS NOT DISTINCT FROM CAST(:job_id AS uuid)
       AND feeds.id = fetches.feed_id
-    RETURNING fetches.attempts, feeds.id, feeds.current_url, feeds.etag,
+    RETURNING fetches.id, fetches.attempts, feeds.id, feeds.current_url, feeds.etag,
               feeds.last_modified, feeds.content_hash, feeds.refresh_interval
     """
 )
 
 
+def claim_fetches(
+    session: Session, fetch_ids: list[uuid.UUID], job_id: uuid.UUID | None = None
+) -> dict[uuid.UUID, Claim]:
+    """Move pending fetches to running and read their feeds; those already finished
+    (or gone, or handed to another job) are left out.
+
+    ``job_id`` is the batch job running them (None: each fetch's own job). A fetch
+    found ``running`` is taken too: its previous worker died.
+    """
+    rows = session.execute(
+        _CLAIM,
+        {
+            "fetch_ids": [str(fetch_id) for fetch_id in fetch_ids],
+            "job_id": str(job_id) if job_id else None,
+        },
+    )
+    return {row[0]: Claim(*row[1:]) for row in rows}
+
+
 def claim_fetch(
     session: Session, fetch_id: uuid.UUID, job_id: uuid.UUID | None = None
 ) -> Claim | None:
-    """Move a pending fetch to running and read its feed; None if it is already
-    finished (or gone, or handed to another job).
-
-    ``job_id`` is the batch job running it (None: the fetch's own job). A fetch
-    found ``running`` is taken too: its previous worker died.
-    """
-    row = session.execute(
-        _CLAIM, {"fetch_id": str(fetch_id), "job_id": str(job_id) if job_id else None}
-    ).first()
-    return Claim(*row) if row else None
+    """:func:`claim_fetches` for one fetch."""
+    return claim_fetches(session, [fetch_id], job_id).get(fetch_id)
 
 
 def unclaim_fetch(session: Session, fetch_id: uuid.UUID) -> None:
@@ -145,16 +156,25 @@ def requeue_fetch(session: Session, fetch_id: uuid.UUID, *, detach: bool = False
 def hand_over(
     session: Session, fetch_ids: list[uuid.UUID], from_job: uuid.UUID, to_job: uuid.UUID
 ) -> list[uuid.UUID]:
-    """Move the still-queued fetches of batch ``from_job`` to ``to_job``; returns them."""
+    """Move the fetches of batch ``from_job`` that it claimed but did not start to
+    ``to_job``, queued again; returns them."""
     return list(
         session.scalars(
             update(Fetch)
             .where(
                 Fetch.id.in_(fetch_ids),
                 Fetch.job_id == from_job,
-                Fetch.state == FetchState.QUEUED,
+                Fetch.state.in_(PENDING_STATES),
             )
-            .values(job_id=to_job, enqueued_at=func.now())
+            .values(
+                job_id=to_job,
+                state=FetchState.QUEUED,
+                attempts=case(
+                    (Fetch.state == FetchState.RUNNING, Fetch.attempts - 1),
+                    else_=Fetch.attempts,
+                ),
+                enqueued_at=func.now(),
+            )
             .returning(Fetch.id)
         )
     )

@@ -11,6 +11,7 @@ from psycopg2.extras import execute_values
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.storage.db import driver_cursor
 from app.storage.models import Item
 
 
@@ -99,11 +100,8 @@ def upsert_items(session: Session, feed_id: int, items: Sequence[ItemData]) -> U
         )
         for it in changed
     ]
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(session) as cursor:
         results = execute_values(cursor, _UPSERT_SQL, rows, page_size=len(rows), fetch=True)
-    finally:
-        cursor.close()
     new = sum(1 for (inserted,) in results if inserted)
     return UpsertCounts(new=new, updated=len(results) - new)
 

@@ -209,3 +209,60 @@ def test_the_reconciler_leaves_a_running_batchs_members_to_it(
     fetches = _fetches(db).values()
     assert all(f.job_id is None for f in fetches)
     assert set(ctx.queues.refresh.get_job_ids()) == {str(f.id) for f in fetches}
+
+
+def test_a_batch_writes_the_outcomes_of_its_unchanged_feeds(
+    batch_context: Callable[..., JobContext], db: Database, feed_server: FeedServer
+) -> None:
+    ctx = batch_context(refresh_batch_size=5)
+    same = [feed_server.add(f"/same{i}.xml", b"", status=304) for i in range(2)]
+    fresh = feed_server.add("/fresh.xml", RSS)
+    _due_feeds(db, [*same, fresh])
+    enqueue_due_refreshes(ctx)
+    (job,) = _refresh_jobs(ctx)
+    assert run_fetch_batch(job.id, job.args[1])["unchanged"] == 2
+    fetches = _fetches(db)
+    assert {fetches[u].state for u in [*same, fresh]} == {FetchState.SUCCEEDED}
+    assert all(fetches[u].not_modified and fetches[u].http_status == 304 for u in same)
+    with db.session() as session:
+        feeds = session.scalars(select(Feed).where(Feed.url.in_(same))).all()
+    assert all(f.last_success_at is not None and f.next_fetch_at is not None for f in feeds)
+
+
+def test_a_batch_that_crashes_still_records_what_it_finished(
+    batch_context: Callable[..., JobContext],
+    db: Database,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import app.jobs.fetch as fetch_module
+
+    ctx = batch_context(refresh_batch_size=5)
+    urls = [
+        feed_server.add("/a.xml", b"", status=304),
+        feed_server.add("/boom.xml", RSS),
+        feed_server.add("/c.xml", RSS),
+    ]
+    _due_feeds(db, urls)
+    enqueue_due_refreshes(ctx)
+    (job,) = _refresh_jobs(ctx)
+    real = fetch_module.fetch_feed
+
+    def fetch_or_crash(url: str, *args: object, **kwargs: object) -> object:
+        if url.endswith("/boom.xml"):
+            raise RuntimeError("a bug")
+        return real(url, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fetch_module, "fetch_feed", fetch_or_crash)
+    order = {u: job.args[1].index(str(f.id)) for u, f in _fetches(db).items()}
+    with pytest.raises(RuntimeError):
+        run_fetch_batch(job.id, job.args[1])
+    fetches = _fetches(db)
+    crashed_at = order[urls[1]]
+    for url in urls:
+        if order[url] < crashed_at:
+            assert fetches[url].state == FetchState.SUCCEEDED
+        elif order[url] > crashed_at:
+            # Claimed, never run: pending, for dead-worker recovery or the reconciler.
+            assert fetches[url].state == FetchState.RUNNING
+    assert fetches[urls[1]].state == FetchState.FAILED
