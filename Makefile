@@ -25,6 +25,9 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq wrk) \
+		|| { echo "the benchmarks need wrk: apt-get install wrk"; exit 1; }
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.run --quick
 
 clean-data:
