@@ -13,7 +13,6 @@ from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from app.config import Settings
@@ -93,31 +92,46 @@ class Queues:
         there (already taken, or scheduled for a retry)."""
         return self.redis.lpos(self.for_trigger(trigger).key, job_id)
 
-    def job_waiting(self, job_id: str) -> bool:
-        """True when RQ really holds the job: in its queue's list, scheduled, or being
-        run by a worker whose claim on it has not expired (a batch job in progress).
+    def jobs_waiting(self, job_ids: list[str]) -> set[str]:
+        """The ones of ``job_ids`` that RQ really holds: in their queue's list, scheduled,
+        or being run by a worker whose claim on them has not expired (a batch at work).
 
-        The job's status alone is not proof: a job popped by a client that
-        died before it could start it still says "queued" but is nowhere.
+        A job's status alone is not proof: a job popped by a client that died before
+        it could start it still says "queued" but is nowhere. Each queue's list is read
+        once for all the ids, not searched once per id: the reconciler asks about
+        hundreds of jobs behind queues of thousands.
         """
-        try:
-            job = Job.fetch(job_id, connection=self.redis)
-        except NoSuchJobError:
-            return False
-        status = job.get_status(refresh=False)
-        queue = Queue(job.origin, connection=self.redis)
-        if status == JobStatus.QUEUED:
-            return self.redis.lpos(queue.key, job_id) is not None
-        if status == JobStatus.SCHEDULED:
-            return self.redis.zscore(queue.scheduled_job_registry.key, job_id) is not None
-        if status == JobStatus.STARTED:
-            started = queue.started_job_registry
-            # Entries are "<job id>:<execution id>", scored with their expiry time.
-            return any(
-                started.parse_job_id(entry.decode()) == job_id and score >= time.time()
-                for entry, score in self.redis.zrange(started.key, 0, -1, withscores=True)
-            )
-        return status == JobStatus.DEFERRED
+        with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(Job.key_for(job_id), "status", "origin")
+            found = pipe.execute()
+        by_queue: dict[tuple[str, str], list[str]] = {}
+        for job_id, (status, origin) in zip(job_ids, found, strict=True):
+            if status is not None and origin is not None:
+                by_queue.setdefault((origin.decode(), status.decode()), []).append(job_id)
+        now = time.time()
+        waiting: set[str] = set()
+        for (origin, status), ids in by_queue.items():
+            queue = Queue(origin, connection=self.redis)
+            if status == JobStatus.QUEUED:
+                held = {raw.decode() for raw in self.redis.lrange(queue.key, 0, -1)}
+            elif status == JobStatus.SCHEDULED:
+                scheduled = queue.scheduled_job_registry.key
+                held = {raw.decode() for raw in self.redis.zrange(scheduled, 0, -1)}
+            elif status == JobStatus.STARTED:
+                started = queue.started_job_registry
+                # Entries are "<job id>:<execution id>", scored with their expiry time.
+                held = {
+                    started.parse_job_id(entry.decode())
+                    for entry, score in self.redis.zrange(started.key, 0, -1, withscores=True)
+                    if score >= now
+                }
+            elif status == JobStatus.DEFERRED:
+                held = set(ids)
+            else:
+                continue
+            waiting.update(job_id for job_id in ids if job_id in held)
+        return waiting
 
     def _job_options(self) -> dict[str, object]:
         retries = self.settings.fetch_retries

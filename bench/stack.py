@@ -224,10 +224,27 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
     return proc
 
 
+def _registered_workers(services: Services) -> int:
+    import redis
+    from rq.worker_registration import REDIS_WORKER_KEYS
+
+    client = redis.Redis.from_url(services.redis_url)
+    try:
+        return int(client.scard(REDIS_WORKER_KEYS))
+    finally:
+        client.close()
+
+
 def start_worker(services: Services, name: str = "worker", **env: object) -> Proc:
-    """``python worker.py`` with the given extra settings (WORKER_CONCURRENCY, ...)."""
+    """``python worker.py`` with the given extra settings (WORKER_CONCURRENCY, ...),
+    returned once every one of its RQ workers has registered: a dyno still starting
+    (imports in each process) would otherwise share the CPU with what is measured."""
+    before = _registered_workers(services)
     proc = Proc(name, [sys.executable, "worker.py"], app_env(services, **env))
-    time.sleep(1.5)  # let the supervisor fork its children
+    expected = int(str(env.get("WORKER_CONCURRENCY", 2))) * int(str(env.get("WORKER_THREADS", 16)))
+    wait_until(
+        lambda: _registered_workers(services) >= before + expected, 60, f"{name}'s RQ workers"
+    )
     return proc
 
 

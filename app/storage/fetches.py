@@ -70,9 +70,12 @@ def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple
     raise RuntimeError(f"could not create a fetch for feed {feed_id}")
 
 
-def mark_enqueued(session: Session, fetch_id: uuid.UUID) -> None:
-    """Record that the job is in Redis (the reconciler's clock starts here)."""
-    session.execute(update(Fetch).where(Fetch.id == fetch_id).values(enqueued_at=func.now()))
+def mark_enqueued(session: Session, fetch_ids: list[uuid.UUID]) -> None:
+    """Record that their jobs are in Redis (the reconciler's clock starts here)."""
+    if fetch_ids:
+        session.execute(
+            update(Fetch).where(Fetch.id.in_(fetch_ids)).values(enqueued_at=func.now())
+        )
 
 
 @dataclass(frozen=True)

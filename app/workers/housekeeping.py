@@ -109,18 +109,20 @@ def reconcile(ctx: JobContext) -> int:
     running_grace = ctx.settings.job_timeout + 15
     revived: list[tuple[uuid.UUID, FetchTrigger]] = []
     with ctx.db.session() as session:
-        for fetch in stale_fetches(
+        stale = stale_fetches(
             session,
             queued_before=now - timedelta(seconds=queued_grace),
             running_before=now - timedelta(seconds=running_grace),
-        ):
-            job_id = fetch.job_id or fetch.id
-            if fetch.state == FetchState.QUEUED and ctx.queues.job_waiting(str(job_id)):
-                # Just a long queue (or a batch still at work): look again later.
-                mark_enqueued(session, fetch.id)
-                continue
-            requeue_fetch(session, fetch.id, detach=True)
-            revived.append((fetch.id, fetch.trigger))
+        )
+        queued = [f for f in stale if f.state == FetchState.QUEUED]
+        held = ctx.queues.jobs_waiting([str(f.job_id or f.id) for f in queued])
+        waiting = {f.id for f in queued if str(f.job_id or f.id) in held}
+        # Just a long queue (or a batch still at work): look again later.
+        mark_enqueued(session, list(waiting))
+        for fetch in stale:
+            if fetch.id not in waiting:
+                requeue_fetch(session, fetch.id, detach=True)
+                revived.append((fetch.id, fetch.trigger))
         session.commit()
     for fetch_id, _trigger in revived:
         log.warning("reconciler: fetch %s had no live job; enqueueing it again", fetch_id)

@@ -72,6 +72,5 @@ def enqueue_again(
         log.warning("could not enqueue %d fetches: Redis unavailable", len(fetches) - len(done))
     if done:
         with ctx.db.session() as session:
-            for fetch_id in done:
-                mark_enqueued(session, fetch_id)
+            mark_enqueued(session, done)
             session.commit()
