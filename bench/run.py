@@ -62,9 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.render:
-        results = {}
-        for path in args.render:
-            results.update(json.loads(path.read_text()))
+        # The first file is the run; later ones replace the scenarios they re-ran.
+        results = json.loads(args.render[0].read_text())
+        for path in args.render[1:]:
+            rerun = json.loads(path.read_text())
+            scenarios = [k for k in SCENARIOS if k in rerun]
+            results.update({k: rerun[k] for k in scenarios})
+            results.setdefault("reruns", []).append(
+                {
+                    "command": rerun.get("command"),
+                    "started": rerun.get("started"),
+                    "scenarios": scenarios,
+                    "file": path.name,
+                }
+            )
     else:
         mode = FULL if args.full else QUICK
         only = tuple(s for s in args.only.split(",") if s)
