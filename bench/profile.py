@@ -36,7 +36,7 @@ KEY_FRAMES = (
     "run_one",
     "record_success",
     "finish_fetch",
-    "pending_feed",
+    "claim_fetch",
     "acquire",
     "release",
     "fetch_feed",
