@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from psycopg2.extras import execute_values
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.storage.db import driver_cursor
@@ -112,10 +112,3 @@ def _unique_by_key(items: Sequence[ItemData]) -> list[ItemData]:
     for it in items:
         seen.setdefault(it.key, it)
     return list(seen.values())
-
-
-def count_items(session: Session, feed_id: int) -> int:
-    """Number of stored items of a feed."""
-    return (
-        session.scalar(select(func.count()).select_from(Item).where(Item.feed_id == feed_id)) or 0
-    )
