@@ -145,6 +145,16 @@ class Queues:
             "retry": Retry(max=retries, interval=[10, 30, 90][:retries] or 10) if retries else None,
         }
 
+    def _fetch_job(self, fetch_id: uuid.UUID) -> dict[str, object]:
+        """Keyword arguments of ``enqueue``/``enqueue_in`` for a fetch's own job."""
+        options = self._job_options()
+        return {
+            "job_id": str(fetch_id),
+            "job_timeout": options.pop("timeout"),
+            "description": f"fetch {fetch_id}",
+            **options,
+        }
+
     def enqueue_batches(
         self, batches: dict[uuid.UUID, list[uuid.UUID]], *, at_front: bool = False
     ) -> None:
@@ -169,15 +179,8 @@ class Queues:
 
     def enqueue_fetch_in(self, fetch_id: uuid.UUID, trigger: str, seconds: float) -> None:
         """Schedule the fetch's own job to run in ``seconds`` (a deferral or a retry)."""
-        options = self._job_options()
         self.for_trigger(trigger).enqueue_in(
-            timedelta(seconds=seconds),
-            JOB_FUNC,
-            str(fetch_id),
-            job_id=str(fetch_id),
-            job_timeout=options.pop("timeout"),
-            description=f"fetch {fetch_id}",
-            **options,  # type: ignore[arg-type]
+            timedelta(seconds=seconds), JOB_FUNC, str(fetch_id), **self._fetch_job(fetch_id)
         )
 
     def enqueue_fetch(self, fetch_id: uuid.UUID, trigger: str, *, at_front: bool = False) -> None:
@@ -186,13 +189,6 @@ class Queues:
         Call only after the fetch row is committed: the worker may pick the
         job up before this function returns.
         """
-        options = self._job_options()
         self.for_trigger(trigger).enqueue(
-            JOB_FUNC,
-            str(fetch_id),
-            job_id=str(fetch_id),
-            job_timeout=options.pop("timeout"),
-            description=f"fetch {fetch_id}",
-            at_front=at_front,
-            **options,  # type: ignore[arg-type]
+            JOB_FUNC, str(fetch_id), at_front=at_front, **self._fetch_job(fetch_id)
         )

@@ -186,6 +186,11 @@ class Fetch(Base):
 
     feed: Mapped[Feed] = relationship()
 
+    @property
+    def rq_job_id(self) -> uuid.UUID:
+        """The RQ job that carries this fetch: a refresh batch, or its own."""
+        return self.job_id or self.id
+
     __table_args__ = (
         # At most one pending fetch per feed: a resubmission finds the
         # existing one instead of enqueueing a second job, even under races.

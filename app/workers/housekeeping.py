@@ -115,8 +115,8 @@ def reconcile(ctx: JobContext) -> int:
             running_before=now - timedelta(seconds=running_grace),
         )
         queued = [f for f in stale if f.state == FetchState.QUEUED]
-        held = ctx.queues.jobs_waiting([str(f.job_id or f.id) for f in queued])
-        waiting = {f.id for f in queued if str(f.job_id or f.id) in held}
+        held = ctx.queues.jobs_waiting([str(f.rq_job_id) for f in queued])
+        waiting = {f.id for f in queued if str(f.rq_job_id) in held}
         # Just a long queue (or a batch still at work): look again later.
         mark_enqueued(session, list(waiting))
         for fetch in stale:
