@@ -24,6 +24,7 @@ from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
 from app.workers.housekeeping import Housekeeper
+from app.workers.priority import lower_cpu_priority
 from app.workers.recovery import recover_worker_job
 from app.workers.rqworker import FeedWorker, rq_log_level
 from app.workers.supervisor import Slot, Supervisor
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    lower_cpu_priority(settings.worker_nice)
     dyno = os.environ.get("DYNO") or socket.gethostname()
     run_id = uuid.uuid4().hex[:6]
 

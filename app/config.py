@@ -59,6 +59,13 @@ def _non_negative_float(value: str) -> float:
     return number
 
 
+def _nice_increment(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 19:
+        raise ValueError(f"expected 0 to 19, got {value!r}")
+    return number
+
+
 def _graphite_url(value: str) -> str:
     if not value.startswith("tcp://") or ":" not in value[len("tcp://") :]:
         raise ValueError("expected tcp://host:port")
@@ -85,6 +92,7 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "log_level": ("LOG_LEVEL", str.upper, "INFO"),
     "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
     "worker_threads": ("WORKER_THREADS", _positive_int, 16),
+    "worker_nice": ("WORKER_NICE", _nice_increment, 10),
     "db_pool_size": ("DB_POOL_SIZE", _positive_int, 4),
     "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
     "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
@@ -135,6 +143,7 @@ class Settings:
     log_level: str = "INFO"
     worker_concurrency: int = 2
     worker_threads: int = 16
+    worker_nice: int = 10
     db_pool_size: int = 4
     queue_prefix: str = "feedqueue"
     job_timeout: int = 60

@@ -1,7 +1,7 @@
 """The article's "non-scalable approach": fetch and parse the feed inside the web request.
 
 ``create_naive_app()`` is feedqueue's own app plus ``POST /naive/feeds``, which runs
-the very pipeline the worker runs (``fetch_feed`` then ``upsert_items``) before
+the very pipeline the worker runs (``fetch_feed`` then ``store_items``) before
 answering. Served by the same gunicorn configuration, so the only difference
 measured is where the fetch happens.
 
@@ -16,7 +16,7 @@ from app import create_app
 from app.jobs.context import fetch_limits
 from app.pipeline import FetchError, fetch_feed
 from app.storage.fetches import upsert_feed
-from app.storage.items import upsert_items
+from app.storage.items import store_items
 from app.urls import InvalidURL, normalize_url
 from app.web import db_session, settings
 
@@ -40,7 +40,7 @@ def create_naive_app() -> Flask:
             result = fetch_feed(url, fetch_limits(settings()))
         except FetchError as err:
             return jsonify(error={"code": err.code, "message": err.message}), 502
-        counts = upsert_items(session, feed.id, result.feed.items if result.feed else [])
+        counts = store_items(session, feed.id, result.feed.items if result.feed else [])
         session.commit()
         return jsonify(feed_id=feed.id, items_new=counts.new, items_updated=counts.updated), 200
 

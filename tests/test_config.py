@@ -76,3 +76,10 @@ def test_plain_redis_url_has_no_tls_options() -> None:
 def test_secrets_are_left_out_of_the_printable_settings() -> None:
     shown = Settings.from_env({**BASE, "SECRET_KEY": "s", "ADMIN_PASSWORD": "pw"}).as_dict()
     assert "secret_key" not in shown and "admin_password" not in shown
+
+
+def test_worker_nice_defaults_to_ten_and_refuses_values_outside_0_to_19() -> None:
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).worker_nice == 10
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s", "WORKER_NICE": "0"}).worker_nice == 0
+    with pytest.raises(ConfigError, match="WORKER_NICE"):
+        Settings.from_env({**BASE, "SECRET_KEY": "s", "WORKER_NICE": "20"})

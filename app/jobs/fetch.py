@@ -11,7 +11,6 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -25,9 +24,9 @@ from app.jobs.interrupt import ShutdownInterrupt
 from app.jobs.politeness import Lease
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
-from app.storage.feeds import Success, recent_item_times, record_failure, record_success
+from app.storage.feeds import Success, record_failure, record_success
 from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
-from app.storage.items import UpsertCounts, upsert_items
+from app.storage.items import StoredItems, store_items
 from app.storage.models import Feed, FeedState, FetchState
 
 log = logging.getLogger(__name__)
@@ -181,7 +180,7 @@ def _record_success(
     parsed = result.feed
     if parsed is None:
         # Not modified (304, or the same body): only the outcome to write.
-        success = _success(ctx, target, result, UpsertCounts(0, 0), ())
+        success = _success(ctx, target, result, StoredItems(0, 0, []))
         if unchanged is not None:
             unchanged.append((target.fetch_id, success))
             return 0, 0
@@ -190,27 +189,24 @@ def _record_success(
             session.commit()
         return 0, 0
     with ctx.db.session() as session:
-        counts = upsert_items(session, target.feed_id, parsed.items)
-        # Only new or changed items say something new about the posting rate;
-        # otherwise the feed keeps its rhythm (and we save the query).
-        learned = bool(counts.new or counts.updated)
-        recent = recent_item_times(session, target.feed_id) if learned else ()
-        record_success(session, target.fetch_id, _success(ctx, target, result, counts, recent))
+        stored = store_items(session, target.feed_id, parsed.items)
+        record_success(session, target.fetch_id, _success(ctx, target, result, stored))
         session.commit()
-    return counts.new, counts.updated
+    return stored.new, stored.updated
 
 
 def _success(
     ctx: JobContext,
     target: Target,
     result: FeedResult,
-    counts: UpsertCounts,
-    recent_item_times: Sequence[datetime],
+    stored: StoredItems,
 ) -> Success:
     settings = ctx.settings
     now = datetime.now(UTC)
     parsed = result.feed
-    learned = bool(counts.new or counts.updated)
+    # Only new or changed items say something new about the posting rate;
+    # otherwise the feed keeps its rhythm.
+    learned = bool(stored.new or stored.updated)
     interval = schedule.refresh_interval(
         default=settings.refresh_default
         if learned
@@ -219,7 +215,7 @@ def _success(
         maximum=settings.refresh_max,
         ttl_seconds=parsed.ttl_seconds if parsed else None,
         cache_max_age=result.cache_max_age,
-        recent_item_times=recent_item_times,
+        recent_item_times=stored.recent_published,
     )
     return Success(
         now=now,
@@ -227,8 +223,8 @@ def _success(
         interval=interval,
         http_status=result.status,
         not_modified=result.not_modified,
-        items_new=counts.new,
-        items_updated=counts.updated,
+        items_new=stored.new,
+        items_updated=stored.updated,
         current_url=result.permanent_url,
         title=parsed.title if parsed else None,
         site_url=parsed.site_url if parsed else None,

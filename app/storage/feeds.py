@@ -8,11 +8,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from psycopg2.extras import execute_batch
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.storage.db import driver_cursor
-from app.storage.models import Feed, FeedState, Item
+from app.storage.models import Feed, FeedState
 
 # A success finishes the fetch and updates its feed in one statement: nothing is
 # recorded twice if another worker finished the fetch meanwhile, and the feed row
@@ -124,14 +123,3 @@ def record_failure(
     if feed.state in (FeedState.PAUSED, FeedState.GONE):
         feed.next_fetch_at = None
 
-
-def recent_item_times(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
-    """Publication times of the newest items, for the posting-rate estimate."""
-    return list(
-        session.scalars(
-            select(Item.published_at)
-            .where(Item.feed_id == feed_id, Item.published_at.is_not(None))
-            .order_by(Item.sort_at.desc())
-            .limit(limit)
-        )
-    )

@@ -1,0 +1,86 @@
+"""worker.py's CPU priority: checked in child processes, so the test run keeps its own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from app.workers.threads import SWITCH_INTERVAL
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Prints the process's nice value and its session's autogroup line after the call.
+PROBE = """
+import os, sys
+from pathlib import Path
+from app.workers.priority import lower_cpu_priority
+lower_cpu_priority(int(sys.argv[1]))
+group = Path("/proc/self/autogroup")
+print(os.getpriority(os.PRIO_PROCESS, 0), group.read_text().strip() if group.exists() else "-")
+"""
+
+
+def _probe(increment: int, *, own_session: bool) -> tuple[int, str]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(increment)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=own_session,
+    ).stdout.split(maxsplit=1)
+    return int(out[0]), out[1].strip()
+
+
+def test_worker_lowers_its_nice_value_by_the_setting() -> None:
+    start = os.getpriority(os.PRIO_PROCESS, 0)
+    nice, _ = _probe(5, own_session=False)
+    assert nice == min(19, start + 5)
+
+
+def test_zero_leaves_the_priority_alone() -> None:
+    nice, _ = _probe(0, own_session=False)
+    assert nice == os.getpriority(os.PRIO_PROCESS, 0)
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def test_a_session_leader_lowers_its_sessions_autogroup_too() -> None:
+    nice, group = _probe(7, own_session=True)
+    # On a kernel without autogroup scheduling, nice values alone order the CPU.
+    assert group.endswith(f"nice {nice}") if AUTOGROUP.exists() else group == "-"
+
+
+def test_a_process_inside_another_session_leaves_that_sessions_autogroup_alone() -> None:
+    before = AUTOGROUP.read_text() if AUTOGROUP.exists() else None
+    _probe(7, own_session=False)
+    assert (AUTOGROUP.read_text() if AUTOGROUP.exists() else None) == before
+
+
+def test_missing_autogroup_file_is_not_an_error(tmp_path: Path) -> None:
+    # Run in a child: os.nice cannot be undone without privileges.
+    code = (
+        "from pathlib import Path; import os;"
+        "from app.workers.priority import lower_cpu_priority;"
+        f"lower_cpu_priority(1, autogroup=Path({str(tmp_path / 'none')!r})); print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "ok"
+
+
+def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
+    # ThreadedWorkers.run with no threads: it sets the interval and returns at once.
+    code = (
+        "import sys; from app.workers.threads import ThreadedWorkers;"
+        "w = ThreadedWorkers.__new__(ThreadedWorkers); w.workers = []; w._stop_at = None;"
+        "w.run(); print(sys.getswitchinterval())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert float(out.stdout) == SWITCH_INTERVAL > sys.getswitchinterval()
