@@ -81,6 +81,15 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
             ]
             out["throughput_post"] = _sweep_post(mode)
             out["throughput_get"] = _sweep_get(services, mode)
+        # The same run with the worker at the web's CPU priority: what WORKER_NICE buys
+        # where web and worker share the cores.
+        reset_data(services)
+        web = start_web(services)
+        worker = start_worker(services, WORKER_NICE=0)
+        with running(web, worker):
+            out["isolation_feedqueue_worker_nice0"] = _post(
+                "/feeds", rate=mode.isolation_rate, connections=64, seconds=mode.isolation_seconds
+            ).as_dict()
         reset_data(services)
         naive = start_web(services, "bench.naive_app:create_naive_app()")
         with running(naive):

@@ -29,6 +29,11 @@ from .models import ParsedFeed, ParsedItem
 from .sanitize import http_base, sanitize_html, to_plain_text
 from .xmlsafety import check_xml_safety
 
+# feedparser asks xml.sax for libxml2's driver first. Its Python bindings are not on
+# PyPI and not installed, so every parse paid for a failed import, which takes
+# Python's import lock: the threads of a worker queued on it. Expat it is.
+feedparser.api.PREFERRED_XML_PARSERS[:] = []
+
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 # feedparser writes XHTML void elements out as "<br></br>"; an HTML parser reads "</br>"
 # as a second <br>, so these end tags go. (Text and attribute values arrive escaped: the

@@ -318,3 +318,21 @@ def test_xhtml_void_elements_are_not_doubled() -> None:
     )
     content = parse_feed(body, XML, BASE).items[0].content_html
     assert content == '<p>a<br>b<img src="https://feeds.example.com/path/i.png"></p><hr>'
+
+
+def test_parsing_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A failed import per parse (feedparser asking for libxml2's SAX driver) takes
+    # Python's import lock, which a worker's threads then queue on.
+    import builtins
+
+    wanted: list[str] = []
+    real_import = builtins.__import__
+
+    def recording_import(name: str, *args: object, **kwargs: object) -> object:
+        wanted.append(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    parse("rss20.xml")  # anything imported lazily on first use, once
+    monkeypatch.setattr(builtins, "__import__", recording_import)
+    parse("rss20.xml")
+    assert "drv_libxml2" not in wanted
