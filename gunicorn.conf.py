@@ -13,7 +13,9 @@ from app.observability import multiproc
 bind = [f"[::]:{os.environ.get('PORT', '5000')}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-worker_class = "gthread"
+# gunicorn's gthread worker, except that a new connection waits for its request
+# in the poller instead of holding a thread (see the module).
+worker_class = "app.web.gunicorn_worker.ThreadWorker"
 # Heroku's router gives up after 30 s; no request of ours should come close.
 timeout = 20
 # Heroku sends SIGTERM and kills 30 s later: finish in-flight requests first.

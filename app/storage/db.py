@@ -64,7 +64,7 @@ class Database:
 @contextmanager
 def driver_cursor(session: Session) -> Iterator[Any]:
     """A psycopg2 cursor in the session's transaction, for the hot paths that hand rows
-    to the driver directly (``execute_values``, ``execute_batch``)."""
+    to the driver directly (arrays of a whole fetch's items, ``execute_batch``)."""
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         yield cursor

@@ -1,0 +1,90 @@
+"""The web dyno under connections that are opened and left silent."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import requests
+
+from tests.dynos import WebDyno
+
+# More than the dyno's threads (GUNICORN_THREADS=4 per worker).
+SILENT_CONNECTIONS = 12
+
+
+@contextmanager
+def _silent_connections(port: int, count: int) -> Iterator[None]:
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    try:
+        time.sleep(0.3)  # accepted by gunicorn, and nothing sent
+        yield
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_silent_connections_do_not_hold_up_other_requests(
+    start_web: Callable[..., WebDyno],
+) -> None:
+    web = start_web(workers=1, GUNICORN_THREADS="4")
+    with _silent_connections(web.port, SILENT_CONNECTIONS):
+        # Were each silent connection to hold a thread for 5 s (gunicorn 24+), this
+        # request waits until one comes free: it would time out.
+        answer = requests.get(web.base_url + "/healthz", timeout=2)
+    assert answer.status_code == 200
+
+
+def test_a_connection_that_sends_its_request_late_is_still_served(
+    start_web: Callable[..., WebDyno],
+) -> None:
+    web = start_web(workers=1)
+    with socket.create_connection(("127.0.0.1", web.port)) as sock:
+        time.sleep(0.5)  # the request comes long after the connection
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        sock.settimeout(5)
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200")
+
+
+def _exchange(sock: socket.socket, request: bytes) -> bytes:
+    """Send one request and read its whole response (headers and Content-Length body)."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection instead of answering"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        assert chunk, "the server closed the connection mid-response"
+        body += chunk
+    return head
+
+
+def test_connections_are_kept_alive_between_requests(start_web: Callable[..., WebDyno]) -> None:
+    web = start_web(workers=1)
+    get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    body = b'{"url": "not a url"}'
+    post = (
+        b"POST /feeds HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Accept: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with socket.create_connection(("127.0.0.1", web.port)) as sock:
+        sock.settimeout(5)
+        heads = [_exchange(sock, request) for request in (get, post, get)]
+    assert [h.split(b"\r\n", 1)[0] for h in heads] == [
+        b"HTTP/1.1 200 OK",
+        b"HTTP/1.1 400 BAD REQUEST",
+        b"HTTP/1.1 200 OK",
+    ]
