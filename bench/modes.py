@@ -49,7 +49,9 @@ FULL = Mode(
     sweep_rates=(25, 50, 100, 200, 400, 800),
     naive_rates=(1, 2, 5, 25, 100, 200),
     latency_submissions=200,
-    cpu_feeds=1000,
+    # Long enough (about 30 s for one process) that starting up (connections, first
+    # imports) and the last batches' tail weigh little against the steady rate.
+    cpu_feeds=2000,
     # Enough due feeds that none is left over before the window ends (~700/s here).
     unchanged_feeds=60000,
     unchanged_seconds=40,
