@@ -22,15 +22,20 @@ print(os.getpriority(os.PRIO_PROCESS, 0), group.read_text().strip() if group.exi
 """
 
 
-def _probe(increment: int, *, own_session: bool) -> tuple[int, str]:
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(increment)],
+def _run(code: str, *args: str, own_session: bool = False) -> str:
+    """Run ``code`` in a fresh Python (priorities cannot be raised back); its output."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         start_new_session=own_session,
-    ).stdout.split(maxsplit=1)
+    ).stdout
+
+
+def _probe(increment: int, *, own_session: bool) -> tuple[int, str]:
+    out = _run(PROBE, str(increment), own_session=own_session).split(maxsplit=1)
     return int(out[0]), out[1].strip()
 
 
@@ -67,10 +72,7 @@ def test_missing_autogroup_file_is_not_an_error(tmp_path: Path) -> None:
         "from app.workers.priority import lower_cpu_priority;"
         f"lower_cpu_priority(1, autogroup=Path({str(tmp_path / 'none')!r})); print('ok')"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "ok"
+    assert _run(code).strip() == "ok"
 
 
 def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
@@ -80,7 +82,4 @@ def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
         "w = ThreadedWorkers.__new__(ThreadedWorkers); w.workers = []; w._stop_at = None;"
         "w.run(); print(sys.getswitchinterval())"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert float(out.stdout) == SWITCH_INTERVAL > sys.getswitchinterval()
+    assert float(_run(code)) == SWITCH_INTERVAL > sys.getswitchinterval()
