@@ -11,14 +11,17 @@ from app.workers.threads import SWITCH_INTERVAL
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Prints the process's nice value and its session's autogroup line after the call.
+# Prints the process's nice value and its session's autogroup line after the call:
+# "-" without autogroup scheduling, "default" in the kernel's root group, whose
+# file is empty (containers whose sessions were all made before autogroup).
 PROBE = """
 import os, sys
 from pathlib import Path
 from app.workers.priority import lower_cpu_priority
 lower_cpu_priority(int(sys.argv[1]))
 group = Path("/proc/self/autogroup")
-print(os.getpriority(os.PRIO_PROCESS, 0), group.read_text().strip() if group.exists() else "-")
+line = group.read_text().strip() or "default" if group.exists() else "-"
+print(os.getpriority(os.PRIO_PROCESS, 0), line)
 """
 
 
