@@ -6,6 +6,9 @@ a feed server, so plain sync workers with a few threads are enough.
 
 import os
 
+from app.affinity import allowed_cpus, least_used_cpu, pin_to_cpu
+from app.config import read_setting
+
 # Sets PROMETHEUS_MULTIPROC_DIR in the master (a fresh per-dyno folder when
 # unset) before any worker forks, so every worker writes metrics to one place.
 from app.observability import multiproc
@@ -29,6 +32,8 @@ accesslog = None
 errorlog = "-"
 # No preload: each worker builds its own app, engine and Redis pool after fork.
 preload_app = False
+# Each worker keeps its threads on one CPU (off by default; see app/affinity.py).
+_pin_cpus = read_setting("pin_cpus")
 
 
 def when_ready(server: object) -> None:
@@ -41,3 +46,18 @@ def when_ready(server: object) -> None:
 def child_exit(server: object, worker: object) -> None:
     """A worker died: drop its live Prometheus gauges (alive, busy, memory)."""
     multiproc.process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def pre_fork(server: object, worker: object) -> None:
+    """With PIN_CPUS, choose the CPU of the worker about to start (in the master).
+
+    The least used one: a worker replacing one that died takes the CPU it freed.
+    """
+    if _pin_cpus:
+        taken = (getattr(w, "cpu", None) for w in server.WORKERS.values())  # type: ignore[attr-defined]
+        worker.cpu = least_used_cpu(taken, allowed_cpus())  # type: ignore[attr-defined]
+
+
+def post_fork(server: object, worker: object) -> None:
+    """In the new worker, before its threads start (they inherit its CPU)."""
+    pin_to_cpu(getattr(worker, "cpu", None))

@@ -17,6 +17,7 @@ import uuid
 
 from rq.scheduler import RQScheduler
 
+from app.affinity import allowed_cpus, cpu_for, pin_to_cpu
 from app.config import Settings
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
 from app.jobs.context import JobContext, build_context, set_context
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     def child_main(index: int, name: str) -> None:
         # The parent's pooled sockets must not be shared with the child.
         parent.db.dispose(after_fork=True)
+        if settings.pin_cpus and index != scheduler_slot:
+            pin_to_cpu(cpu_for(index, allowed_cpus()))  # before any thread: they inherit it
         ctx = build_context(settings)
         if index == scheduler_slot:
             run_scheduler(ctx)

@@ -93,6 +93,7 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
     "worker_threads": ("WORKER_THREADS", _positive_int, 16),
     "worker_nice": ("WORKER_NICE", _nice_increment, 10),
+    "pin_cpus": ("PIN_CPUS", _bool, False),
     "db_pool_size": ("DB_POOL_SIZE", _positive_int, 4),
     "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
     "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
@@ -132,6 +133,22 @@ _TABLE: dict[str, tuple[str, object, object]] = {
 }
 
 
+def read_setting(name: str, environ: Mapping[str, str] | None = None) -> object:
+    """One setting (a Settings field name), read and parsed as Settings.from_env does.
+
+    For gunicorn.conf.py, whose hooks run in gunicorn's master, before any app.
+    """
+    environ = os.environ if environ is None else environ
+    var, parse, default = _TABLE[name]
+    raw = environ.get(var)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse(raw)  # type: ignore[operator]
+    except ValueError as exc:
+        raise ConfigError(f"{var}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """The app's configuration; build it with :meth:`from_env`."""
@@ -144,6 +161,7 @@ class Settings:
     worker_concurrency: int = 2
     worker_threads: int = 16
     worker_nice: int = 10
+    pin_cpus: bool = False
     db_pool_size: int = 4
     queue_prefix: str = "feedqueue"
     job_timeout: int = 60
@@ -180,17 +198,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read settings from ``environ`` (default: ``os.environ``); ``overrides`` win."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, (var, parse, default) in _TABLE.items():
-            raw = environ.get(var)
-            if raw is None or raw == "":
-                values[name] = default
-                continue
-            try:
-                values[name] = parse(raw)  # type: ignore[operator]
-            except ValueError as exc:
-                raise ConfigError(f"{var}: {exc}") from None
+        values: dict[str, object] = {name: read_setting(name, environ) for name in _TABLE}
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +42,21 @@ class _Dyno:
             start_new_session=True,
         )
 
+    def cpus_by_process(self) -> dict[int, list[tuple[int, ...]]]:
+        """The dyno's processes (pid: the distinct CPU sets of their threads), the
+        dyno's first process first (gunicorn's master, worker.py's supervisor)."""
+        found: dict[int, list[tuple[int, ...]]] = {}
+        first = psutil.Process(self.proc.pid)
+        for proc in [first, *first.children()]:
+            sets = set()
+            for thread in proc.threads():
+                try:
+                    sets.add(tuple(sorted(os.sched_getaffinity(thread.id))))
+                except ProcessLookupError:  # a thread that has just ended
+                    continue
+            found[proc.pid] = sorted(sets)
+        return found
+
     def output(self) -> str:
         self._log.flush()
         return self.log_path.read_text()
@@ -66,9 +82,7 @@ class WorkerDyno(_Dyno):
     """A running ``python worker.py`` (supervisor and children), like a worker dyno."""
 
     def __init__(self, env: dict[str, str], log_path: Path, concurrency: int = 2) -> None:
-        self._start(
-            [sys.executable, "worker.py", "--concurrency", str(concurrency)], env, log_path
-        )
+        self._start([sys.executable, "worker.py", "--concurrency", str(concurrency)], env, log_path)
 
 
 class WebDyno(_Dyno):

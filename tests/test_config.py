@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import ConfigError, Settings, normalize_database_url
+from app.config import ConfigError, Settings, normalize_database_url, read_setting
 from app.queue import redis_from_url
 
 BASE = {"DATABASE_URL": "postgres://u:p@h:5432/d", "REDIS_URL": "redis://localhost:6379/0"}
@@ -83,3 +83,15 @@ def test_worker_nice_defaults_to_ten_and_refuses_values_outside_0_to_19() -> Non
     assert Settings.from_env({**BASE, "SECRET_KEY": "s", "WORKER_NICE": "0"}).worker_nice == 0
     with pytest.raises(ConfigError, match="WORKER_NICE"):
         Settings.from_env({**BASE, "SECRET_KEY": "s", "WORKER_NICE": "20"})
+
+
+def test_processes_are_left_to_the_kernels_cpu_placement_unless_asked() -> None:
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).pin_cpus is False
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s", "PIN_CPUS": "true"}).pin_cpus is True
+
+
+def test_one_setting_can_be_read_alone_and_is_checked_the_same_way() -> None:
+    assert read_setting("pin_cpus", {"PIN_CPUS": "yes"}) is True
+    assert read_setting("worker_threads", {}) == 16
+    with pytest.raises(ConfigError, match="PIN_CPUS"):
+        read_setting("pin_cpus", {"PIN_CPUS": "sometimes"})

@@ -7,8 +7,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import psutil
 import requests
 
+from app.affinity import allowed_cpus, least_used_cpu
+from tests.conftest import wait_for
 from tests.dynos import WebDyno
 
 # More than the dyno's threads (GUNICORN_THREADS=4 per worker).
@@ -88,3 +91,27 @@ def test_connections_are_kept_alive_between_requests(start_web: Callable[..., We
         b"HTTP/1.1 400 BAD REQUEST",
         b"HTTP/1.1 200 OK",
     ]
+
+
+def _worker_cpus(web: WebDyno) -> tuple[list[list[tuple[int, ...]]], list[tuple[int, ...]]]:
+    master, *workers = web.cpus_by_process().values()
+    return sorted(workers), master
+
+
+def test_with_pin_cpus_each_web_worker_keeps_to_a_cpu_and_a_replacement_takes_the_freed_one(
+    start_web: Callable[..., WebDyno],
+) -> None:
+    web = start_web(workers=2, PIN_CPUS="true")
+    allowed = allowed_cpus()
+    everything = tuple(sorted(allowed))
+    chosen = [least_used_cpu([], allowed), least_used_cpu([least_used_cpu([], allowed)], allowed)]
+    # On one CPU there is nothing to choose: the workers keep it.
+    expected = sorted([[(cpu,)] if cpu is not None else [everything] for cpu in chosen])
+    assert _worker_cpus(web) == (expected, [everything])  # the master is left alone
+
+    first = psutil.Process(web.proc.pid).children()[0]
+    first.kill()
+    first.wait(10)
+    wait_for(lambda: first.pid not in web.cpus_by_process() and len(web.cpus_by_process()) == 3)
+    wait_for(web.healthy)
+    assert _worker_cpus(web) == (expected, [everything])

@@ -10,11 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import Worker
 from sqlalchemy import func, insert, select
 
+from app.affinity import allowed_cpus, cpu_for
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState
 from tests.conftest import WorkerDyno, wait_for
@@ -287,3 +289,22 @@ def test_thrashing_child_is_backed_off_not_restarted_in_a_tight_loop(tmp_path: P
     assert "is thrashing" in out
     # Without back-off a 50 ms tick would have restarted it ~100 times.
     assert 5 <= starts <= 12, out
+
+
+def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    dyno = start_worker(concurrency=2, PIN_CPUS="true", WORKER_THREADS="3")
+    # Two worker processes (3 RQ threads each, and more) and RQ's scheduler.
+    wait_for(lambda: sum(len(c.threads()) >= 4 for c in _children(dyno)) == 2, timeout=30)
+    everything = tuple(sorted(allowed_cpus()))
+    supervisor, *children = dyno.cpus_by_process().values()
+    pinned = [[(cpu,)] for cpu in (cpu_for(i, allowed_cpus()) for i in range(2)) if cpu is not None]
+    # On one CPU there is nothing to choose: every process keeps it.
+    assert sorted(children) == sorted(pinned + [[everything]] * (3 - len(pinned)))
+    # The supervisor (scheduling, reconciling) is left to the kernel.
+    assert supervisor == [everything]
+
+
+def _children(dyno: WorkerDyno) -> list[psutil.Process]:
+    return psutil.Process(dyno.proc.pid).children()
