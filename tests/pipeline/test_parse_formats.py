@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -336,3 +337,29 @@ def test_parsing_imports_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(builtins, "__import__", recording_import)
     parse("rss20.xml")
     assert "drv_libxml2" not in wanted
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".xml", ".rdf"))
+)
+def test_feedparsers_flat_copy_of_content_details_equals_its_deep_copy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copy
+
+    import feedparser
+    import feedparser.mixin
+
+    from app.pipeline import parse as parse_module
+
+    def raw(body: bytes) -> object:
+        result = feedparser.parse(
+            io.BytesIO(body), response_headers=XML, resolve_relative_uris=False, sanitize_html=False
+        )
+        return result["feed"], result["entries"]
+
+    body = (FIXTURES / name).read_bytes()
+    assert feedparser.mixin.copy is parse_module._FlatCopy
+    flat = raw(body)
+    monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    assert flat == raw(body)
