@@ -22,8 +22,10 @@ import logging
 import os
 import signal
 import threading
+import time
 from types import FrameType, TracebackType
 
+from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.exceptions import DequeueTimeout, StopRequested
 from rq.executions import Execution
@@ -57,9 +59,15 @@ class FeedWorker(SimpleWorker):
     #: How often an idle threaded worker wakes to notice a stop request.
     idle_wakeup: int = 2
 
+    #: Least seconds between two of the worker's own heartbeats. RQ sends one (three
+    #: round trips) before each job, after it and again while listening, a third of a
+    #: short job's Redis traffic; the worker's key lives worker_ttl + 60 s (8 minutes).
+    heartbeat_every: float = 1.0
+
     def __init__(self, *args: object, threaded: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._interrupt_timer: threading.Timer | None = None
+        self._beaten_at: float | None = None
         self.threaded = threaded
         if threaded:
             # SIGALRM reaches only the main thread; time jobs out with a timer instead.
@@ -71,6 +79,33 @@ class FeedWorker(SimpleWorker):
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(INTERRUPT_SIGNAL, self._interrupt_job)
+
+    # -- Redis round trips ----------------------------------------------
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        """RQ's heartbeat, in one round trip, and at most every ``heartbeat_every`` s."""
+        if pipeline is not None:  # part of a job's bookkeeping: always sent
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        beaten = self._beaten_at
+        if (
+            timeout is None
+            and beaten is not None
+            and time.monotonic() - beaten < self.heartbeat_every
+        ):
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(timeout, pipeline=pipe)
+            pipe.execute()
+        self._beaten_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
+        """RQ's set_state, without writing the state the worker already has.
+
+        RQ marks a worker idle after each job and again when it next listens.
+        """
+        if pipeline is None and state == self.get_state():
+            return
+        super().set_state(state, pipeline=pipeline)
 
     # -- threaded mode ---------------------------------------------------
     def stop_soon(self) -> None:
