@@ -25,17 +25,22 @@ def _web(r: dict[str, Any]) -> list[str]:
         table(
             LOAD_HEADERS,
             [load_row("feedqueue POST /feeds", fq), load_row("naive POST /naive/feeds", naive)]
-            + (
-                [load_row("feedqueue, WORKER_NICE=0", r["isolation_feedqueue_worker_nice0"])]
-                if "isolation_feedqueue_worker_nice0" in r  # runs before this one lack it
-                else []
-            ),
+            + [
+                load_row(label, r[key])
+                for label, key in (
+                    ("feedqueue, WORKER_NICE=0", "isolation_feedqueue_worker_nice0"),
+                    ("feedqueue, PIN_CPUS=false", "isolation_feedqueue_unpinned"),
+                )
+                if key in r  # earlier runs lack them
+            ],
         ),
         "",
         "feedqueue's worker lowers its CPU priority (WORKER_NICE=10, the default) so that, "
         "on this box where it shares two cores with the web, fetches finishing together do "
-        "not take the CPU from requests; the last row is the same load with the worker at "
-        "the web's priority. On Heroku each dyno has CPU of its own.",
+        "not take the CPU from requests; the WORKER_NICE=0 row is the same load with the "
+        "worker at the web's priority. Each web and worker process keeps to one core "
+        "(PIN_CPUS=true, set for every run on this dedicated box); the PIN_CPUS=false row "
+        "is the default, where the kernel places them. On Heroku each dyno has CPU of its own.",
         "",
         f"Target: feedqueue p99 <= 20 ms with zero errors: {_verdict(ok)}. "
         f"Naive p99 / feedqueue p99 = {ratio:,.0f}x; naive p50 / feedqueue p50 = "
@@ -161,6 +166,11 @@ def _cpu(r: dict[str, Any]) -> list[str]:
         )
     best = max(r["efficiency"], r.get("efficiency_refreshes", 0.0))
     lines[-1] += f". Target >= 70 %: {_verdict(best >= 0.7)}."
+    if "efficiency_unpinned" in r:
+        lines[-1] += (
+            f" With PIN_CPUS=false (the default): submissions {r['efficiency_unpinned']:.0%}, "
+            f"refreshes {r['efficiency_refreshes_unpinned']:.0%}."
+        )
     return [*lines, ""]
 
 
@@ -277,6 +287,8 @@ def render(results: dict[str, Any]) -> str:
         "FETCH_ALLOW_PRIVATE_NETWORKS=true, SUBMIT_RATE_LIMIT=1000000 per second,",
         "LOG_LEVEL=WARNING, FETCH_HOST_CONCURRENCY=100000 and FETCH_HOST_PER_MINUTE=100000000",
         "(every bench feed is on one loopback host that stands for thousands of sites),",
+        "PIN_CPUS=true (the box runs nothing but the bench: each web and worker process",
+        "keeps to one core, see app/affinity.py; rows marked PIN_CPUS=false show the default),",
         "Postgres database feedqueue_bench, Redis db 10; other settings at their defaults",
         "unless a row says otherwise. Load generator: wrk 4.1 with Lua scripts in bench/lua/",
         "(a per-thread pacer gives fixed-rate runs; see bench/loadgen.py for why wrk).",

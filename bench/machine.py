@@ -43,7 +43,31 @@ def _version(cmd: list[str]) -> str:
         return "unknown"
 
 
-def describe() -> dict[str, object]:
+def _server_versions(database_url: str, redis_url: str) -> dict[str, str]:
+    """The versions of the Postgres and Redis servers the run uses (asked, not guessed
+    from a binary on PATH, which may be another installation)."""
+    import psycopg2
+    import redis
+
+    conn = psycopg2.connect(database_url.replace("+psycopg2", ""))
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT version()")
+            postgres = str(cur.fetchone()[0]).split(" on ")[0]  # type: ignore[index]
+    finally:
+        conn.close()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        info = client.info("server")
+    finally:
+        client.close()
+    return {
+        "postgres": postgres,
+        "redis": f"Redis {info['redis_version']}",
+    }
+
+
+def describe(database_url: str, redis_url: str) -> dict[str, object]:
     """A dict of the machine and software the run used."""
     versions = {}
     for name in PACKAGES:
@@ -57,8 +81,7 @@ def describe() -> dict[str, object]:
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "postgres": _version(["psql", "--version"]),
-        "redis": _version(["redis-server", "--version"]),
+        **_server_versions(database_url, redis_url),
         "wrk": _version(["wrk", "--version"]),
         "packages": versions,
     }

@@ -21,6 +21,8 @@ class Mode:
     fresh_feeds: int  # scenario 6
     fresh_seconds: int
     scale_out: bool  # scenario 7
+    # Scenarios 1 and 4 again with WORKER_NICE=0 or PIN_CPUS=false: what each buys.
+    comparisons: bool
 
 
 QUICK = Mode(
@@ -38,6 +40,7 @@ QUICK = Mode(
     fresh_feeds=3000,
     fresh_seconds=30,
     scale_out=False,
+    comparisons=False,
 )
 
 FULL = Mode(
@@ -58,4 +61,5 @@ FULL = Mode(
     fresh_feeds=20000,
     fresh_seconds=120,
     scale_out=True,
+    comparisons=True,
 )

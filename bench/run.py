@@ -24,13 +24,13 @@ SCENARIOS = ("web", "latency", "cpu", "unchanged", "freshness", "memory")
 
 def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
     """Run the selected scenarios; returns everything measured."""
+    services = start_services()
     results: dict[str, Any] = {
         "mode": mode.name,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine.describe(),
+        "machine": machine.describe(services.database_url, services.redis_url),
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
     }
-    services = start_services()
     steps = {
         "web": lambda: web_scenarios.isolation_and_load_curves(services, mode),
         "latency": lambda: worker_scenarios.time_to_items(services, mode),

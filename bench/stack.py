@@ -122,6 +122,10 @@ def app_env(services: Services, **extra: object) -> dict[str, str]:
         # sites; the per-host politeness budget would otherwise cap the whole run.
         FETCH_HOST_CONCURRENCY="100000",
         FETCH_HOST_PER_MINUTE="100000000",
+        # The box runs the bench and nothing else, the case PIN_CPUS is for (each web
+        # and worker process keeps to one core: app/affinity.py). Rows marked
+        # PIN_CPUS=false show the default.
+        PIN_CPUS="true",
     )
     env.update({k: str(v) for k, v in extra.items()})
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"

@@ -81,15 +81,8 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
             ]
             out["throughput_post"] = _sweep_post(mode)
             out["throughput_get"] = _sweep_get(services, mode)
-        # The same run with the worker at the web's CPU priority: what WORKER_NICE buys
-        # where web and worker share the cores.
-        reset_data(services)
-        web = start_web(services)
-        worker = start_worker(services, WORKER_NICE=0)
-        with running(web, worker):
-            out["isolation_feedqueue_worker_nice0"] = _post(
-                "/feeds", rate=mode.isolation_rate, connections=64, seconds=mode.isolation_seconds
-            ).as_dict()
+        if mode.comparisons:
+            out.update(_isolation_comparisons(services, mode))
         reset_data(services)
         naive = start_web(services, "bench.naive_app:create_naive_app()")
         with running(naive):
@@ -110,6 +103,25 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
                     seconds=mode.sweep_seconds,
                 )
             out.setdefault("curve_naive", []).append(point.as_dict())  # type: ignore[union-attr]
+    return out
+
+
+def _isolation_comparisons(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 1 again with the worker at the web's CPU priority (what WORKER_NICE buys
+    where web and worker share the cores), and with every process left to the kernel's
+    placement (PIN_CPUS=false, the default)."""
+    out: dict[str, object] = {}
+    for key, env in (
+        ("isolation_feedqueue_worker_nice0", {"WORKER_NICE": 0}),
+        ("isolation_feedqueue_unpinned", {"PIN_CPUS": "false"}),
+    ):
+        reset_data(services)
+        web = start_web(services, **env)
+        worker = start_worker(services, **env)
+        with running(web, worker):
+            out[key] = _post(
+                "/feeds", rate=mode.isolation_rate, connections=64, seconds=mode.isolation_seconds
+            ).as_dict()
     return out
 
 
