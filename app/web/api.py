@@ -42,14 +42,18 @@ def get_feed_or_404(feed_id: int) -> Feed:
     return feed
 
 
-def fetch_status(fetch: Fetch) -> tuple[dict[str, object], dict[str, str]]:
+def fetch_status(
+    fetch: Fetch, *, just_enqueued: bool = False
+) -> tuple[dict[str, object], dict[str, str]]:
     """The fetch's JSON and the headers that go with it (Retry-After while pending)."""
     headers = {"Cache-Control": "no-store"}
     position = None
     if fetch.state.pending:
         if fetch.state == FetchState.QUEUED:
             try:
-                position = queues().position(str(fetch.id), fetch.trigger.value)
+                position = queues().position(
+                    str(fetch.id), fetch.trigger.value, just_enqueued=just_enqueued
+                )
             except RedisError:
                 position = None  # the status itself comes from Postgres
         # Poll gently: about once a second, slower when far back in the queue.
