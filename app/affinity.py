@@ -5,8 +5,8 @@ Python on one core at a time however many it may use. Left to the kernel, its
 threads are spread over every core anyway, and each hand-over of the GIL (at every
 socket read, query and Redis call) wakes a thread on another core: an interrupt
 between cores, a VM exit on a virtual machine, and a cold cache. On the benchmark
-machine, keeping each process on one core cut a worker's CPU per feed by 12 % and
-the web's tail latency under load by about half (docs/benchmarks.md).
+machine, keeping each process on one core cut a worker's CPU per feed by a sixth and
+POST /feeds p99 at 200 requests/s by more than half (docs/benchmarks.md).
 
 It is off by default: a pinned process cannot move away from a core that something
 else keeps busy, which is the norm on a shared host (Heroku's Standard dynos). Turn
