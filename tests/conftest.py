@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -173,8 +173,7 @@ def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callabl
         return dyno
 
     yield start
-    for dyno in dynos:
-        dyno.kill()
+    _stop_and_show_logs(dynos)
 
 
 @pytest.fixture
@@ -191,8 +190,14 @@ def start_web(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[.
         return dyno
 
     yield start
+    _stop_and_show_logs(dynos)
+
+
+def _stop_and_show_logs(dynos: Sequence[WorkerDyno | WebDyno]) -> None:
+    """Kill the dynos and print the end of their logs: pytest shows it for a failed test."""
     for dyno in dynos:
         dyno.kill()
+        print(f"--- {dyno.log_path.name}, last lines:\n{dyno.log_path.read_text()[-4000:]}")
 
 
 def wait_for(
