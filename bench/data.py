@@ -5,13 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import psycopg2
-
 from bench.stack import Services
-
-
-def _connect(services: Services) -> psycopg2.extensions.connection:
-    return psycopg2.connect(services.database_url.replace("+psycopg2", ""))
 
 
 def seed_due_feeds(services: Services, base: str, first: int, count: int, *, etag: bool) -> None:
@@ -20,7 +14,7 @@ def seed_due_feeds(services: Services, base: str, first: int, count: int, *, eta
     With ``etag`` the feeds carry the validators the feed server gives version 0
     of feed n (ETag ``"n-0"``), so an unchanged feed answers 304.
     """
-    conn = _connect(services)
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute(
             """
@@ -65,7 +59,7 @@ class Outcome:
 
 def outcome(services: Services) -> Outcome:
     """Counts of fetches by state, and the span from first start to last finish."""
-    conn = _connect(services)
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute(
             """
@@ -90,7 +84,7 @@ def outcome(services: Services) -> Outcome:
 
 def finished_between(services: Services, start: float, end: float) -> int:
     """Fetches finished in the wall-clock window [start, end) (epoch seconds)."""
-    conn = _connect(services)
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute(
             "SELECT count(*) FROM fetches WHERE finished_at >= to_timestamp(%s)"
@@ -114,7 +108,7 @@ def wait_all_finished(services: Services, expected: int, timeout: float) -> Outc
 
 def fetch_paths(services: Services, limit: int) -> list[str]:
     """``/fetches/<id>`` paths of existing fetches, for the read-throughput scenario."""
-    conn = _connect(services)
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute("SELECT id FROM fetches ORDER BY created_at LIMIT %s", (limit,))
         rows = cur.fetchall()
@@ -124,7 +118,7 @@ def fetch_paths(services: Services, limit: int) -> list[str]:
 
 def creation_to_finish_ms(services: Services) -> list[float]:
     """finished_at - created_at of every succeeded fetch, in milliseconds."""
-    conn = _connect(services)
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute(
             "SELECT extract(epoch FROM finished_at - created_at) * 1000 FROM fetches"

@@ -8,6 +8,8 @@ from importlib import metadata
 
 import psutil
 
+from bench.stack import Services
+
 PACKAGES = (
     "Flask",
     "gunicorn",
@@ -43,20 +45,19 @@ def _version(cmd: list[str]) -> str:
         return "unknown"
 
 
-def _server_versions(database_url: str, redis_url: str) -> dict[str, str]:
+def _server_versions(services: Services) -> dict[str, str]:
     """The versions of the Postgres and Redis servers the run uses (asked, not guessed
     from a binary on PATH, which may be another installation)."""
-    import psycopg2
     import redis
 
-    conn = psycopg2.connect(database_url.replace("+psycopg2", ""))
+    conn = services.connect_db()
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT version()")
             postgres = str(cur.fetchone()[0]).split(" on ")[0]  # type: ignore[index]
     finally:
         conn.close()
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(services.redis_url)
     try:
         info = client.info("server")
     finally:
@@ -67,7 +68,7 @@ def _server_versions(database_url: str, redis_url: str) -> dict[str, str]:
     }
 
 
-def describe(database_url: str, redis_url: str) -> dict[str, object]:
+def describe(services: Services) -> dict[str, object]:
     """A dict of the machine and software the run used."""
     versions = {}
     for name in PACKAGES:
@@ -81,7 +82,7 @@ def describe(database_url: str, redis_url: str) -> dict[str, object]:
         "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        **_server_versions(database_url, redis_url),
+        **_server_versions(services),
         "wrk": _version(["wrk", "--version"]),
         "packages": versions,
     }

@@ -28,7 +28,7 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
     results: dict[str, Any] = {
         "mode": mode.name,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "machine": machine.describe(services.database_url, services.redis_url),
+        "machine": machine.describe(services),
         "command": "python -m bench.run " + " ".join(sys.argv[1:]),
     }
     steps = {

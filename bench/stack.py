@@ -21,8 +21,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
+
+if TYPE_CHECKING:
+    import psycopg2.extensions
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "feedqueue_bench"
@@ -63,6 +67,12 @@ class Services:
     def close(self) -> None:
         for stop in self.stops:
             stop()  # type: ignore[operator]
+
+    def connect_db(self) -> psycopg2.extensions.connection:
+        """A plain psycopg2 connection to the bench database (the kit's own SQL)."""
+        import psycopg2
+
+        return psycopg2.connect(self.database_url.replace("+psycopg2", ""))
 
 
 def _recreate_database(admin_url: str, name: str) -> None:
@@ -134,10 +144,9 @@ def app_env(services: Services, **extra: object) -> dict[str, str]:
 
 def reset_data(services: Services) -> None:
     """Empty the bench database's tables and the bench Redis db between scenarios."""
-    import psycopg2
     import redis
 
-    conn = psycopg2.connect(services.database_url.replace("+psycopg2", ""))
+    conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute("TRUNCATE items, fetches, feeds RESTART IDENTITY CASCADE")
     conn.close()

@@ -19,6 +19,22 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def run_python(code: str, *args: str, own_session: bool = False) -> str:
+    """Run ``code`` in a fresh Python in the project folder; its output.
+
+    For what a test cannot undo in its own process (a lower priority, a narrower
+    set of CPUs).
+    """
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        start_new_session=own_session,
+    ).stdout
+
+
 def free_port() -> int:
     """A loopback TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -42,12 +58,15 @@ class _Dyno:
             start_new_session=True,
         )
 
+    def children(self) -> list[psutil.Process]:
+        """The dyno's processes below its first one (gunicorn's or worker.py's children)."""
+        return psutil.Process(self.proc.pid).children()
+
     def cpus_by_process(self) -> dict[int, list[tuple[int, ...]]]:
         """The dyno's processes (pid: the distinct CPU sets of their threads), the
         dyno's first process first (gunicorn's master, worker.py's supervisor)."""
         found: dict[int, list[tuple[int, ...]]] = {}
-        first = psutil.Process(self.proc.pid)
-        for proc in [first, *first.children()]:
+        for proc in [psutil.Process(self.proc.pid), *self.children()]:
             sets = set()
             for thread in proc.threads():
                 try:

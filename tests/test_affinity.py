@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 from app.affinity import allowed_cpus, cpu_for, least_used_cpu
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.dynos import run_python
 
 
 def test_worker_processes_take_the_cpus_round_robin() -> None:
@@ -29,28 +24,21 @@ def test_a_single_cpu_leaves_nothing_to_choose() -> None:
     assert least_used_cpu([], {3}) is None
 
 
-def _in_child(code: str) -> str:
-    """Run ``code`` in a fresh Python: an affinity cannot always be widened again."""
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
 def test_a_pinned_process_and_the_threads_it_starts_later_share_one_cpu() -> None:
-    out = _in_child(
+    out = run_python(
         "import os, threading; from app.affinity import allowed_cpus, cpu_for, pin_to_cpu;"
         "cpu = pin_to_cpu(cpu_for(1, allowed_cpus())); seen = [];"
         "t = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)));"
         "t.start(); t.join(); print(cpu, sorted(os.sched_getaffinity(0)), sorted(seen[0]))"
-    )
+    ).strip()
     expected = cpu_for(1, allowed_cpus())
     only = [expected] if expected is not None else sorted(allowed_cpus())
     assert out == f"{expected} {only} {only}"
 
 
 def test_no_cpu_to_keep_to_changes_nothing() -> None:
-    out = _in_child(
+    out = run_python(
         "import os; from app.affinity import pin_to_cpu; before = os.sched_getaffinity(0);"
         "print(pin_to_cpu(None), os.sched_getaffinity(0) == before)"
-    )
+    ).strip()
     assert out == "None True"

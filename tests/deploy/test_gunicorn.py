@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import psutil
 import requests
 
 from app.affinity import allowed_cpus, least_used_cpu
@@ -109,7 +108,7 @@ def test_with_pin_cpus_each_web_worker_keeps_to_a_cpu_and_a_replacement_takes_th
     expected = sorted([[(cpu,)] if cpu is not None else [everything] for cpu in chosen])
     assert _worker_cpus(web) == (expected, [everything])  # the master is left alone
 
-    first = psutil.Process(web.proc.pid).children()[0]
+    first = web.children()[0]
     first.kill()
     first.wait(10)
     wait_for(lambda: first.pid not in web.cpus_by_process() and len(web.cpus_by_process()) == 3)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 from app.workers.threads import SWITCH_INTERVAL
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.dynos import run_python
 
 # Prints the process's nice value and its session's autogroup line after the call:
 # "-" without autogroup scheduling, "default" in the kernel's root group, whose
@@ -25,20 +23,8 @@ print(os.getpriority(os.PRIO_PROCESS, 0), line)
 """
 
 
-def _run(code: str, *args: str, own_session: bool = False) -> str:
-    """Run ``code`` in a fresh Python (priorities cannot be raised back); its output."""
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-        start_new_session=own_session,
-    ).stdout
-
-
 def _probe(increment: int, *, own_session: bool) -> tuple[int, str]:
-    out = _run(PROBE, str(increment), own_session=own_session).split(maxsplit=1)
+    out = run_python(PROBE, str(increment), own_session=own_session).split(maxsplit=1)
     return int(out[0]), out[1].strip()
 
 
@@ -75,7 +61,7 @@ def test_missing_autogroup_file_is_not_an_error(tmp_path: Path) -> None:
         "from app.workers.priority import lower_cpu_priority;"
         f"lower_cpu_priority(1, autogroup=Path({str(tmp_path / 'none')!r})); print('ok')"
     )
-    assert _run(code).strip() == "ok"
+    assert run_python(code).strip() == "ok"
 
 
 def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
@@ -85,4 +71,4 @@ def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
         "w = ThreadedWorkers.__new__(ThreadedWorkers); w.workers = []; w._stop_at = None;"
         "w.run(); print(sys.getswitchinterval())"
     )
-    assert float(_run(code)) == SWITCH_INTERVAL > sys.getswitchinterval()
+    assert float(run_python(code)) == SWITCH_INTERVAL > sys.getswitchinterval()

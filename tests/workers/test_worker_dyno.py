@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psutil
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import Worker
@@ -296,7 +295,7 @@ def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(
 ) -> None:
     dyno = start_worker(concurrency=2, PIN_CPUS="true", WORKER_THREADS="3")
     # Two worker processes (3 RQ threads each, and more) and RQ's scheduler.
-    wait_for(lambda: sum(len(c.threads()) >= 4 for c in _children(dyno)) == 2, timeout=30)
+    wait_for(lambda: sum(len(c.threads()) >= 4 for c in dyno.children()) == 2, timeout=30)
     everything = tuple(sorted(allowed_cpus()))
     supervisor, *children = dyno.cpus_by_process().values()
     pinned = [[(cpu,)] for cpu in (cpu_for(i, allowed_cpus()) for i in range(2)) if cpu is not None]
@@ -304,7 +303,3 @@ def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(
     assert sorted(children) == sorted(pinned + [[everything]] * (3 - len(pinned)))
     # The supervisor (scheduling, reconciling) is left to the kernel.
     assert supervisor == [everything]
-
-
-def _children(dyno: WorkerDyno) -> list[psutil.Process]:
-    return psutil.Process(dyno.proc.pid).children()
