@@ -1,17 +1,18 @@
 # Two commands set everything up on a fresh machine:
 #   make run   - start web + worker (and local Postgres/Redis when DATABASE_URL/REDIS_URL are unset)
 #   make test  - run the whole test suite against real Postgres, Redis, workers and a browser
+# The virtualenv gets requirements-dev.txt, a lock with a hash for every package;
+# `make lock` regenerates both locks from requirements.in and requirements-dev.in.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint bench clean-data
+.PHONY: run test lint lock bench clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -23,6 +24,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# LOCK_ARGS go to uv: --upgrade moves every pin to the newest allowed release.
+lock: $(STAMP)
+	$(PY) scripts/lock.py $(LOCK_ARGS)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 \

@@ -19,9 +19,15 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
+    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "").strip()
     if not url:
-        raise SystemExit("DATABASE_URL must be set to run migrations")
+        # The release phase of a first push can run before Heroku Postgres is attached:
+        # say so in one line (SystemExit prints no traceback) and stop the release.
+        raise SystemExit(
+            "DATABASE_URL is not set, so there is no database to migrate. On Heroku, attach "
+            "Postgres (heroku addons:create heroku-postgresql:essential-0), wait for it "
+            "(heroku addons:wait), then deploy again; see docs/deploy.md."
+        )
     return normalize_database_url(url)
 
 
