@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import sys
 import uuid
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     lower_cpu_priority(settings.worker_nice)
-    dyno = os.environ.get("DYNO") or socket.gethostname()
+    dyno = settings.dyno_name("worker")
     run_id = uuid.uuid4().hex[:6]
 
     if args.burst:

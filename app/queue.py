@@ -15,29 +15,15 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
-from app.config import Settings
+from app.config import Settings, redis_client_options
 
 JOB_FUNC = "app.jobs.fetch.run_fetch"
 BATCH_FUNC = "app.jobs.batch.run_fetch_batch"
 
 
-def redis_from_url(url: str, **kwargs: object) -> Redis:
-    """A Redis client for ``url`` with short timeouts.
-
-    Heroku Key-Value Store gives ``rediss://`` URLs whose certificates are
-    self-signed, and redis-py verifies certificates by default; the connection
-    is still encrypted, just not authenticated by a CA.
-    """
-    options: dict[str, object] = {
-        "socket_connect_timeout": 3,
-        "socket_timeout": 10,
-        "health_check_interval": 30,
-        "retry_on_timeout": False,
-    }
-    if url.startswith("rediss://"):
-        options["ssl_cert_reqs"] = None
-    options.update(kwargs)
-    return Redis.from_url(url, **options)  # type: ignore[arg-type]
+def redis_from_url(url: str, **overrides: object) -> Redis:
+    """A Redis client for ``url`` with the options config gives it (``overrides`` win)."""
+    return Redis.from_url(url, **{**redis_client_options(url), **overrides})  # type: ignore[arg-type]
 
 
 class Queues:

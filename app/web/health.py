@@ -137,10 +137,12 @@ def prometheus_metrics() -> Response:
     """Prometheus text (format 0.0.4, read by every Prometheus) of this dyno and the queues."""
     metrics.sample_process("web")
     probes = _probes()
+    settings = app_settings()
     body = scrape(
         probes.queues.in_priority_order,
+        dyno=settings.dyno_name("web"),
         redis=probes.redis,
-        prefix=probes.queues.settings.queue_prefix,
+        prefix=settings.queue_prefix,
     )
     return Response(
         body, content_type=CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"}

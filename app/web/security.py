@@ -31,7 +31,7 @@ from flask_limiter import Limiter
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Settings
+from app.config import Settings, rate_limit_storage_uri
 from app.web.errors import error_response
 
 
@@ -101,7 +101,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         ):
             csrf.protect()
 
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(settings))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", rate_limit_storage_uri(settings.redis_url))
     # Fixed windows cost one INCR per request; a moving window keeps a list per client.
     app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
     # When Redis is down the limiter lets requests through rather than failing them.
@@ -127,16 +127,6 @@ def init_app(app: Flask, settings: Settings) -> None:
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
-
-
-def _limiter_storage(settings: Settings) -> str:
-    url = settings.redis_url or "memory://"
-    if url.startswith("unix://"):
-        return "redis+" + url  # the limits library's spelling of a Redis socket
-    if url.startswith("rediss://"):
-        # Heroku's self-signed certificates, as in app.queue.redis_from_url.
-        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
-    return url
 
 
 def submission_limit() -> str:

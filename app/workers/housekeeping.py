@@ -158,7 +158,7 @@ class Housekeeper:
             dynos.publish(
                 self.ctx.queues.redis,
                 self.ctx.settings.queue_prefix,
-                dynos.dyno_name(),
+                self.ctx.settings.dyno_name("worker"),
                 dyno_exposition(),
             )
         except RedisError:
