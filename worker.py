@@ -18,8 +18,8 @@ from rq.scheduler import RQScheduler
 
 from app.affinity import allowed_cpus, cpu_for, pin_to_cpu
 from app.config import Settings
+from app.context import JobContext, build_context, set_context
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
-from app.jobs.context import JobContext, build_context, set_context
 from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics

@@ -12,7 +12,8 @@ from flask import Flask, g
 
 from app.config import Settings
 from app.logs import configure_logging
-from app.queue import Queues, redis_from_url
+from app.queue.connection import redis_from_url
+from app.queue.queues import Queues
 from app.storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent

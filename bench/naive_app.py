@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 
 from app import create_app
-from app.jobs.context import fetch_limits
+from app.context import fetch_limits
 from app.pipeline import FetchError, fetch_feed
 from app.storage.fetches import upsert_feed
 from app.storage.items import store_items

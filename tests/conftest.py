@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import Settings, normalize_database_url
-from app.jobs.context import JobContext, build_context, set_context
+from app.context import JobContext, build_context, set_context
 from app.storage.db import Database
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer

@@ -17,7 +17,7 @@ from app.config import (
     read_setting,
     redis_client_options,
 )
-from app.queue import redis_from_url
+from app.queue.connection import redis_from_url
 from scripts.settings_table import README, with_table
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,11 +19,11 @@ from rq import Retry, get_current_job
 from sqlalchemy.orm import Session
 
 from app import schedule
-from app.jobs.context import JobContext, get_context
-from app.jobs.interrupt import ShutdownInterrupt
-from app.jobs.politeness import Lease
+from app.context import JobContext, get_context
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
+from app.queue.politeness import Lease
+from app.queue.shutdown import ShutdownInterrupt
 from app.storage.feeds import Success, record_failure, record_success
 from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
 from app.storage.items import StoredItems, store_items

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import delete, exists
 from sqlalchemy.orm import Session
 
-from app.queue import Queues
+from app.queue.queues import Queues
 from app.storage.fetches import create_fetch, upsert_feed
 from app.storage.models import Feed, Fetch, FetchTrigger
 

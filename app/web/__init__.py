@@ -6,7 +6,7 @@ from flask import current_app, g, request
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.queue import Queues
+from app.queue.queues import Queues
 from app.storage.db import Database
 
 

@@ -28,7 +28,8 @@ from sqlalchemy.pool import NullPool
 from app.config import Settings
 from app.observability import metrics, request_log
 from app.observability.collectors import scrape
-from app.queue import Queues, redis_from_url
+from app.queue.connection import redis_from_url
+from app.queue.queues import Queues
 from app.web import settings as app_settings
 from app.web.errors import error_response
 from app.web.security import admin_required

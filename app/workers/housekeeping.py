@@ -18,9 +18,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.jobs.context import JobContext
+from app.context import JobContext
 from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
+from app.queue import registry
 from app.storage.fetches import mark_enqueued, requeue_fetch, stale_fetches
 from app.storage.models import PENDING_PREDICATE, Feed, FeedState, Fetch, FetchState, FetchTrigger
 from app.workers.recovery import enqueue_again
@@ -115,7 +116,7 @@ def reconcile(ctx: JobContext) -> int:
             running_before=now - timedelta(seconds=running_grace),
         )
         queued = [f for f in stale if f.state == FetchState.QUEUED]
-        held = ctx.queues.jobs_waiting([str(f.rq_job_id) for f in queued])
+        held = registry.jobs_waiting(ctx.queues, [str(f.rq_job_id) for f in queued])
         waiting = {f.id for f in queued if str(f.rq_job_id) in held}
         # Just a long queue (or a batch still at work): look again later.
         mark_enqueued(session, list(waiting))

@@ -14,9 +14,9 @@ from rq import Queue, Worker
 from rq.job import Job, JobStatus
 from sqlalchemy import insert, select, update
 
+from app.context import JobContext, set_context
 from app.jobs.batch import run_fetch_batch
-from app.jobs.context import JobContext, set_context
-from app.jobs.politeness import HostBudget
+from app.queue.politeness import HostBudget
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState
 from app.workers.housekeeping import enqueue_due_refreshes, reconcile

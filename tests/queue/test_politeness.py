@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import select
 
-from app.jobs.politeness import HostBudget, Lease
+from app.queue.politeness import HostBudget, Lease
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
 from tests.conftest import WorkerDyno, wait_for
