@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, request
 from app import create_app
 from app.context import fetch_limits
 from app.pipeline import FetchError, fetch_feed
-from app.storage.fetches import upsert_feed
+from app.storage.feeds import upsert_feed
 from app.storage.items import store_items
 from app.urls import InvalidURL, normalize_url
 from app.web import db_session, settings

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, exists
 from sqlalchemy.orm import Session
 
 from app.queue.queues import Queues
-from app.storage.fetches import create_fetch, upsert_feed
+from app.storage.feeds import delete_feed_without_fetches, upsert_feed
+from app.storage.fetches import create_fetch, delete_fetch
 from app.storage.models import Feed, Fetch, FetchTrigger
 
 
@@ -54,12 +54,9 @@ def _queue_fetch(
         queues.enqueue_fetch(fetch.id, trigger.value)
     except RedisError as exc:
         session.rollback()
-        session.execute(delete(Fetch).where(Fetch.id == fetch.id))
+        delete_fetch(session, fetch.id)
         if drop_feed:
-            # Only if no concurrent request attached a fetch of its own meanwhile.
-            session.execute(
-                delete(Feed).where(Feed.id == feed.id, ~exists().where(Fetch.feed_id == feed.id))
-            )
+            delete_feed_without_fetches(session, feed.id)
         session.commit()
         raise QueueUnavailable("The job queue is unavailable.") from exc
     return Submission(feed, fetch, created=True)

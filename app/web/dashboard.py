@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 
 from app.jobs.submit import QueueUnavailable, request_refresh
 from app.queue import status as queue_status
-from app.storage import feed_admin, stats
+from app.storage import feeds, stats
 from app.web import charts, db_session, queues
 from app.web.errors import ApiError
 from app.web.security import admin_required
@@ -97,7 +97,7 @@ def requeue_failed() -> Response:
     session = db_session()
     since = datetime.now(UTC) - FAILURE_WINDOW
     queued = 0
-    for feed in stats.feeds_failing_with(session, code, since=since):
+    for feed in feeds.feeds_failing_with(session, code, since=since):
         try:
             if request_refresh(session, queues(), feed).created:
                 queued += 1
@@ -113,7 +113,7 @@ def requeue_failed() -> Response:
 def resume_paused() -> Response:
     """Resume every paused feed; the scheduler picks them up as due now."""
     session = db_session()
-    count = feed_admin.resume_paused_feeds(session)
+    count = feeds.resume_paused_feeds(session, datetime.now(UTC))
     session.commit()
     flash(f"Resumed {count} paused feed{'s' if count != 1 else ''}.", "ok")
     return redirect(url_for("dashboard.status"), code=303)

@@ -9,11 +9,12 @@ action and does not exist when no admin credentials are configured.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from sqlalchemy.orm import Session
 
-from app.storage import feed_admin
+from app.storage import feeds
 from app.web import db_session, wants_json
 from app.web.api import get_feed_or_404
 from app.web.security import admin_required, limiter, submission_limit
@@ -42,7 +43,7 @@ def _change(feed_id: int, change: Callable[[Session, int], object], message: str
 @limiter.limit(submission_limit)
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
-    return _change(feed_id, feed_admin.pause_feed, "Refreshes are paused. Refresh now still works.")
+    return _change(feed_id, feeds.pause_feed, "Refreshes are paused. Refresh now still works.")
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
@@ -50,7 +51,9 @@ def pause(feed_id: int) -> Response:
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
     return _change(
-        feed_id, feed_admin.resume_feed, "Refreshes are resumed; the next one is due now."
+        feed_id,
+        lambda session, feed_id: feeds.resume_feed(session, feed_id, datetime.now(UTC)),
+        "Refreshes are resumed; the next one is due now.",
     )
 
 
@@ -61,7 +64,7 @@ def delete(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     title = feed.title or feed.url
     session = db_session()
-    feed_admin.delete_feed(session, feed.id)
+    feeds.delete_feed(session, feed.id)
     session.commit()
     if wants_json():
         return Response(status=204)

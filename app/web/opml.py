@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from app.jobs.submit import QueueUnavailable, submit_url
 from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml, parse_opml, plan_import
 from app.pipeline import literal_host_blocked
-from app.storage.models import Feed, Fetch
+from app.storage.feeds import all_feeds
+from app.storage.fetches import fetches_by_id
 from app.web import db_session, queues, settings, wording
 from app.web.security import limiter, submission_limit
 
@@ -113,11 +113,7 @@ def _load_batch(batch_id: str) -> dict[str, list[dict[str, object]]]:
 def _progress(batch: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
     """Each submitted entry with its fetch's current state (one query)."""
     ids = [uuid.UUID(str(entry["fetch_id"])) for entry in batch["submitted"]]
-    fetches = (
-        {f.id: f for f in db_session().scalars(select(Fetch).where(Fetch.id.in_(ids)))}
-        if ids
-        else {}
-    )
+    fetches = fetches_by_id(db_session(), ids)
     rows = []
     for entry, fetch_id in zip(batch["submitted"], ids, strict=True):
         fetch = fetches.get(fetch_id)
@@ -197,10 +193,9 @@ def batch_progress(batch_id: str) -> Response:
 @bp.get("/opml/export")
 def export() -> Response:
     """Every feed as an OPML 2.0 download."""
-    feeds = db_session().scalars(select(Feed).order_by(Feed.id))
     data = build_opml(
         OpmlEntry(0, feed.title or feed.current_url, feed.current_url, feed.site_url)
-        for feed in feeds
+        for feed in all_feeds(db_session())
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(

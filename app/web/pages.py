@@ -11,12 +11,11 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
-from sqlalchemy import select
 
-from app.storage.fetches import pending_fetch
-from app.storage.models import Feed
-from app.storage.queries import BadCursor, items_page
-from app.storage.stats import pending_fetches
+from app.storage.feeds import newest_feeds
+from app.storage.fetches import pending_fetch, pending_fetches
+from app.storage.items import items_page
+from app.storage.pagination import BadCursor
 from app.web import db_session, settings, wording
 from app.web.api import get_feed_or_404
 from app.web.errors import ApiError
@@ -58,7 +57,7 @@ def _template_helpers() -> dict[str, object]:
 def render_index(*, form_error: str | None = None, submitted_url: str = "") -> str:
     """The home page; with ``form_error`` the form shows it next to the field."""
     session = db_session()
-    feeds = session.scalars(select(Feed).order_by(Feed.id.desc()).limit(FEEDS_ON_HOME)).all()
+    feeds = newest_feeds(session, FEEDS_ON_HOME)
     pending = pending_fetches(session, (f.id for f in feeds))
     rows = [
         (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))

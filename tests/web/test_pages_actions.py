@@ -1,4 +1,4 @@
-"""Pause, resume and delete from the feed page (web/feed_actions.py, storage/feed_admin.py)."""
+"""Pause, resume and delete from the feed page (web/feed_actions.py, storage/feeds.py)."""
 
 from __future__ import annotations
 
