@@ -20,10 +20,12 @@ from sqlalchemy import text
 from app import create_app
 from app.config import Settings, normalize_database_url
 from app.context import JobContext, build_context, set_context
+from app.queue.connection import redis_from_url
+from app.queue.queues import Queues
 from app.storage.db import Database
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
-from tests.services import resolve_services
+from tests.servers import resolve_services
 
 __all__ = ["ROOT", "WebDyno", "WorkerDyno", "alembic_config", "wait_for"]
 
@@ -108,6 +110,14 @@ def db(settings: Settings) -> Iterator[Database]:
         conn.execute(text("TRUNCATE feeds, fetches, items RESTART IDENTITY CASCADE"))
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def queues(settings: Settings, redis: Redis) -> Iterator[Queues]:
+    """The app's queues on the test Redis database (emptied first)."""
+    queues = Queues(redis_from_url(settings.redis_url or ""), settings)
+    yield queues
+    queues.redis.close()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 
-from app.jobs.submit import QueueUnavailable, request_refresh
 from app.queue import status as queue_status
-from app.storage import feeds, stats
+from app.services import feeds
+from app.storage import stats
 from app.web import charts, db_session, queues
 from app.web.errors import ApiError
 from app.web.security import admin_required
@@ -94,16 +94,12 @@ def requeue_failed() -> Response:
     code = (request.form.get("code") or "").strip()
     if not code or len(code) > 64:
         raise ApiError(400, "invalid_code", "Name the error code whose fetches to requeue.")
-    session = db_session()
     since = datetime.now(UTC) - FAILURE_WINDOW
-    queued = 0
-    for feed in feeds.feeds_failing_with(session, code, since=since):
-        try:
-            if request_refresh(session, queues(), feed).created:
-                queued += 1
-        except QueueUnavailable:
-            flash(f"The job queue is unavailable; requeued {queued} before it failed.", "error")
-            return redirect(url_for("dashboard.status"), code=303)
+    requeued = feeds.requeue_failing(db_session(), queues(), code, since=since)
+    queued = requeued.count
+    if requeued.stopped:
+        flash(f"The job queue is unavailable; requeued {queued} before it failed.", "error")
+        return redirect(url_for("dashboard.status"), code=303)
     flash(f"Requeued {queued} feed{'s' if queued != 1 else ''} that failed with {code}.", "ok")
     return redirect(url_for("dashboard.status"), code=303)
 
@@ -112,8 +108,6 @@ def requeue_failed() -> Response:
 @admin_required
 def resume_paused() -> Response:
     """Resume every paused feed; the scheduler picks them up as due now."""
-    session = db_session()
-    count = feeds.resume_paused_feeds(session, datetime.now(UTC))
-    session.commit()
+    count = feeds.resume_paused_feeds(db_session())
     flash(f"Resumed {count} paused feed{'s' if count != 1 else ''}.", "ok")
     return redirect(url_for("dashboard.status"), code=303)

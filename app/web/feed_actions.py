@@ -9,12 +9,11 @@ action and does not exist when no admin credentials are configured.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from sqlalchemy.orm import Session
 
-from app.storage import feeds
+from app.services import feeds
 from app.web import db_session, wants_json
 from app.web.api import get_feed_or_404
 from app.web.security import admin_required, limiter, submission_limit
@@ -32,10 +31,7 @@ def _done(feed_id: int, message: str) -> Response:
 
 def _change(feed_id: int, change: Callable[[Session, int], object], message: str) -> Response:
     feed = get_feed_or_404(feed_id)
-    session = db_session()
-    change(session, feed.id)
-    session.commit()
-    session.expire_all()
+    change(db_session(), feed.id)
     return _done(feed.id, message)
 
 
@@ -50,11 +46,7 @@ def pause(feed_id: int) -> Response:
 @limiter.limit(submission_limit)
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
-    return _change(
-        feed_id,
-        lambda session, feed_id: feeds.resume_feed(session, feed_id, datetime.now(UTC)),
-        "Refreshes are resumed; the next one is due now.",
-    )
+    return _change(feed_id, feeds.resume_feed, "Refreshes are resumed; the next one is due now.")
 
 
 @bp.post("/feeds/<int:feed_id>/delete")
@@ -63,9 +55,7 @@ def delete(feed_id: int) -> Response:
     """Remove the feed with its items and fetch history."""
     feed = get_feed_or_404(feed_id)
     title = feed.title or feed.url
-    session = db_session()
-    feeds.delete_feed(session, feed.id)
-    session.commit()
+    feeds.delete_feed(db_session(), feed.id)
     if wants_json():
         return Response(status=204)
     flash(f"Deleted {title}.", "ok")

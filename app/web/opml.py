@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
-from app.jobs.submit import QueueUnavailable, submit_url
 from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml, parse_opml, plan_import
-from app.pipeline import literal_host_blocked
+from app.services.submissions import QueueUnavailable, blocked_reason, submit_url
 from app.storage.feeds import all_feeds
 from app.storage.fetches import fetches_by_id
 from app.web import db_session, queues, settings, wording
@@ -30,16 +28,6 @@ BATCH_TTL = 24 * 3600
 
 def _batch_key(batch_id: str) -> str:
     return f"{settings().queue_prefix}:opml-batch:{batch_id}"
-
-
-def _blocked(url: str) -> str | None:
-    """Same private-network rule as the submit form."""
-    config = settings()
-    if config.fetch_allow_private_networks or not literal_host_blocked(url):
-        return None
-    if (urlsplit(url).hostname or "") in config.fetch_allowed_hosts:
-        return None
-    return "That address is on a private or local network, which feedqueue does not fetch."
 
 
 def _form(error: str | None = None, status: int = 200) -> Response:
@@ -65,7 +53,7 @@ def import_file() -> Response:
         document = parse_opml(data)
     except OpmlError as exc:
         return _form(str(exc), 400)
-    plan = plan_import(document.entries, check=_blocked)
+    plan = plan_import(document.entries, check=lambda url: blocked_reason(url, settings()))
     session = db_session()
     submitted: list[dict[str, object]] = []
     refused = [
