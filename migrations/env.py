@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.config import normalize_database_url
+from app.config import normalize_database_url, read_setting
 from app.storage.models import Base
 
 config = context.config
@@ -19,7 +18,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL")
+    url = config.attributes.get("database_url") or read_setting("database_url")
     if not url:
         raise SystemExit("DATABASE_URL must be set to run migrations")
     return normalize_database_url(url)

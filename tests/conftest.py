@@ -107,7 +107,9 @@ def db(settings: Settings) -> Iterator[Database]:
     """The test database with empty tables."""
     database = Database(settings.database_url or "", pool_size=2)
     with database.engine.begin() as conn:
-        conn.execute(text("TRUNCATE feeds, fetches, items RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("TRUNCATE feeds, fetches, items, opml_imports RESTART IDENTITY CASCADE")
+        )
     yield database
     database.dispose()
 

@@ -213,3 +213,37 @@ class Fetch(Base):
         Index("ix_fetches_finished", "finished_at"),
         Index("ix_fetches_pending_job", "job_id", postgresql_where=text(PENDING_PREDICATE)),
     )
+
+
+class OpmlImport(Base):
+    """One uploaded OPML file: what each of its entries became (see app.services.opml_import)."""
+
+    __tablename__ = "opml_imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text)  # the uploaded file's name
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+    entries: Mapped[list[OpmlImportEntry]] = relationship(
+        order_by="OpmlImportEntry.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class OpmlImportEntry(Base):
+    """An entry of an import: submitted (it names its feed and fetch) or refused (with why)."""
+
+    __tablename__ = "opml_import_entries"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("opml_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer)  # in the uploaded file
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    # No foreign keys: the progress page reports a feed deleted since as "deleted".
+    feed_id: Mapped[int | None] = mapped_column(BigInteger)
+    fetch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    refusal: Mapped[str | None] = mapped_column(Text)  # why it was not submitted

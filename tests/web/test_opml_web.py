@@ -79,9 +79,20 @@ def test_batch_progress_reports_fetch_states(
     assert response.headers["Retry-After"]
 
 
+def test_the_progress_page_survives_a_redis_flush(
+    client: FlaskClient, db: Database, redis: Redis
+) -> None:
+    location = _upload(client, OPML).headers["Location"]
+    redis.flushdb()
+    html = client.get(location, headers=HTML).get_data(as_text=True)
+    assert html.count("data-fetch-id=") == 2
+    assert "Already listed on line 3." in html
+
+
 def test_unknown_batch_is_404(client: FlaskClient, redis: Redis) -> None:
     assert client.get("/opml/batches/" + "0" * 32, headers=HTML).status_code == 404
     assert client.get("/opml/batches/nope", headers=HTML).status_code == 404
+    assert client.get("/opml/batches/" + "z" * 32, headers=HTML).status_code == 404
 
 
 def test_import_without_a_file_shows_the_form_with_an_error(client: FlaskClient) -> None:
