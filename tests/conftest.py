@@ -20,6 +20,7 @@ from sqlalchemy import text
 from app import create_app
 from app.config import Settings, normalize_database_url
 from app.context import JobContext, build_context, set_context
+from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
 from app.storage.db import Database
@@ -138,7 +139,7 @@ def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
     # Form posts in these tests come without a token; CSRF has its own tests.
     flask_app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield flask_app
-    flask_app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(flask_app).close()
 
 
 @pytest.fixture

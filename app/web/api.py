@@ -6,14 +6,11 @@ import re
 import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from redis.exceptions import RedisError
 
 from app.storage import feeds, fetches, items
-from app.storage.models import Feed, Fetch, FetchState
 from app.storage.pagination import BadCursor
-from app.web import db_session, queues
-from app.web.errors import ApiError
-from app.web.serializers import feed_json, fetch_json, item_json
+from app.web.helpers import ApiError, db_session, fetch_status, get_feed_or_404
+from app.web.serializers import feed_json, item_json
 
 bp = Blueprint("api", __name__)
 
@@ -33,33 +30,6 @@ def _cursor() -> str | None:
     if cursor is not None and len(cursor) > 200:
         raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
     return cursor
-
-
-def get_feed_or_404(feed_id: int) -> Feed:
-    """The feed, or a 404 API error (also for ids beyond the column's range)."""
-    feed = feeds.get_feed(db_session(), feed_id)
-    if feed is None:
-        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
-    return feed
-
-
-def fetch_status(
-    fetch: Fetch, *, just_enqueued: bool = False
-) -> tuple[dict[str, object], dict[str, str]]:
-    """The fetch's JSON and the headers that go with it (Retry-After while pending)."""
-    headers = {"Cache-Control": "no-store"}
-    position = None
-    if fetch.state.pending:
-        if fetch.state == FetchState.QUEUED:
-            try:
-                position = queues().position(
-                    str(fetch.id), fetch.trigger.value, just_enqueued=just_enqueued
-                )
-            except RedisError:
-                position = None  # the status itself comes from Postgres
-        # Poll gently: about once a second, slower when far back in the queue.
-        headers["Retry-After"] = str(min(10, 1 + (position or 0) // 50))
-    return fetch_json(fetch, queue_position=position), headers
 
 
 @bp.get("/fetches/<fetch_id>")

@@ -15,9 +15,8 @@ from redis.exceptions import RedisError
 from app.queue import status as queue_status
 from app.services import feeds
 from app.storage import stats
-from app.web import charts, db_session, queues
-from app.web.errors import ApiError
-from app.web.security import admin_required
+from app.web import charts
+from app.web.helpers import ApiError, admin_required, db_session, queues
 
 log = logging.getLogger(__name__)
 

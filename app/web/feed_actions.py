@@ -14,9 +14,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from sqlalchemy.orm import Session
 
 from app.services import feeds
-from app.web import db_session, wants_json
-from app.web.api import get_feed_or_404
-from app.web.security import admin_required, limiter, submission_limit
+from app.web.helpers import admin_required, db_session, get_feed_or_404, rate_limited, wants_json
 from app.web.serializers import feed_json
 
 bp = Blueprint("feed_actions", __name__)
@@ -36,14 +34,14 @@ def _change(feed_id: int, change: Callable[[Session, int], object], message: str
 
 
 @bp.post("/feeds/<int:feed_id>/pause")
-@limiter.limit(submission_limit)
+@rate_limited
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
     return _change(feed_id, feeds.pause_feed, "Refreshes are paused. Refresh now still works.")
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
-@limiter.limit(submission_limit)
+@rate_limited
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
     return _change(feed_id, feeds.resume_feed, "Refreshes are resumed; the next one is due now.")

@@ -15,8 +15,8 @@ from flask import Blueprint, Response, abort, jsonify, redirect, render_template
 from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml
 from app.services.opml_import import Progress, import_opml, import_progress
 from app.storage.feeds import all_feeds
-from app.web import db_session, queues, settings, wording
-from app.web.security import limiter, submission_limit
+from app.web import wording
+from app.web.helpers import db_session, queues, rate_limited, settings
 
 bp = Blueprint("opml", __name__)
 
@@ -42,7 +42,7 @@ def page() -> Response:
 
 
 @bp.post("/opml/import")
-@limiter.limit(submission_limit)
+@rate_limited
 def import_file() -> Response:
     """Submit every valid feed of the uploaded file, then show the import's progress."""
     upload = request.files.get("file")

@@ -16,11 +16,17 @@ from app.services.submissions import (
     request_refresh,
     submit_url,
 )
-from app.web import db_session, queues, settings, wants_json
-from app.web.api import fetch_status, get_feed_or_404
-from app.web.errors import ApiError
-from app.web.pages import index_with_form_error
-from app.web.security import limiter, submission_limit
+from app.web.helpers import (
+    ApiError,
+    db_session,
+    fetch_status,
+    get_feed_or_404,
+    queues,
+    rate_limited,
+    render_home,
+    settings,
+    wants_json,
+)
 
 bp = Blueprint("submit", __name__)
 
@@ -67,7 +73,7 @@ def _queue_unavailable() -> ApiError:
 
 
 @bp.post("/feeds")
-@limiter.limit(submission_limit)
+@rate_limited
 def submit_feed() -> Response:
     raw = _submitted_url()
     try:
@@ -75,7 +81,7 @@ def submit_feed() -> Response:
     except Refused as err:
         # A person at the home form sees the problem beside the field, not an error page.
         if not wants_json():
-            return index_with_form_error(err.message, raw)
+            return render_home(form_error=err.message, submitted_url=raw)
         raise ApiError(400, err.code, err.message) from None
     try:
         submission = submit_url(db_session(), queues(), url)
@@ -85,7 +91,7 @@ def submit_feed() -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/refresh")
-@limiter.limit(submission_limit)
+@rate_limited
 def refresh_feed(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     try:

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.config import Settings, normalize_database_url
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
 from scripts.devservices import Service, start_postgres, start_redis
@@ -79,7 +80,7 @@ def outage_client(outage_settings: Settings) -> Iterator[FlaskClient]:
     app = create_app(outage_settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 def _fetch_state(settings: Settings, fetch_id: str) -> FetchState | None:
