@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,19 @@ def job_context(settings: Settings, db: Database, redis: Redis) -> Iterator[JobC
     yield ctx
     set_context(None)
     ctx.close()
+
+
+@pytest.fixture
+def job_context_with(job_context: JobContext) -> Iterator[Callable[..., JobContext]]:
+    """The inline job context with some settings changed (and installed for jobs)."""
+
+    def make(**changes: object) -> JobContext:
+        ctx = replace(job_context, settings=replace(job_context.settings, **changes))
+        set_context(ctx)
+        return ctx
+
+    yield make
+    set_context(job_context)
 
 
 @pytest.fixture
