@@ -16,15 +16,10 @@ from app.queue.queues import Queues
 from app.services.opml_import import KEPT_FOR, QUEUE_DOWN, import_opml, import_progress
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState, OpmlImport
+from tests.feedserver import FIXTURES
 
-OPML = b"""<?xml version="1.0"?>
-<opml version="2.0"><head><title>t</title></head><body>
-<outline text="A" xmlUrl="https://a.example/feed"/>
-<outline text="B" xmlUrl="https://b.example/rss"/>
-<outline text="Bad" xmlUrl="ftp://c.example/"/>
-<outline text="A again" xmlUrl="HTTPS://A.EXAMPLE/feed"/>
-</body></opml>
-"""
+# Two feeds, an address that is not http(s), and the first feed spelled again.
+OPML = (FIXTURES / "subscriptions.opml").read_bytes()
 
 
 def test_an_import_submits_each_valid_feed_and_records_each_refusal(

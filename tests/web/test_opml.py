@@ -12,17 +12,12 @@ from sqlalchemy import select, update
 from app.opml import parse_opml
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState
+from tests.feedserver import FIXTURES
 
 HTML = {"Accept": "text/html"}
 
-OPML = b"""<?xml version="1.0"?>
-<opml version="2.0"><head><title>t</title></head><body>
-<outline text="A" xmlUrl="https://a.example/feed"/>
-<outline text="B" xmlUrl="https://b.example/rss"/>
-<outline text="Bad" xmlUrl="ftp://c.example/"/>
-<outline text="A again" xmlUrl="HTTPS://A.EXAMPLE/feed"/>
-</body></opml>
-"""
+# Two feeds, an address that is not http(s), and the first feed spelled again.
+OPML = (FIXTURES / "subscriptions.opml").read_bytes()
 
 
 def _upload(client: FlaskClient, data: bytes, name: str = "feeds.opml"):  # noqa: ANN202
