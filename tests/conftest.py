@@ -25,6 +25,7 @@ from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
 from app.storage.db import Database
+from app.storage.models import Base
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.servers import resolve_services
@@ -109,9 +110,9 @@ def db(settings: Settings) -> Iterator[Database]:
     """The test database with empty tables."""
     database = Database(settings.database_url or "", pool_size=2)
     with database.engine.begin() as conn:
-        conn.execute(
-            text("TRUNCATE feeds, fetches, items, opml_imports RESTART IDENTITY CASCADE")
-        )
+        # Every table the models declare, so a new one starts empty in each test too.
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield database
     database.dispose()
 
