@@ -20,14 +20,13 @@ from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from app.config import Settings
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
-from app.storage.db import Database
+from app.storage.db import Database, ping, probe_engine
 
 #: Seconds each readiness probe may take, per dependency.
 PROBE_TIMEOUT = 1
@@ -56,17 +55,7 @@ class Probes:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.database_url and settings.redis_url
-        # NullPool: each probe opens and closes its own connection, so a probe
-        # tests that a new connection can be made, and holds none in between.
-        self.engine: Engine = create_engine(
-            settings.database_url,
-            poolclass=NullPool,
-            connect_args={
-                "connect_timeout": PROBE_TIMEOUT,
-                "application_name": "feedqueue-probe",
-                "options": f"-c statement_timeout={PROBE_TIMEOUT * 1000}",
-            },
-        )
+        self.engine: Engine = probe_engine(settings.database_url, PROBE_TIMEOUT)
         self.redis: Redis = redis_from_url(
             settings.redis_url,
             socket_connect_timeout=PROBE_TIMEOUT,
@@ -77,8 +66,7 @@ class Probes:
         self.queues = Queues(self.redis, settings)
 
     def postgres(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping(self.engine)
 
     def redis_ping(self) -> None:
         self.redis.ping()
