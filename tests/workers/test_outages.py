@@ -6,6 +6,8 @@ same pip packages ``make run`` uses.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -49,13 +51,17 @@ class Throwaway:
 
 
 @pytest.fixture
-def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
+def throwaway() -> Iterator[Throwaway]:
+    # Not under pytest's tmp_path: Postgres runs as its own user, and any pytest session
+    # that starts on this machine meanwhile makes /tmp/pytest-of-<user> private again.
+    folder = Path(tempfile.mkdtemp(prefix="feedqueue-outage-"))
+    folder.chmod(0o755)
     port = free_port()
     servers = Throwaway(
-        tmp_path,
+        folder,
         port,
-        start_postgres(tmp_path / "postgres", database="outage"),
-        start_redis(tmp_path / "redis", port=port, persist=True),
+        start_postgres(folder / "postgres", database="outage"),
+        start_redis(folder / "redis", port=port, persist=True),
     )
     command.upgrade(alembic_config(servers.pg.url), "head")
     yield servers
@@ -64,6 +70,7 @@ def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
             service.stop()
         except Exception:  # noqa: BLE001 - already stopped by the test
             pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
