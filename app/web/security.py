@@ -1,4 +1,4 @@
-"""Web-side defences: CSRF, security headers, proxy trust, rate limits, admin access.
+"""Web-side defences: the CSRF check, security headers, proxy trust, https only.
 
 - CSRF (Flask-WTF) guards every state-changing request. Only bodies sent as
   exactly ``application/json`` are exempt: a cross-site page cannot send that
@@ -8,8 +8,8 @@
   go on every response; HSTS only when the request came over https.
 - Heroku's router is one proxy hop: ProxyFix trusts exactly one
   ``X-Forwarded-For`` entry (the last, which the router appends), so clients
-  cannot spoof their address for the rate limiter. IPv6 clients are limited
-  per /64, the block one subscriber usually holds.
+  cannot spoof their address for the rate limiter (which counts IPv6 clients
+  per /64, the block one subscriber usually holds: app.extensions.client_key).
 - In production, plain-http requests that came through the router are
   redirected to https: the session cookie is Secure, so forms over http
   could never carry a valid CSRF token.
