@@ -1,7 +1,8 @@
 """gunicorn settings for the web dyno (Heroku's python-getting-started layout).
 
-Heroku sets PORT and, per dyno size, WEB_CONCURRENCY. Requests never wait on
-a feed server, so plain sync workers with a few threads are enough.
+Heroku sets PORT and, per dyno size, WEB_CONCURRENCY; like every setting they
+are read through app/config.py. Requests never wait on a feed server, so plain
+sync workers with a few threads are enough.
 """
 
 import os
@@ -13,9 +14,10 @@ from app.config import read_setting
 # unset) before any worker forks, so every worker writes metrics to one place.
 from app.observability import multiproc
 
-bind = [f"[::]:{os.environ.get('PORT', '5000')}"]
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Single settings, not Settings.from_env(): the master needs no database or Redis URL.
+bind = [f"[::]:{read_setting('port')}"]
+workers = read_setting("web_concurrency")
+threads = read_setting("gunicorn_threads")
 # gunicorn's gthread worker, except that a new connection waits for its request
 # in the poller instead of holding a thread (see the module).
 worker_class = "app.web.gunicorn_worker.ThreadWorker"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import sys
 import uuid
 
@@ -19,8 +18,8 @@ from rq.scheduler import RQScheduler
 
 from app.affinity import allowed_cpus, cpu_for, pin_to_cpu
 from app.config import Settings
+from app.context import JobContext, build_context, set_context
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
-from app.jobs.context import JobContext, build_context, set_context
 from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     lower_cpu_priority(settings.worker_nice)
-    dyno = os.environ.get("DYNO") or socket.gethostname()
+    dyno = settings.dyno_name("worker")
     run_id = uuid.uuid4().hex[:6]
 
     if args.burst:

@@ -2,18 +2,21 @@
 
 ``create_app()`` is the application factory that gunicorn, the tests and the
 CLI use. It never fetches a feed: that is the worker's job.
+
+This module imports nothing heavy at the top: Flask, SQLAlchemy, RQ and redis
+are imported inside the factory, so ``import app.pipeline`` (or a worker's
+``import app.jobs.fetch``) does not pay for the web.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, g
+from app.config import Settings, rate_limit_storage_uri
 
-from app.config import Settings
-from app.logs import configure_logging
-from app.queue import Queues, redis_from_url
-from app.storage.db import Database
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +27,13 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     ``config`` may be a full Settings object, or a dict of overrides applied on
     top of the environment (handy in tests).
     """
+    from flask import Flask
+
+    from app import web
+    from app.extensions import csrf, feedqueue, limiter
+    from app.logs import configure_logging
+    from app.observability import metrics, request_log
+
     if isinstance(config, Settings):
         config.check()  # a hand-built Settings gets the same start-up checks as the environment's
         settings = config
@@ -43,48 +53,23 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.env == "production",
         SEND_FILE_MAX_AGE_DEFAULT=3600,
+        # CSRF tokens live as long as the session; app.web.security checks them
+        # itself (exempting JSON) instead of CSRFProtect's default hook.
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_CHECK_DEFAULT=False,
+        RATELIMIT_STORAGE_URI=rate_limit_storage_uri(settings.redis_url),
+        # Fixed windows cost one INCR per request; a moving window keeps a list per client.
+        RATELIMIT_STRATEGY="fixed-window",
+        # When Redis is down the limiter lets requests through rather than failing them.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_KEY_PREFIX=f"{settings.queue_prefix}-ratelimit",
     )
-    app.extensions["feedqueue.settings"] = settings
     configure_logging(settings.log_level)
-    _register_resources(app, settings)
-    _register_blueprints(app, settings)
-    return app
-
-
-def _register_resources(app: Flask, settings: Settings) -> None:
-    assert settings.database_url and settings.redis_url
-    # No pre-ping: a web request is cheap to fail once (503) after a Postgres
-    # restart, and the ping would cost a round trip on every request.
-    db = Database(settings.database_url, pool_size=settings.db_pool_size, pre_ping=False)
-    queues = Queues(redis_from_url(settings.redis_url), settings)
-    app.extensions["feedqueue.db"] = db
-    app.extensions["feedqueue.queues"] = queues
-
-    @app.teardown_appcontext
-    def _close_session(_exc: BaseException | None) -> None:
-        session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
-
-
-def _register_blueprints(app: Flask, settings: Settings) -> None:
-    from app.web import api, docs, errors, health, pages, security, submit
-
     # First, so request timing and the request id cover every other hook.
-    health.init_app(app, settings)
-    errors.register(app)
-    security.init_app(app, settings)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(submit.bp)
-    _register_page_blueprints(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(docs.bp)
-
-
-def _register_page_blueprints(app: Flask) -> None:
-    """Feed actions, OPML import/export and the status dashboard."""
-    from app.web import dashboard, feed_actions, opml
-
-    app.register_blueprint(feed_actions.bp)
-    app.register_blueprint(opml.bp)
-    app.register_blueprint(dashboard.bp)
+    request_log.init_app(app)
+    feedqueue.init_app(app, settings)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    web.register(app, settings)
+    metrics.process_started("web", settings.runtime_metrics_interval)
+    return app

@@ -1,20 +1,54 @@
-"""Every setting feedqueue reads from the environment, in one place.
+"""Every setting feedqueue reads from the environment, each declared once.
 
-Each setting has a default (or none, when a missing value must stop the app
-from starting) and a parser that fails loudly on a bad value. Heroku's quirks
-(``postgres://`` URLs, ``rediss://`` with self-signed certificates) are
-handled here and nowhere else.
+A setting is one field of :class:`Settings`: its name, type and default, and
+in its metadata the environment variable, the parser that fails loudly on a bad
+value, and a one-line description (README's configuration table is generated
+from these, see scripts/settings_table.py). Nothing else in the app reads the
+environment. Heroku's quirks are handled here and nowhere else: ``postgres://``
+URLs (:func:`normalize_database_url`), ``rediss://`` with self-signed
+certificates (:func:`redis_client_options`, :func:`rate_limit_storage_uri`) and
+dyno names outside Heroku (:meth:`Settings.dyno_name`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the process should not start."""
+
+
+@dataclass(frozen=True)
+class Var:
+    """How one setting is read: environment variable, parser, description and flags."""
+
+    env: str
+    parse: Callable[[str], object]
+    doc: str
+    required: bool = False  # the process refuses to start without it
+    secret: bool = False  # left out of Settings.as_dict()
+    shown_default: str | None = None  # the README's words for the default, where a value misleads
+
+
+def setting(
+    env: str,
+    default: object,
+    parse: Callable[[str], object],
+    doc: str,
+    *,
+    required: bool = False,
+    secret: bool = False,
+    shown_default: str | None = None,
+) -> object:
+    """Declare one setting (a field of Settings)."""
+    meta = {"var": Var(env, parse, doc, required, secret, shown_default)}
+    if isinstance(default, frozenset):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def normalize_database_url(url: str) -> str:
@@ -26,6 +60,34 @@ def normalize_database_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+def redis_client_options(url: str) -> dict[str, object]:
+    """redis-py options for a client of ``url``: short timeouts, no retry on timeout.
+
+    Heroku Key-Value Store gives ``rediss://`` URLs whose certificates are
+    self-signed, and redis-py verifies certificates by default; the connection
+    is still encrypted, just not authenticated by a CA.
+    """
+    options: dict[str, object] = {
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "health_check_interval": 30,
+        "retry_on_timeout": False,
+    }
+    if url.startswith("rediss://"):
+        options["ssl_cert_reqs"] = None
+    return options
+
+
+def rate_limit_storage_uri(url: str | None) -> str:
+    """The rate limiter's storage URI for the Redis at ``url`` (the same TLS rule)."""
+    url = url or "memory://"
+    if url.startswith("unix://"):
+        return "redis+" + url  # the limits library's spelling of a Redis socket
+    if url.startswith("rediss://"):
+        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
     return url
 
 
@@ -59,6 +121,13 @@ def _non_negative_float(value: str) -> float:
     return number
 
 
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError(f"expected a TCP port, got {value!r}")
+    return number
+
+
 def _nice_increment(value: str) -> int:
     number = int(value)
     if not 0 <= number <= 19:
@@ -82,123 +151,225 @@ def _env_name(value: str) -> str:
     return value
 
 
-# Setting name -> (environment variable, parser, default). A default of None
-# with required=True in Settings.from_env means: must be set in production.
-_TABLE: dict[str, tuple[str, object, object]] = {
-    "env": ("FEEDQUEUE_ENV", _env_name, "production"),
-    "database_url": ("DATABASE_URL", normalize_database_url, None),
-    "redis_url": ("REDIS_URL", str, None),
-    "secret_key": ("SECRET_KEY", str, None),
-    "log_level": ("LOG_LEVEL", str.upper, "INFO"),
-    "worker_concurrency": ("WORKER_CONCURRENCY", _positive_int, 2),
-    "worker_threads": ("WORKER_THREADS", _positive_int, 16),
-    "worker_nice": ("WORKER_NICE", _nice_increment, 10),
-    "pin_cpus": ("PIN_CPUS", _bool, False),
-    "db_pool_size": ("DB_POOL_SIZE", _positive_int, 4),
-    "queue_prefix": ("QUEUE_PREFIX", str, "feedqueue"),
-    "job_timeout": ("JOB_TIMEOUT", _positive_int, 60),
-    "shutdown_grace": ("SHUTDOWN_GRACE_SECONDS", _positive_float, 10.0),
-    "schedule_every": ("SCHEDULE_EVERY_SECONDS", _positive_float, 5.0),
-    "reconcile_every": ("RECONCILE_EVERY_SECONDS", _positive_float, 15.0),
-    "reconcile_queued_grace": ("RECONCILE_QUEUED_GRACE_SECONDS", _positive_float, 60.0),
-    "feed_max_errors": ("FEED_MAX_ERRORS", _positive_int, 10),
-    "fetch_connect_timeout": ("FETCH_CONNECT_TIMEOUT", _positive_float, 5.0),
-    "fetch_read_timeout": ("FETCH_READ_TIMEOUT", _positive_float, 15.0),
-    "fetch_deadline": ("FETCH_DEADLINE", _positive_float, 30.0),
-    "fetch_max_bytes": ("FETCH_MAX_BYTES", _positive_int, 10 * 1024 * 1024),
-    "fetch_max_redirects": ("FETCH_MAX_REDIRECTS", int, 5),
-    "fetch_max_items": ("FETCH_MAX_ITEMS", _positive_int, 500),
-    "fetch_user_agent": (
-        "FETCH_USER_AGENT",
-        str,
-        "feedqueue/1.0 (+https://github.com/feedqueue/feedqueue)",
-    ),
-    "fetch_allow_private_networks": ("FETCH_ALLOW_PRIVATE_NETWORKS", _bool, False),
-    "fetch_allowed_hosts": ("FETCH_ALLOWED_HOSTS", _host_list, frozenset()),
-    "fetch_retries": ("FETCH_RETRIES", int, 3),
-    "host_concurrency": ("FETCH_HOST_CONCURRENCY", _positive_int, 2),
-    "host_per_minute": ("FETCH_HOST_PER_MINUTE", _positive_int, 60),
-    "refresh_default": ("REFRESH_DEFAULT_SECONDS", _positive_int, 30 * 60),
-    "refresh_min": ("REFRESH_MIN_SECONDS", _positive_int, 5 * 60),
-    "refresh_max": ("REFRESH_MAX_SECONDS", _positive_int, 24 * 60 * 60),
-    "refresh_batch_size": ("REFRESH_BATCH_SIZE", _positive_int, 20),
-    "submit_rate_limit": ("SUBMIT_RATE_LIMIT", str, "30 per minute;300 per hour"),
-    "admin_user": ("ADMIN_USER", str, None),
-    "admin_password": ("ADMIN_PASSWORD", str, None),
-    "metrics_token": ("METRICS_TOKEN", str, None),
-    "runtime_metrics_interval": ("RUNTIME_METRICS_INTERVAL", _non_negative_float, 20.0),
-    "dyno_memory_quota_mb": ("DYNO_MEMORY_QUOTA_MB", _positive_float, None),
-    "graphite_url": ("GRAPHITE_URL", _graphite_url, None),
-    "hostedgraphite_apikey": ("HOSTEDGRAPHITE_APIKEY", str, None),
-}
-
-
-def read_setting(name: str, environ: Mapping[str, str] | None = None) -> object:
-    """One setting (a Settings field name), read and parsed as Settings.from_env does.
-
-    For gunicorn.conf.py, whose hooks run in gunicorn's master, before any app.
-    """
-    environ = os.environ if environ is None else environ
-    var, parse, default = _TABLE[name]
-    raw = environ.get(var)
-    if raw is None or raw == "":
-        return default
-    try:
-        return parse(raw)  # type: ignore[operator]
-    except ValueError as exc:
-        raise ConfigError(f"{var}: {exc}") from None
-
-
 @dataclass(frozen=True)
 class Settings:
     """The app's configuration; build it with :meth:`from_env`."""
 
-    env: str = "production"
-    database_url: str | None = None
-    redis_url: str | None = None
-    secret_key: str | None = None
-    log_level: str = "INFO"
-    worker_concurrency: int = 2
-    worker_threads: int = 16
-    worker_nice: int = 10
-    pin_cpus: bool = False
-    db_pool_size: int = 4
-    queue_prefix: str = "feedqueue"
-    job_timeout: int = 60
-    shutdown_grace: float = 10.0
-    schedule_every: float = 5.0
-    reconcile_every: float = 15.0
-    reconcile_queued_grace: float = 60.0
-    feed_max_errors: int = 10
-    fetch_connect_timeout: float = 5.0
-    fetch_read_timeout: float = 15.0
-    fetch_deadline: float = 30.0
-    fetch_max_bytes: int = 10 * 1024 * 1024
-    fetch_max_redirects: int = 5
-    fetch_max_items: int = 500
-    fetch_user_agent: str = "feedqueue/1.0 (+https://github.com/feedqueue/feedqueue)"
-    fetch_allow_private_networks: bool = False
-    fetch_allowed_hosts: frozenset[str] = field(default_factory=frozenset)
-    fetch_retries: int = 3
-    host_concurrency: int = 2
-    host_per_minute: int = 60
-    refresh_default: int = 30 * 60
-    refresh_min: int = 5 * 60
-    refresh_max: int = 24 * 60 * 60
-    refresh_batch_size: int = 20
-    submit_rate_limit: str = "30 per minute;300 per hour"
-    admin_user: str | None = None
-    admin_password: str | None = None
-    metrics_token: str | None = None
-    runtime_metrics_interval: float = 20.0
-    dyno_memory_quota_mb: float | None = None
-    graphite_url: str | None = None
-    hostedgraphite_apikey: str | None = None
+    # -- services and secrets ------------------------------------------------------
+    database_url: str | None = setting(
+        "DATABASE_URL", None, normalize_database_url,
+        "Postgres; Heroku's `postgres://` is rewritten for psycopg2",
+        required=True, secret=True,
+    )
+    redis_url: str | None = setting(
+        "REDIS_URL", None, str,
+        "Redis; `rediss://` accepts Heroku's self-signed certificates",
+        required=True, secret=True,
+    )
+    secret_key: str | None = setting(
+        "SECRET_KEY", None, str,
+        "signs sessions and CSRF tokens",
+        secret=True, shown_default="(required in production)",
+    )
+    env: str = setting(
+        "FEEDQUEUE_ENV", "production", _env_name,
+        "`development` and `test` relax `SECRET_KEY`",
+    )
+    log_level: str = setting(
+        "LOG_LEVEL", "INFO", str.upper,
+        "log level of every process",
+    )
+    # -- web dyno ----------------------------------------------------------------
+    port: int = setting(
+        "PORT", 5000, _port,
+        "the port gunicorn binds (Heroku sets it)",
+    )
+    web_concurrency: int = setting(
+        "WEB_CONCURRENCY", 2, _positive_int,
+        "gunicorn worker processes (Heroku sets it per dyno size)",
+    )
+    gunicorn_threads: int = setting(
+        "GUNICORN_THREADS", 4, _positive_int,
+        "request threads per gunicorn worker process",
+    )
+    submit_rate_limit: str = setting(
+        "SUBMIT_RATE_LIMIT", "30 per minute;300 per hour", str,
+        "per client, on submissions, refreshes and OPML imports",
+    )
+    admin_user: str | None = setting(
+        "ADMIN_USER", None, str,
+        "admin actions and metrics; unset disables them",
+    )
+    admin_password: str | None = setting(
+        "ADMIN_PASSWORD", None, str,
+        "the admin's password",
+        secret=True,
+    )
+    metrics_token: str | None = setting(
+        "METRICS_TOKEN", None, str,
+        "lets a scraper read `/metrics` with `Authorization: Bearer <token>`",
+        secret=True,
+    )
+    # -- worker dyno -------------------------------------------------------------
+    worker_concurrency: int = setting(
+        "WORKER_CONCURRENCY", 2, _positive_int,
+        "worker processes per worker dyno",
+    )
+    worker_threads: int = setting(
+        "WORKER_THREADS", 16, _positive_int,
+        "RQ workers (threads) per worker process",
+    )
+    worker_nice: int = setting(
+        "WORKER_NICE", 10, _nice_increment,
+        "how much `worker.py` lowers its CPU priority, so requests come first where web and "
+        "worker share a machine (0: not at all)",
+    )
+    pin_cpus: bool = setting(
+        "PIN_CPUS", False, _bool,
+        "keep each web and worker process on one core (turn on where the machine or dyno has its "
+        "cores to itself; see [operations](docs/operations.md#cpu-placement))",
+    )
+    db_pool_size: int = setting(
+        "DB_POOL_SIZE", 4, _positive_int,
+        "Postgres connections per process, a hard cap (see "
+        "[operations](docs/operations.md#database-connections))",
+    )
+    queue_prefix: str = setting(
+        "QUEUE_PREFIX", "feedqueue", str,
+        "prefix of the RQ queue names and of the app's Redis keys",
+    )
+    job_timeout: int = setting(
+        "JOB_TIMEOUT", 60, _positive_int,
+        "seconds an RQ job may run before RQ stops it",
+    )
+    shutdown_grace: float = setting(
+        "SHUTDOWN_GRACE_SECONDS", 10.0, _positive_float,
+        "how long a running job may go on after SIGTERM",
+    )
+    schedule_every: float = setting(
+        "SCHEDULE_EVERY_SECONDS", 5.0, _positive_float,
+        "how often the scheduler looks for due feeds",
+    )
+    reconcile_every: float = setting(
+        "RECONCILE_EVERY_SECONDS", 15.0, _positive_float,
+        "how often the reconciler looks for fetches whose job was lost",
+    )
+    reconcile_queued_grace: float = setting(
+        "RECONCILE_QUEUED_GRACE_SECONDS", 60.0, _positive_float,
+        "how long a queued fetch waits before the reconciler checks that RQ holds its job",
+    )
+    # -- fetching ----------------------------------------------------------------
+    fetch_connect_timeout: float = setting(
+        "FETCH_CONNECT_TIMEOUT", 5.0, _positive_float,
+        "seconds to open a TCP (and TLS) connection, per hop (all `FETCH_*`: "
+        "[fetching](docs/fetching.md))",
+    )
+    fetch_read_timeout: float = setting(
+        "FETCH_READ_TIMEOUT", 15.0, _positive_float,
+        "longest wait in seconds for any single read from the server",
+    )
+    fetch_deadline: float = setting(
+        "FETCH_DEADLINE", 30.0, _positive_float,
+        "seconds for the whole fetch: DNS, every redirect, the body, a discovered feed",
+    )
+    fetch_max_bytes: int = setting(
+        "FETCH_MAX_BYTES", 10 * 1024 * 1024, _positive_int,
+        "body size cap in bytes, counted after decompression",
+        shown_default="`10485760` (10 MiB)",
+    )
+    fetch_max_redirects: int = setting(
+        "FETCH_MAX_REDIRECTS", 5, int,
+        "redirects followed per download",
+    )
+    fetch_max_items: int = setting(
+        "FETCH_MAX_ITEMS", 500, _positive_int,
+        "items kept per feed document (newest first)",
+    )
+    fetch_user_agent: str = setting(
+        "FETCH_USER_AGENT", "feedqueue/1.0 (+https://github.com/feedqueue/feedqueue)", str,
+        "the User-Agent of every fetch",
+    )
+    fetch_allow_private_networks: bool = setting(
+        "FETCH_ALLOW_PRIVATE_NETWORKS", False, _bool,
+        "`true` turns the private-address check off (development and tests)",
+    )
+    fetch_allowed_hosts: frozenset[str] = setting(
+        "FETCH_ALLOWED_HOSTS", frozenset(), _host_list,
+        "comma-separated host names exempt from the address check (an intranet feed server)",
+    )
+    fetch_retries: int = setting(
+        "FETCH_RETRIES", 3, int,
+        "retries of transient failures (5 s, 30 s, 120 s; Retry-After honoured)",
+    )
+    host_concurrency: int = setting(
+        "FETCH_HOST_CONCURRENCY", 2, _positive_int,
+        "fetches running at once against one host, over all workers",
+    )
+    host_per_minute: int = setting(
+        "FETCH_HOST_PER_MINUTE", 60, _positive_int,
+        "fetches started per minute against one host",
+    )
+    # -- refresh schedule ----------------------------------------------------------
+    refresh_default: int = setting(
+        "REFRESH_DEFAULT_SECONDS", 30 * 60, _positive_int,
+        "a feed's refresh interval until its hints and posting rate say otherwise",
+    )
+    refresh_min: int = setting(
+        "REFRESH_MIN_SECONDS", 5 * 60, _positive_int,
+        "shortest refresh interval",
+    )
+    refresh_max: int = setting(
+        "REFRESH_MAX_SECONDS", 24 * 60 * 60, _positive_int,
+        "longest refresh interval",
+    )
+    refresh_batch_size: int = setting(
+        "REFRESH_BATCH_SIZE", 20, _positive_int,
+        "scheduled refreshes carried by one RQ job",
+    )
+    feed_max_errors: int = setting(
+        "FEED_MAX_ERRORS", 10, _positive_int,
+        "consecutive failures before a feed is paused",
+    )
+    # -- observability -------------------------------------------------------------
+    dyno: str | None = setting(
+        "DYNO", None, str,
+        "the dyno's name (`web.1`, set by Heroku); elsewhere `<host>.web` or `<host>.worker`",
+    )
+    heroku_app_id: str | None = setting(
+        "HEROKU_APP_ID", None, str,
+        "set by Heroku's dyno metadata; names the dyno in log lines",
+    )
+    heroku_dyno_id: str | None = setting(
+        "HEROKU_DYNO_ID", None, str,
+        "set by Heroku's dyno metadata; names the dyno in log lines",
+    )
+    prometheus_multiproc_dir: str | None = setting(
+        "PROMETHEUS_MULTIPROC_DIR", None, str,
+        "folder of the processes' metrics files; unset: a fresh one per dyno (see "
+        "[monitoring](docs/monitoring.md))",
+    )
+    runtime_metrics_interval: float = setting(
+        "RUNTIME_METRICS_INTERVAL", 20.0, _non_negative_float,
+        "seconds between two runtime-metrics log lines (0: none)",
+    )
+    dyno_memory_quota_mb: float | None = setting(
+        "DYNO_MEMORY_QUOTA_MB", None, _positive_float,
+        "the dyno's memory quota; else the cgroup limit; else 512",
+    )
+    graphite_url: str | None = setting(
+        "GRAPHITE_URL", None, _graphite_url,
+        "carbon plaintext listener, `tcp://host:2003`",
+    )
+    hostedgraphite_apikey: str | None = setting(
+        "HOSTEDGRAPHITE_APIKEY", None, str,
+        "set by the Hosted Graphite add-on: prefixes every Graphite path",
+        secret=True,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read settings from ``environ`` (default: ``os.environ``); ``overrides`` win."""
-        values: dict[str, object] = {name: read_setting(name, environ) for name in _TABLE}
+        values = {f.name: read_setting(f.name, environ) for f in fields(cls)}
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.check()
@@ -206,11 +377,7 @@ class Settings:
 
     def check(self) -> None:
         """Refuse to run with settings that would fail later or be unsafe."""
-        missing = [
-            var
-            for name, var in (("database_url", "DATABASE_URL"), ("redis_url", "REDIS_URL"))
-            if not getattr(self, name)
-        ]
+        missing = [var.env for f, var in declared() if var.required and not getattr(self, f.name)]
         if missing:
             raise ConfigError(f"{', '.join(missing)} must be set")
         if self.env == "production" and not self.secret_key:
@@ -230,17 +397,46 @@ class Settings:
         """Admin pages exist only when both credentials are configured."""
         return bool(self.admin_user and self.admin_password)
 
+    def dyno_name(self, process_type: str) -> str:
+        """Heroku's ``DYNO`` (``web.1``), else ``<host>.<process_type>``.
+
+        Two dynos of one host must not share a name: the web's ``/metrics`` takes
+        a published snapshot under its own name for its own (app.observability.dynos).
+        """
+        return self.dyno or f"{socket.gethostname()}.{process_type}"
+
     def as_dict(self) -> dict[str, object]:
         """Settings without secrets, for logs and the dashboard."""
-        hidden = {
-            "secret_key",
-            "admin_password",
-            "database_url",
-            "redis_url",
-            "metrics_token",
-            "hostedgraphite_apikey",
-        }
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in hidden}
+        return {f.name: getattr(self, f.name) for f, var in declared() if not var.secret}
+
+
+def declared() -> list[tuple[Field[object], Var]]:
+    """Every setting: its field and how it is read, in declaration order."""
+    return [(f, f.metadata["var"]) for f in fields(Settings)]
+
+
+def default_of(f: Field[object]) -> object:
+    """A setting's default value."""
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def read_setting(name: str, environ: Mapping[str, str] | None = None) -> object:
+    """One setting (a Settings field name), read and parsed as Settings.from_env does.
+
+    For gunicorn.conf.py, whose hooks run in gunicorn's master, before any app.
+    """
+    environ = os.environ if environ is None else environ
+    f = Settings.__dataclass_fields__[name]
+    var: Var = f.metadata["var"]
+    raw = environ.get(var.env)
+    if raw is None or raw == "":
+        return default_of(f)
+    try:
+        return var.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{var.env}: {exc}") from None
 
 
 # Shared by every process of a development run so sessions survive across

@@ -32,8 +32,9 @@ def seed_due_feeds(services: Services, base: str, first: int, count: int, *, eta
 def submit_feeds(services: Services, base: str, first: int, count: int) -> None:
     """Submit feeds through the app's own submit path (feed row, fetch row, RQ job)."""
     from app.config import Settings
-    from app.jobs.submit import submit_url
-    from app.queue import Queues, redis_from_url
+    from app.queue.connection import redis_from_url
+    from app.queue.queues import Queues
+    from app.services.submissions import submit_url
     from app.storage.db import Database
     from bench.stack import app_env
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 
 from app import create_app
-from app.jobs.context import fetch_limits
+from app.context import fetch_limits
 from app.pipeline import FetchError, fetch_feed
-from app.storage.fetches import upsert_feed
+from app.storage.feeds import upsert_feed
 from app.storage.items import store_items
 from app.urls import InvalidURL, normalize_url
-from app.web import db_session, settings
+from app.web.helpers import db_session, settings
 
 
 def create_naive_app() -> Flask:
@@ -33,7 +33,7 @@ def create_naive_app() -> Flask:
         except InvalidURL as exc:
             return jsonify(error={"code": exc.code, "message": exc.message}), 400
         session = db_session()
-        feed = upsert_feed(session, url)
+        feed, _ = upsert_feed(session, url)
         session.commit()
         # The slow part, done while the client (and a gunicorn thread) waits.
         try:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from app.config import normalize_database_url
+from app.config import normalize_database_url, read_setting
 from app.storage.models import Base
 
 config = context.config
@@ -19,7 +18,8 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or os.environ.get("DATABASE_URL", "").strip()
+    # Blank counts as unset: the release phase must say the add-on is missing.
+    url = config.attributes.get("database_url") or str(read_setting("database_url") or "").strip()
     if not url:
         # The release phase of a first push can run before Heroku Postgres is attached:
         # say so in one line (SystemExit prints no traceback) and stop the release.

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,11 +20,15 @@ from sqlalchemy import text
 
 from app import create_app
 from app.config import Settings, normalize_database_url
-from app.jobs.context import JobContext, build_context, set_context
+from app.context import JobContext, build_context, set_context
+from app.extensions import feedqueue
+from app.queue.connection import redis_from_url
+from app.queue.queues import Queues
 from app.storage.db import Database
+from app.storage.models import Base
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
-from tests.services import resolve_services
+from tests.servers import resolve_services
 
 __all__ = ["ROOT", "WebDyno", "WorkerDyno", "alembic_config", "wait_for"]
 
@@ -105,9 +110,19 @@ def db(settings: Settings) -> Iterator[Database]:
     """The test database with empty tables."""
     database = Database(settings.database_url or "", pool_size=2)
     with database.engine.begin() as conn:
-        conn.execute(text("TRUNCATE feeds, fetches, items RESTART IDENTITY CASCADE"))
+        # Every table the models declare, so a new one starts empty in each test too.
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def queues(settings: Settings, redis: Redis) -> Iterator[Queues]:
+    """The app's queues on the test Redis database (emptied first)."""
+    queues = Queues(redis_from_url(settings.redis_url or ""), settings)
+    yield queues
+    queues.redis.close()
 
 
 @pytest.fixture
@@ -121,12 +136,25 @@ def job_context(settings: Settings, db: Database, redis: Redis) -> Iterator[JobC
 
 
 @pytest.fixture
+def job_context_with(job_context: JobContext) -> Iterator[Callable[..., JobContext]]:
+    """The inline job context with some settings changed (and installed for jobs)."""
+
+    def make(**changes: object) -> JobContext:
+        ctx = replace(job_context, settings=replace(job_context.settings, **changes))
+        set_context(ctx)
+        return ctx
+
+    yield make
+    set_context(job_context)
+
+
+@pytest.fixture
 def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
     flask_app = create_app(settings)
     # Form posts in these tests come without a token; CSRF has its own tests.
     flask_app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield flask_app
-    flask_app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(flask_app).close()
 
 
 @pytest.fixture

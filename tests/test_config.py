@@ -1,9 +1,26 @@
+"""Settings: one declaration each, read only here, with Heroku's quirks."""
+
 from __future__ import annotations
+
+import ast
+import socket
+from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, Settings, normalize_database_url, read_setting
-from app.queue import redis_from_url
+from app.config import (
+    ConfigError,
+    Settings,
+    declared,
+    normalize_database_url,
+    rate_limit_storage_uri,
+    read_setting,
+    redis_client_options,
+)
+from app.queue.connection import redis_from_url
+from scripts.settings_table import README, with_table
+
+ROOT = Path(__file__).resolve().parent.parent
 
 BASE = {"DATABASE_URL": "postgres://u:p@h:5432/d", "REDIS_URL": "redis://localhost:6379/0"}
 
@@ -63,14 +80,22 @@ def test_private_networks_are_off_by_default() -> None:
 
 
 def test_rediss_url_accepts_self_signed_certificates() -> None:
+    assert redis_client_options("rediss://:pw@example.invalid:6380")["ssl_cert_reqs"] is None
     client = redis_from_url("rediss://:pw@example.invalid:6380")
-    kwargs = client.connection_pool.connection_kwargs
-    assert kwargs["ssl_cert_reqs"] is None
+    assert client.connection_pool.connection_kwargs["ssl_cert_reqs"] is None
 
 
 def test_plain_redis_url_has_no_tls_options() -> None:
+    assert "ssl_cert_reqs" not in redis_client_options("redis://localhost:6379/0")
     client = redis_from_url("redis://localhost:6379/0")
     assert "ssl_cert_reqs" not in client.connection_pool.connection_kwargs
+
+
+def test_the_rate_limiter_reaches_rediss_and_unix_sockets_by_the_same_rules() -> None:
+    assert rate_limit_storage_uri("rediss://h:6380/0") == "rediss://h:6380/0?ssl_cert_reqs=none"
+    assert rate_limit_storage_uri("rediss://h/0?a=1") == "rediss://h/0?a=1&ssl_cert_reqs=none"
+    assert rate_limit_storage_uri("unix:///tmp/r.sock") == "redis+unix:///tmp/r.sock"
+    assert rate_limit_storage_uri("redis://h:6379/0") == "redis://h:6379/0"
 
 
 def test_secrets_are_left_out_of_the_printable_settings() -> None:
@@ -95,3 +120,70 @@ def test_one_setting_can_be_read_alone_and_is_checked_the_same_way() -> None:
     assert read_setting("worker_threads", {}) == 16
     with pytest.raises(ConfigError, match="PIN_CPUS"):
         read_setting("pin_cpus", {"PIN_CPUS": "sometimes"})
+
+
+def test_every_setting_names_one_variable_a_parser_and_a_description() -> None:
+    variables = [var.env for _field, var in declared()]
+    assert len(variables) == len(set(variables))
+    assert all(var.doc and callable(var.parse) for _field, var in declared())
+
+
+def test_readme_configuration_table_is_the_one_the_declarations_give() -> None:
+    # After changing a setting: python -m scripts.settings_table --write
+    readme = README.read_text()
+    assert with_table(readme) == readme
+
+
+def test_web_dyno_settings_are_read_and_checked_like_the_others() -> None:
+    env = {**BASE, "SECRET_KEY": "s", "PORT": "8123", "WEB_CONCURRENCY": "3"}
+    settings = Settings.from_env({**env, "GUNICORN_THREADS": "8"})
+    assert (settings.port, settings.web_concurrency, settings.gunicorn_threads) == (8123, 3, 8)
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).port == 5000
+    with pytest.raises(ConfigError, match="PORT"):
+        Settings.from_env({**BASE, "SECRET_KEY": "s", "PORT": "70000"})
+
+
+def test_dyno_name_is_herokus_dyno_when_set() -> None:
+    settings = Settings.from_env({**BASE, "SECRET_KEY": "s", "DYNO": "worker.3"})
+    assert settings.dyno_name("worker") == "worker.3"
+
+
+def test_without_dyno_a_web_and_a_worker_on_one_host_get_different_names() -> None:
+    settings = Settings.from_env({**BASE, "SECRET_KEY": "s"})
+    host = socket.gethostname()
+    assert settings.dyno_name("web") == f"{host}.web"
+    assert settings.dyno_name("worker") == f"{host}.worker"
+
+
+def _reads_the_environment(path: Path) -> list[int]:
+    """Lines of ``path`` that read os.environ or call os.getenv (writing is allowed)."""
+    tree = ast.parse(path.read_text())
+    stores = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+    }
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+        and node.attr in ("environ", "getenv")
+        and id(node) not in stores
+    ]
+
+
+def test_only_the_config_module_reads_the_environment() -> None:
+    sources = [
+        *(ROOT / "app").rglob("*.py"),
+        ROOT / "worker.py",
+        ROOT / "gunicorn.conf.py",
+        ROOT / "migrations" / "env.py",
+    ]
+    readers = {
+        str(path.relative_to(ROOT)): lines
+        for path in sources
+        if path.name != "config.py" and (lines := _reads_the_environment(path))
+    }
+    assert readers == {}

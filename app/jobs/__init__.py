@@ -1,1 +1,1 @@
-"""RQ job functions: thin glue that takes ids, runs the pipeline and calls storage."""
+"""RQ entry points: job functions that take ids, run the pipeline and call storage."""

@@ -26,11 +26,11 @@ import uuid
 from redis.exceptions import RedisError
 from rq import Retry
 
-from app.jobs.context import JobContext, get_context
+from app.context import JobContext, get_context
 from app.jobs.fetch import Unchanged, run_claimed
-from app.storage.feeds import record_successes
 from app.storage.fetches import claim_fetches, hand_over, requeue_fetch
 from app.storage.models import FetchTrigger
+from app.storage.outcomes import record_successes
 
 log = logging.getLogger(__name__)
 

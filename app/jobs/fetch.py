@@ -12,22 +12,21 @@ import math
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from rq import Retry, get_current_job
-from sqlalchemy.orm import Session
 
-from app import schedule
-from app.jobs.context import JobContext, get_context
-from app.jobs.interrupt import ShutdownInterrupt
-from app.jobs.politeness import Lease
+from app import feed_state
+from app.context import JobContext, get_context
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
-from app.storage.feeds import Success, record_failure, record_success
+from app.queue.politeness import Lease
+from app.queue.shutdown import ShutdownInterrupt
 from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
 from app.storage.items import StoredItems, store_items
-from app.storage.models import Feed, FeedState, FetchState
+from app.storage.models import FetchState
+from app.storage.outcomes import Success, lock_feed_state, record_failure, record_success
 
 log = logging.getLogger(__name__)
 
@@ -201,26 +200,21 @@ def _success(
     result: FeedResult,
     stored: StoredItems,
 ) -> Success:
-    settings = ctx.settings
     now = datetime.now(UTC)
     parsed = result.feed
-    # Only new or changed items say something new about the posting rate;
-    # otherwise the feed keeps its rhythm.
-    learned = bool(stored.new or stored.updated)
-    interval = schedule.refresh_interval(
-        default=settings.refresh_default
-        if learned
-        else target.refresh_interval or settings.refresh_default,
-        minimum=settings.refresh_min,
-        maximum=settings.refresh_max,
+    schedule = feed_state.after_success(
+        feed_state.Policy.of(ctx.settings),
+        now=now,
+        previous_interval=target.refresh_interval,
+        learned=bool(stored.new or stored.updated),
         ttl_seconds=parsed.ttl_seconds if parsed else None,
         cache_max_age=result.cache_max_age,
         recent_item_times=stored.recent_published,
     )
     return Success(
         now=now,
-        next_fetch_at=schedule.with_jitter(interval, now),
-        interval=interval,
+        next_fetch_at=schedule.next_fetch_at,
+        interval=schedule.interval,
         http_status=result.status,
         not_modified=result.not_modified,
         items_new=stored.new,
@@ -255,36 +249,23 @@ def retry_delay(err: FetchError, attempt: int, retries: int) -> int | None:
 
 def _record_error(ctx: JobContext, target: Target, err: FetchError) -> tuple[str, int]:
     """Store a pipeline error; returns ("retry", seconds) or ("failed", 0)."""
-    settings = ctx.settings
     now = datetime.now(UTC)
-    retry_in = retry_delay(err, target.attempt, settings.fetch_retries)
+    retry_in = retry_delay(err, target.attempt, ctx.settings.fetch_retries)
     with ctx.db.session() as session:
         if retry_in is not None:
             requeue_fetch(session, target.fetch_id)
             session.commit()
             return "retry", retry_in
-        feed = _lock_feed(session, target.feed_id)
-        errors = feed.error_count + 1
-        delay = schedule.error_backoff(
-            errors, minimum=settings.refresh_min, maximum=settings.refresh_max
-        )
-        if err.retry_after:
-            delay = max(delay, int(err.retry_after))
-        if err.http_status == 410:
-            state = FeedState.GONE  # the publisher says it is gone for good
-        elif errors >= settings.feed_max_errors:
-            state = FeedState.PAUSED  # stop hammering; a person can resume it
-        else:
-            state = FeedState.ERROR
-        record_failure(
-            session,
-            feed,
+        state, errors = lock_feed_state(session, target.feed_id)
+        change = feed_state.after_failure(
+            feed_state.Policy.of(ctx.settings),
+            state,
+            errors,
             now=now,
-            code=err.code,
-            message=err.message,
-            next_fetch_at=now + timedelta(seconds=delay) if state == FeedState.ERROR else None,
-            state=state,
+            http_status=err.http_status,
+            retry_after=err.retry_after,
         )
+        record_failure(session, target.feed_id, change, now=now, code=err.code, message=err.message)
         finish_fetch(
             session,
             target.fetch_id,
@@ -316,10 +297,3 @@ def _record_crash(ctx: JobContext, target: Target, *, interrupted: bool) -> None
         # The database may be what failed; the reconciler will find the
         # fetch still pending and run it again.
         log.exception("fetch=%s could not record the crash", target.fetch_id)
-
-
-def _lock_feed(session: Session, feed_id: int) -> Feed:
-    # Serialise writers of one feed (a refresh racing a manual fetch).
-    feed = session.get(Feed, feed_id, with_for_update=True)
-    assert feed is not None
-    return feed

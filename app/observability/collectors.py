@@ -112,19 +112,21 @@ def scrape(
     queues: Iterable[Queue],
     path: str | None = None,
     *,
+    dyno: str,
     redis: Redis | None = None,
     prefix: str = "feedqueue",
 ) -> bytes:
-    """The exposition text for one scrape: every process's metrics, other dynos', the queues."""
+    """The exposition text for one scrape of dyno ``dyno``: every process's metrics, other
+    dynos', the queues."""
     local = CollectorRegistry()
     _SettledFilesCollector(local, path=path)
     remote: dict[str, str] = {}
     if redis is not None:
         try:
-            remote = dynos.published(redis, prefix, exclude=dynos.dyno_name())
+            remote = dynos.published(redis, prefix, exclude=dyno)
         except RedisError:
             pass  # feedqueue_redis_up already says so
     registry = CollectorRegistry()
-    registry.register(_Families(dynos.merge(local.collect(), dynos.dyno_name(), remote)))
+    registry.register(_Families(dynos.merge(local.collect(), dyno, remote)))
     registry.register(QueueCollector(queues))
     return generate_latest(registry)

@@ -28,16 +28,19 @@ from pathlib import Path
 
 import psutil
 
+from app.config import read_setting
+
 log = logging.getLogger(__name__)
 
 ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 # Per-dyno folders are <tmp>/feedqueue-metrics-<creator pid>-<random>.
 PREFIX = "feedqueue-metrics-"
+_folder: str | None = None
 
 
 def ensure_multiproc_dir() -> str:
     """Return the multiprocess folder, creating a per-dyno one when none is configured."""
-    path = os.environ.get(ENV_VAR)
+    path = read_setting("prometheus_multiproc_dir")
     if path:
         os.makedirs(path, exist_ok=True)
     else:
@@ -45,12 +48,20 @@ def ensure_multiproc_dir() -> str:
         path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
         os.environ[ENV_VAR] = path
         _remove_at_exit(path, os.getpid())
+    global _folder
+    _folder = str(path)
     values = sys.modules.get("prometheus_client.values")
     if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
         # Something imported prometheus_client first: metrics of this process
         # would stay in memory and never reach a scrape.
         log.warning("prometheus_client was imported before %s was set", ENV_VAR)
     return path
+
+
+def folder() -> str:
+    """The multiprocess folder of this process (ensure_multiproc_dir has chosen it)."""
+    assert _folder is not None, "app.observability was not imported"
+    return _folder
 
 
 def sweep_orphans(parent: str) -> None:

@@ -238,11 +238,10 @@ def report(
         graphite.send(graphite_values(readings), prefix=source)
 
 
-def dyno_id() -> str:
+def dyno_id(settings: Settings) -> str:
     """Heroku's ``heroku.<app id>.<dyno id>`` when dyno metadata is on, else the host name."""
-    app_id, dyno = os.environ.get("HEROKU_APP_ID"), os.environ.get("HEROKU_DYNO_ID")
-    if app_id and dyno:
-        return f"heroku.{app_id}.{dyno}"
+    if settings.heroku_app_id and settings.heroku_dyno_id:
+        return f"heroku.{settings.heroku_app_id}.{settings.heroku_dyno_id}"
     return f"local.{socket.gethostname()}"
 
 
@@ -262,12 +261,12 @@ def start_runtime_metrics(source: str, root_pid: int, settings: Settings | None 
     if not logging.getLogger().handlers:
         # The gunicorn master never builds the app, so nothing set logging up there.
         configure_logging(settings.log_level)
-    name = os.environ.get("DYNO") or source
+    name = settings.dyno or source
     target = graphite_target(settings)
     sender = GraphiteSender(*target) if target else None
     thread = threading.Thread(
         target=_run,
-        args=(name, dyno_id(), root_pid, settings.dyno_memory_quota_mb, interval, sender),
+        args=(name, dyno_id(settings), root_pid, settings.dyno_memory_quota_mb, interval, sender),
         name="runtime-metrics",
         daemon=True,
     )

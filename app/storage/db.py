@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
 class Database:
@@ -70,3 +71,24 @@ def driver_cursor(session: Session) -> Iterator[Any]:
         yield cursor
     finally:
         cursor.close()
+
+
+def probe_engine(url: str, timeout: int) -> Engine:
+    """An engine for readiness probes: every use opens (and closes) a new connection,
+    so a probe tests that one can be made and holds none in between; ``timeout``
+    seconds to connect and per statement."""
+    return create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "connect_timeout": timeout,
+            "application_name": "feedqueue-probe",
+            "options": f"-c statement_timeout={timeout * 1000}",
+        },
+    )
+
+
+def ping(engine: Engine) -> None:
+    """``SELECT 1``: raises when Postgres cannot be reached or does not answer in time."""
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

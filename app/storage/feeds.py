@@ -1,125 +1,154 @@
-"""Recording a fetch's outcome on its feed."""
+"""The feeds table: creating and reading feeds, state changes, the scheduler's claim.
+
+State changes take their rules from app.feed_state. Each is one statement, so it
+composes with the scheduler's ``FOR UPDATE SKIP LOCKED`` claims; callers commit.
+A fetch's outcome is written to its feed by app.storage.outcomes.
+"""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from datetime import datetime
 
-from psycopg2.extras import execute_batch
+from sqlalchemy import ColumnElement, delete, exists, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.storage.db import driver_cursor
-from app.storage.models import Feed, FeedState
+from app.feed_state import REFRESHABLE, Change, FeedState, Policy, paused, resumed
+from app.storage.models import Feed, Fetch, FetchState
+from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
-# A success finishes the fetch and updates its feed in one statement: nothing is
-# recorded twice if another worker finished the fetch meanwhile, and the feed row
-# is read and written inside the statement (a pause made while the fetch ran is kept).
-_RECORD_SUCCESS = """
-WITH finished AS (
-    UPDATE fetches
-    SET state = 'succeeded', finished_at = now(), http_status = %(http_status)s,
-        items_new = %(items_new)s, items_updated = %(items_updated)s,
-        not_modified = %(not_modified)s, warning = %(warning)s,
-        discovered_url = %(discovered_url)s
-    WHERE id = CAST(%(fetch_id)s AS uuid) AND state IN ('queued', 'running')
-    RETURNING feed_id
-)
-UPDATE feeds
-SET current_url = coalesce(%(current_url)s, current_url),
-    title = coalesce(%(title)s, title),
-    site_url = coalesce(%(site_url)s, site_url),
-    etag = %(etag)s,
-    last_modified = %(last_modified)s,
-    content_hash = coalesce(%(content_hash)s, content_hash),
-    state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END,
-    error_count = 0,
-    last_error_code = NULL,
-    last_error = NULL,
-    last_fetched_at = %(now)s,
-    last_success_at = %(now)s,
-    next_fetch_at = CASE WHEN state = 'paused' THEN NULL ELSE %(next_fetch_at)s END,
-    refresh_interval = %(interval)s,
-    item_count = CASE WHEN %(items_changed)s
-                      THEN (SELECT count(*) FROM items WHERE items.feed_id = feeds.id)
-                      ELSE item_count END
-FROM finished
-WHERE feeds.id = finished.feed_id
-RETURNING feeds.id
-"""
+#: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
+_MAX_ID = 2**63 - 1
 
 
-@dataclass(frozen=True)
-class Success:
-    """What a successful fetch learned about its feed, and what it did."""
-
-    now: datetime
-    next_fetch_at: datetime
-    interval: int
-    http_status: int | None = None
-    not_modified: bool = False
-    items_new: int = 0
-    items_updated: int = 0
-    current_url: str | None = None
-    title: str | None = None
-    site_url: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    warning: str | None = None
-    discovered_url: str | None = None
-
-
-def _success_params(fetch_id: uuid.UUID, success: Success) -> dict[str, object]:
-    params = asdict(success)
-    params.update(
-        fetch_id=str(fetch_id),
-        # Empty values never replace known ones.
-        current_url=success.current_url or None,
-        title=success.title or None,
-        site_url=success.site_url or None,
-        content_hash=success.content_hash or None,
-        items_changed=bool(success.items_new or success.items_updated),
+def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
+    """Return the feed stored under ``url`` (creating it if needed) and whether it is new."""
+    stmt = (
+        pg_insert(Feed)
+        .values(url=url, current_url=url)
+        # DO NOTHING would return no row on conflict; a no-op update does.
+        .on_conflict_do_update(index_elements=[Feed.url], set_={"url": url})
+        .returning(Feed, literal_column("(xmax = 0)").label("inserted"))
     )
-    return params
+    feed, inserted = session.execute(stmt, execution_options={"populate_existing": True}).one()
+    return feed, bool(inserted)
 
 
-def record_success(session: Session, fetch_id: uuid.UUID, success: Success) -> bool:
-    """Finish a pending fetch as succeeded and store on its feed the validators,
-    metadata and schedule, with a clean error slate. False if the fetch had ended."""
-    with driver_cursor(session) as cursor:
-        cursor.execute(_RECORD_SUCCESS, _success_params(fetch_id, success))
-        return cursor.fetchone() is not None
+def get_feed(session: Session, feed_id: int) -> Feed | None:
+    """The feed of that id, or None (also for ids beyond the column's range)."""
+    return session.get(Feed, feed_id) if 0 < feed_id <= _MAX_ID else None
 
 
-def record_successes(session: Session, outcomes: Sequence[tuple[uuid.UUID, Success]]) -> None:
-    """:func:`record_success` for many fetches, in one round trip."""
-    if outcomes:
-        with driver_cursor(session) as cursor:
-            params = [_success_params(fetch_id, success) for fetch_id, success in outcomes]
-            execute_batch(cursor, _RECORD_SUCCESS, params, page_size=len(params))
+def newest_feeds(session: Session, limit: int) -> list[Feed]:
+    """The ``limit`` most recently added feeds, newest first."""
+    return list(session.scalars(select(Feed).order_by(Feed.id.desc()).limit(limit)))
 
 
-def record_failure(
-    session: Session,
-    feed: Feed,
-    *,
-    now: datetime,
-    code: str,
-    message: str,
-    next_fetch_at: datetime | None,
-    state: FeedState = FeedState.ERROR,
-) -> None:
-    """Store a failed fetch on the feed; ``next_fetch_at=None`` stops refreshes."""
-    feed.error_count += 1
-    feed.last_error_code = code
-    feed.last_error = message
-    feed.last_fetched_at = now
-    feed.next_fetch_at = next_fetch_at
-    # A pause outlives later errors; only a 410 overrides it.
-    if feed.state not in (FeedState.PAUSED, FeedState.GONE) or state == FeedState.GONE:
-        feed.state = state
-    if feed.state in (FeedState.PAUSED, FeedState.GONE):
-        feed.next_fetch_at = None
+def all_feeds(session: Session) -> Iterator[Feed]:
+    """Every feed, oldest first (streamed, for exports)."""
+    return iter(session.scalars(select(Feed).order_by(Feed.id)))
 
+
+def feeds_page(session: Session, *, limit: int, cursor: str | None = None) -> Page[Feed]:
+    """Feeds, newest first."""
+    stmt = select(Feed).order_by(Feed.id.desc()).limit(limit + 1)
+    if cursor:
+        (last_id,) = decode_cursor(cursor, 1)
+        try:
+            stmt = stmt.where(Feed.id < int(last_id))
+        except ValueError:
+            raise BadCursor("The cursor is not valid.") from None
+    return page_of(list(session.scalars(stmt)), limit, lambda feed: (feed.id,))
+
+
+def feeds_failing_with(session: Session, code: str, *, since: datetime) -> list[Feed]:
+    """Feeds whose latest error is ``code`` and that had such a failed fetch since ``since``."""
+    failed_recently = (
+        select(Fetch.feed_id)
+        .where(
+            Fetch.state == FetchState.FAILED,
+            Fetch.error_code == code,
+            Fetch.finished_at >= since,
+        )
+        .distinct()
+    )
+    return list(
+        session.scalars(
+            select(Feed)
+            .where(Feed.last_error_code == code, Feed.id.in_(failed_recently))
+            .order_by(Feed.id)
+        )
+    )
+
+
+def _change(session: Session, which: ColumnElement[bool], change: Change) -> int:
+    """Write ``change`` on the feeds ``which`` selects; returns how many."""
+    values: dict[str, object] = {"state": change.state, "next_fetch_at": change.next_fetch_at}
+    if change.error_count is not None:
+        values["error_count"] = change.error_count
+    result = session.execute(
+        update(Feed).where(which).values(values).execution_options(synchronize_session=False)
+    )
+    return result.rowcount  # type: ignore[attr-defined]
+
+
+def pause_feed(session: Session, feed_id: int) -> bool:
+    """Stop refreshing the feed; False when there is no such feed."""
+    return _change(session, Feed.id == feed_id, paused()) > 0
+
+
+def resume_feed(session: Session, feed_id: int, now: datetime) -> bool:
+    """Refresh the feed again, starting now, with a clean error count."""
+    return _change(session, Feed.id == feed_id, resumed(now)) > 0
+
+
+def resume_paused_feeds(session: Session, now: datetime) -> int:
+    """Resume every paused feed (an admin action); returns how many."""
+    return _change(session, Feed.state == FeedState.PAUSED, resumed(now))
+
+
+def delete_feed(session: Session, feed_id: int) -> bool:
+    """Remove the feed; its items and fetches go with it (ON DELETE CASCADE)."""
+    result = session.execute(
+        delete(Feed).where(Feed.id == feed_id).execution_options(synchronize_session=False)
+    )
+    return result.rowcount > 0  # type: ignore[attr-defined]
+
+
+def delete_feed_without_fetches(session: Session, feed_id: int) -> None:
+    """Remove a feed that has no fetch (a submission whose job Redis refused); a feed a
+    concurrent request has attached a fetch to meanwhile stays."""
+    session.execute(
+        delete(Feed).where(Feed.id == feed_id, ~exists().where(Fetch.feed_id == feed_id))
+    )
+
+
+def claim_due_feeds(
+    session: Session, *, now: datetime, limit: int, policy: Policy
+) -> list[tuple[int, datetime]]:
+    """Lock up to ``limit`` feeds due at ``now`` (oldest due first), give each its
+    provisional next fetch time, and return their ids and due times.
+
+    ``FOR UPDATE SKIP LOCKED``: schedulers of several dynos claim disjoint sets.
+    The provisional time is app.feed_state.provisional_next, computed per row.
+    """
+    due = [
+        (feed_id, due_at)
+        for feed_id, due_at in session.execute(
+            select(Feed.id, Feed.next_fetch_at)
+            .where(Feed.state.in_(sorted(REFRESHABLE)), Feed.next_fetch_at <= now)
+            .order_by(Feed.next_fetch_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ]
+    if due:
+        interval = func.coalesce(Feed.refresh_interval, policy.refresh_default)
+        session.execute(
+            update(Feed)
+            .where(Feed.id.in_([feed_id for feed_id, _ in due]))
+            .values(next_fetch_at=now + func.make_interval(0, 0, 0, 0, 0, 0, interval)),
+            execution_options={"synchronize_session": False},
+        )
+    return due

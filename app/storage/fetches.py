@@ -1,33 +1,35 @@
-"""State changes of feeds and fetches.
+"""The fetches table: creating, claiming, handing over, finishing and finding fetches.
 
 Every transition is a single guarded UPDATE, so two workers (or a worker and
-the reconciler) racing on one fetch cannot both move it.
+the reconciler) racing on one fetch cannot both move it. A success is written
+with its feed by app.storage.outcomes.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, literal_column, select, text, update
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from app.storage.models import PENDING_STATES, Feed, Fetch, FetchState, FetchTrigger
+from app.storage.models import PENDING_PREDICATE, PENDING_STATES, Fetch, FetchState, FetchTrigger
 
 
-def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
-    """Return the feed stored under ``url`` (creating it if needed) and whether it is new."""
-    stmt = (
-        pg_insert(Feed)
-        .values(url=url, current_url=url)
-        # DO NOTHING would return no row on conflict; a no-op update does.
-        .on_conflict_do_update(index_elements=[Feed.url], set_={"url": url})
-        .returning(Feed, literal_column("(xmax = 0)").label("inserted"))
-    )
-    feed, inserted = session.execute(stmt, execution_options={"populate_existing": True}).one()
-    return feed, bool(inserted)
+def get_fetch(session: Session, fetch_id: uuid.UUID) -> Fetch | None:
+    """The fetch of that id, or None."""
+    return session.get(Fetch, fetch_id)
+
+
+def fetches_by_id(session: Session, fetch_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Fetch]:
+    """The fetches of ``fetch_ids`` that exist, by id."""
+    ids = list(fetch_ids)
+    if not ids:
+        return {}
+    return {fetch.id: fetch for fetch in session.scalars(select(Fetch).where(Fetch.id.in_(ids)))}
 
 
 def pending_fetch(session: Session, feed_id: int) -> Fetch | None:
@@ -35,6 +37,17 @@ def pending_fetch(session: Session, feed_id: int) -> Fetch | None:
     return session.scalar(
         select(Fetch).where(Fetch.feed_id == feed_id, Fetch.state.in_(PENDING_STATES))
     )
+
+
+def pending_fetches(session: Session, feed_ids: Iterable[int]) -> dict[int, Fetch]:
+    """The queued or running fetch of each of ``feed_ids`` that has one."""
+    ids = list(feed_ids)
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Fetch).where(Fetch.feed_id.in_(ids), Fetch.state.in_(PENDING_STATES))
+    )
+    return {fetch.feed_id: fetch for fetch in rows}
 
 
 def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple[Fetch, bool]:
@@ -68,6 +81,44 @@ def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple
             return existing, False
         # The pending fetch finished between our insert and our select: try again.
     raise RuntimeError(f"could not create a fetch for feed {feed_id}")
+
+
+def delete_fetch(session: Session, fetch_id: uuid.UUID) -> None:
+    """Remove a fetch whose job never reached Redis (the submission answers 503)."""
+    session.execute(delete(Fetch).where(Fetch.id == fetch_id))
+
+
+def create_refresh_fetches(
+    session: Session, due: list[tuple[int, datetime]], *, now: datetime, batch_size: int
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Create a queued refresh fetch for each due ``(feed id, due time)``, ``batch_size`` to
+    an RQ job; returns the job ids with the fetches each carries (their rows name it).
+
+    One bulk insert. A feed that already has a pending fetch gets none (the partial
+    unique index), so each due feed is fetched once however many schedulers run.
+    """
+    job_ids = [uuid.uuid4() for _ in range(0, len(due), batch_size)]
+    created = session.execute(
+        pg_insert(Fetch)
+        .on_conflict_do_nothing(index_elements=[Fetch.feed_id], index_where=text(PENDING_PREDICATE))
+        .returning(Fetch.id, Fetch.job_id),
+        [
+            {
+                "id": uuid.uuid4(),
+                "feed_id": feed_id,
+                "trigger": FetchTrigger.REFRESH,
+                "state": FetchState.QUEUED,
+                "scheduled_for": due_at,
+                "enqueued_at": now,
+                "job_id": job_ids[index // batch_size],
+            }
+            for index, (feed_id, due_at) in enumerate(due)
+        ],
+    ).all()
+    batches: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for fetch_id, job_id in created:
+        batches.setdefault(job_id, []).append(fetch_id)
+    return batches
 
 
 def mark_enqueued(session: Session, fetch_ids: list[uuid.UUID]) -> None:

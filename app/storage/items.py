@@ -1,4 +1,5 @@
-"""Writing a feed's items: one statement per fetch, never one per item."""
+"""The items table: writing a feed's items (one statement per fetch, never one per item)
+and reading them a page at a time."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.storage.db import driver_cursor
+from app.storage.models import Item
+from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 
 class ItemData(Protocol):
@@ -146,3 +150,23 @@ def _unique_by_key(items: Sequence[ItemData]) -> list[ItemData]:
     for it in items:
         seen.setdefault(it.key, it)
     return list(seen.values())
+
+
+def items_page(
+    session: Session, feed_id: int, *, limit: int, cursor: str | None = None
+) -> Page[Item]:
+    """A feed's items, newest first; stable under inserts thanks to the (sort_at, id) key."""
+    stmt = (
+        select(Item)
+        .where(Item.feed_id == feed_id)
+        .order_by(Item.sort_at.desc(), Item.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        sort_at, last_id = decode_cursor(cursor, 2)
+        try:
+            key = (datetime.fromisoformat(sort_at), int(last_id))
+        except ValueError:
+            raise BadCursor("The cursor is not valid.") from None
+        stmt = stmt.where(tuple_(Item.sort_at, Item.id) < key)
+    return page_of(list(session.scalars(stmt)), limit, lambda item: (item.sort_at, item.id))

@@ -1,13 +1,15 @@
-"""The three tables: feeds, their items, and the fetches promised to someone.
+"""The tables: feeds, their items, the fetches promised to someone, OPML imports.
 
 Postgres is the source of truth; Redis only carries work. The ``fetches`` row
 is what a client polls, so it must say everything about a fetch's progress.
+A feed's states and their rules are in app.feed_state.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -28,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from app.feed_state import REFRESHABLE, FeedState
+
 # Stable constraint names, so Alembic migrations can refer to them.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -42,14 +46,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class FeedState(enum.StrEnum):
-    """Where a feed stands with respect to refreshes."""
-
-    NEW = "new"  # submitted, never fetched successfully yet
-    ACTIVE = "active"  # refreshed on its schedule
-    ERROR = "error"  # last fetch failed; retried with back-off
-    PAUSED = "paused"  # refreshes stopped (by a person or after repeated errors)
-    GONE = "gone"  # the server answered 410; refreshes stopped
+__all__ = ["Base", "Feed", "FeedState", "Fetch", "FetchState", "FetchTrigger", "Item"]
 
 
 class FetchState(enum.StrEnum):
@@ -69,10 +66,17 @@ class FetchTrigger(enum.StrEnum):
     MANUAL = "manual"
 
 
+def states_predicate(states: Iterable[enum.StrEnum]) -> str:
+    """``state IN ('a','b')`` for ``states``, spelled literally and in a stable order.
+
+    Partial indexes need literal predicates, ON CONFLICT must name them, and a
+    literal works in bulk (executemany) statements, where IN (...) binds do not.
+    """
+    return "state IN (" + ",".join(f"'{state}'" for state in sorted(states)) + ")"
+
+
 PENDING_STATES = (FetchState.QUEUED.value, FetchState.RUNNING.value)
-# The partial index's predicate, spelled literally: ON CONFLICT must name it,
-# and a literal works in bulk (executemany) statements, where IN (...) binds do not.
-PENDING_PREDICATE = "state IN ('queued','running')"
+PENDING_PREDICATE = states_predicate([FetchState.QUEUED, FetchState.RUNNING])
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -119,7 +123,7 @@ class Feed(Base):
     __table_args__ = (
         # The scheduler's query: due feeds in order.
         Index(
-            "ix_feeds_due", "next_fetch_at", postgresql_where=text("state IN ('active','error')")
+            "ix_feeds_due", "next_fetch_at", postgresql_where=text(states_predicate(REFRESHABLE))
         ),
     )
 
@@ -209,3 +213,37 @@ class Fetch(Base):
         Index("ix_fetches_finished", "finished_at"),
         Index("ix_fetches_pending_job", "job_id", postgresql_where=text(PENDING_PREDICATE)),
     )
+
+
+class OpmlImport(Base):
+    """One uploaded OPML file: what each of its entries became (see app.services.opml_import)."""
+
+    __tablename__ = "opml_imports"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(Text)  # the uploaded file's name
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+    entries: Mapped[list[OpmlImportEntry]] = relationship(
+        order_by="OpmlImportEntry.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class OpmlImportEntry(Base):
+    """An entry of an import: submitted (it names its feed and fetch) or refused (with why)."""
+
+    __tablename__ = "opml_import_entries"
+
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("opml_imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer)  # in the uploaded file
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    # No foreign keys: the progress page reports a feed deleted since as "deleted".
+    feed_id: Mapped[int | None] = mapped_column(BigInteger)
+    fetch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    refusal: Mapped[str | None] = mapped_column(Text)  # why it was not submitted

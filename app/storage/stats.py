@@ -1,4 +1,4 @@
-"""Read-only aggregates over feeds and fetches, for the status dashboard and feed lists.
+"""Read-only aggregates over feeds and fetches, for the status dashboard.
 
 Every function is one SQL query; times are bucketed by Postgres so the web
 process never loads raw fetch rows to count them.
@@ -6,11 +6,10 @@ process never loads raw fetch rows to count them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
@@ -40,17 +39,6 @@ class FailureGroup:
     feeds: int
     last_at: datetime
     sample_message: str | None
-
-
-def pending_fetches(session: Session, feed_ids: Iterable[int]) -> dict[int, Fetch]:
-    """The queued or running fetch of each of ``feed_ids`` that has one."""
-    ids = list(feed_ids)
-    if not ids:
-        return {}
-    rows = session.scalars(
-        select(Fetch).where(Fetch.feed_id.in_(ids), Fetch.state.in_(PENDING_STATES))
-    )
-    return {fetch.feed_id: fetch for fetch in rows}
 
 
 def fetches_by_minute(session: Session, *, now: datetime, minutes: int = 60) -> list[MinuteStats]:
@@ -102,26 +90,6 @@ def failures_by_code(session: Session, *, since: datetime, limit: int = 20) -> l
         FailureGroup(row[0], row[1], row[2], row[3], (row[4] or "").split("\x1f", 1)[-1] or None)
         for row in rows
     ]
-
-
-def feeds_failing_with(session: Session, code: str, *, since: datetime) -> list[Feed]:
-    """Feeds whose latest error is ``code`` and that had such a failed fetch since ``since``."""
-    failed_recently = (
-        select(Fetch.feed_id)
-        .where(
-            Fetch.state == FetchState.FAILED,
-            Fetch.error_code == code,
-            Fetch.finished_at >= since,
-        )
-        .distinct()
-    )
-    return list(
-        session.scalars(
-            select(Feed)
-            .where(and_(Feed.last_error_code == code, Feed.id.in_(failed_recently)))
-            .order_by(Feed.id)
-        )
-    )
 
 
 def feed_state_counts(session: Session) -> dict[FeedState, int]:

@@ -1,34 +1,33 @@
-"""HTTP layer: blueprints for pages and the JSON API. Thin: no business logic here."""
+"""HTTP layer: blueprints for pages and the JSON API. Thin: no business logic here.
+
+Blueprints read the request, call app.services (writes) or app.storage (reads),
+and shape the answer. What they share is in :mod:`app.web.helpers`; they never
+import each other.
+"""
 
 from __future__ import annotations
 
-from flask import current_app, g, request
-from sqlalchemy.orm import Session
+from flask import Flask
 
 from app.config import Settings
-from app.queue import Queues
-from app.storage.db import Database
 
 
-def settings() -> Settings:
-    return current_app.extensions["feedqueue.settings"]
+def register(app: Flask, settings: Settings) -> None:
+    """Install the error handlers, the security policies and every blueprint on ``app``."""
+    from app.web import (
+        api,
+        dashboard,
+        docs,
+        errors,
+        feed_actions,
+        health,
+        opml,
+        pages,
+        security,
+        submit,
+    )
 
-
-def queues() -> Queues:
-    return current_app.extensions["feedqueue.queues"]
-
-
-def db_session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        database: Database = current_app.extensions["feedqueue.db"]
-        g.db_session = database.sessionmaker()
-    return g.db_session
-
-
-def wants_json() -> bool:
-    """True when the client asked for JSON rather than a page."""
-    if request.path.startswith(("/api/", "/fetches/")) or request.is_json:
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+    errors.register(app)
+    security.init_app(app, settings)
+    for module in (health, pages, submit, feed_actions, opml, dashboard, api, docs):
+        app.register_blueprint(module.bp)

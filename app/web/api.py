@@ -6,13 +6,11 @@ import re
 import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
-from redis.exceptions import RedisError
 
-from app.storage.models import Feed, Fetch, FetchState
-from app.storage.queries import BadCursor, feeds_page, items_page
-from app.web import db_session, queues
-from app.web.errors import ApiError
-from app.web.serializers import feed_json, fetch_json, item_json
+from app.storage import feeds, fetches, items
+from app.storage.pagination import BadCursor
+from app.web.helpers import ApiError, db_session, fetch_status, get_feed_or_404
+from app.web.serializers import feed_json, item_json
 
 bp = Blueprint("api", __name__)
 
@@ -34,40 +32,13 @@ def _cursor() -> str | None:
     return cursor
 
 
-def get_feed_or_404(feed_id: int) -> Feed:
-    """The feed, or a 404 API error (also for ids beyond the column's range)."""
-    feed = db_session().get(Feed, feed_id) if 0 < feed_id < 2**63 else None
-    if feed is None:
-        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
-    return feed
-
-
-def fetch_status(
-    fetch: Fetch, *, just_enqueued: bool = False
-) -> tuple[dict[str, object], dict[str, str]]:
-    """The fetch's JSON and the headers that go with it (Retry-After while pending)."""
-    headers = {"Cache-Control": "no-store"}
-    position = None
-    if fetch.state.pending:
-        if fetch.state == FetchState.QUEUED:
-            try:
-                position = queues().position(
-                    str(fetch.id), fetch.trigger.value, just_enqueued=just_enqueued
-                )
-            except RedisError:
-                position = None  # the status itself comes from Postgres
-        # Poll gently: about once a second, slower when far back in the queue.
-        headers["Retry-After"] = str(min(10, 1 + (position or 0) // 50))
-    return fetch_json(fetch, queue_position=position), headers
-
-
 @bp.get("/fetches/<fetch_id>")
 def get_fetch(fetch_id: str) -> Response:
     try:
         key = uuid.UUID(fetch_id)
     except ValueError:
         raise ApiError(404, "fetch_not_found", "There is no such fetch.") from None
-    fetch = db_session().get(Fetch, key)
+    fetch = fetches.get_fetch(db_session(), key)
     if fetch is None:
         raise ApiError(404, "fetch_not_found", "There is no such fetch.")
     body, headers = fetch_status(fetch)
@@ -79,7 +50,7 @@ def get_fetch(fetch_id: str) -> Response:
 @bp.get("/api/feeds")
 def list_feeds() -> Response:
     try:
-        page = feeds_page(db_session(), limit=_limit(), cursor=_cursor())
+        page = feeds.feeds_page(db_session(), limit=_limit(), cursor=_cursor())
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
     return jsonify(
@@ -100,7 +71,7 @@ def get_feed(feed_id: int) -> Response:
 def list_items(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     try:
-        page = items_page(db_session(), feed.id, limit=_limit(), cursor=_cursor())
+        page = items.items_page(db_session(), feed.id, limit=_limit(), cursor=_cursor())
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
     return jsonify(

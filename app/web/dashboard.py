@@ -7,20 +7,16 @@ change state need the admin credentials and do not exist without them.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
-from rq import Worker
-from rq.exceptions import NoSuchJobError
-from rq.job import Job
 
-from app.jobs.submit import QueueUnavailable, request_refresh
-from app.storage import feed_admin, stats
-from app.web import charts, db_session, queues
-from app.web.errors import ApiError
-from app.web.security import admin_required
+from app.queue import status as queue_status
+from app.services import feeds
+from app.storage import stats
+from app.web import charts
+from app.web.helpers import ApiError, admin_required, db_session, queues
 
 log = logging.getLogger(__name__)
 
@@ -28,55 +24,6 @@ bp = Blueprint("dashboard", __name__)
 
 CHART_MINUTES = 60
 FAILURE_WINDOW = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class QueueInfo:
-    name: str
-    depth: int
-    oldest_age: float | None  # seconds the head job has waited
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    name: str
-    state: str
-    current_job: str | None
-    last_heartbeat: datetime | None
-
-
-def _queue_infos(now: datetime) -> list[QueueInfo]:
-    infos = []
-    for queue in queues().in_priority_order:
-        oldest = None
-        head = queue.get_job_ids(0, 1)
-        if head:
-            try:
-                job = Job.fetch(head[0], connection=queues().redis)
-                if job.enqueued_at:
-                    oldest = max(0.0, (now - job.enqueued_at).total_seconds())
-            except NoSuchJobError:
-                pass
-        infos.append(QueueInfo(queue.name, queue.count, oldest))
-    return infos
-
-
-def _worker_infos() -> list[WorkerInfo]:
-    ours = {q.name for q in queues().in_priority_order}
-    workers = []
-    for worker in Worker.all(connection=queues().redis):
-        if not ours.intersection(worker.queue_names()):
-            continue  # another app sharing the Redis
-        workers.append(
-            WorkerInfo(
-                worker.name,
-                str(worker.get_state()),
-                worker.get_current_job_id(),
-                worker.last_heartbeat,
-            )
-        )
-    # Busy workers first: they are the interesting ones when there are many.
-    return sorted(workers, key=lambda w: (w.state != "busy", w.name))
 
 
 def _charts(minutes: list[stats.MinuteStats]) -> dict[str, object]:
@@ -119,8 +66,8 @@ def status() -> str:
     session = db_session()
     redis_error = None
     try:
-        queue_infos = _queue_infos(now)
-        worker_infos = _worker_infos()
+        queue_infos = queue_status.queue_infos(queues(), now)
+        worker_infos = queue_status.worker_infos(queues())
     except RedisError as exc:
         log.warning("status page: redis unavailable: %s", exc)
         queue_infos, worker_infos, redis_error = [], [], "Redis is unavailable."
@@ -146,16 +93,12 @@ def requeue_failed() -> Response:
     code = (request.form.get("code") or "").strip()
     if not code or len(code) > 64:
         raise ApiError(400, "invalid_code", "Name the error code whose fetches to requeue.")
-    session = db_session()
     since = datetime.now(UTC) - FAILURE_WINDOW
-    queued = 0
-    for feed in stats.feeds_failing_with(session, code, since=since):
-        try:
-            if request_refresh(session, queues(), feed).created:
-                queued += 1
-        except QueueUnavailable:
-            flash(f"The job queue is unavailable; requeued {queued} before it failed.", "error")
-            return redirect(url_for("dashboard.status"), code=303)
+    requeued = feeds.requeue_failing(db_session(), queues(), code, since=since)
+    queued = requeued.count
+    if requeued.stopped:
+        flash(f"The job queue is unavailable; requeued {queued} before it failed.", "error")
+        return redirect(url_for("dashboard.status"), code=303)
     flash(f"Requeued {queued} feed{'s' if queued != 1 else ''} that failed with {code}.", "ok")
     return redirect(url_for("dashboard.status"), code=303)
 
@@ -164,8 +107,6 @@ def requeue_failed() -> Response:
 @admin_required
 def resume_paused() -> Response:
     """Resume every paused feed; the scheduler picks them up as due now."""
-    session = db_session()
-    count = feed_admin.resume_paused_feeds(session)
-    session.commit()
+    count = feeds.resume_paused_feeds(db_session())
     flash(f"Resumed {count} paused feed{'s' if count != 1 else ''}.", "ok")
     return redirect(url_for("dashboard.status"), code=303)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, request
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from app.web import wants_json
+from app.web.helpers import ApiError, error_response
 
 log = logging.getLogger(__name__)
 
@@ -25,39 +25,6 @@ _HTTP_CODES = {
     429: "rate_limited",
     503: "unavailable",
 }
-
-
-class ApiError(Exception):
-    """An error with a stable code, raised by views and turned into a response."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    """Build the error answer in the form the client asked for."""
-    if wants_json():
-        response = jsonify(error={"code": code, "message": message})
-    else:
-        response = Response(
-            render_template("error.html", status=status, code=code, message=message),
-            mimetype="text/html",
-        )
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 def register(app: Flask) -> None:

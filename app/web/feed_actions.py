@@ -13,10 +13,8 @@ from collections.abc import Callable
 from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from sqlalchemy.orm import Session
 
-from app.storage import feed_admin
-from app.web import db_session, wants_json
-from app.web.api import get_feed_or_404
-from app.web.security import admin_required, limiter, submission_limit
+from app.services import feeds
+from app.web.helpers import admin_required, db_session, get_feed_or_404, rate_limited, wants_json
 from app.web.serializers import feed_json
 
 bp = Blueprint("feed_actions", __name__)
@@ -31,27 +29,22 @@ def _done(feed_id: int, message: str) -> Response:
 
 def _change(feed_id: int, change: Callable[[Session, int], object], message: str) -> Response:
     feed = get_feed_or_404(feed_id)
-    session = db_session()
-    change(session, feed.id)
-    session.commit()
-    session.expire_all()
+    change(db_session(), feed.id)
     return _done(feed.id, message)
 
 
 @bp.post("/feeds/<int:feed_id>/pause")
-@limiter.limit(submission_limit)
+@rate_limited
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
-    return _change(feed_id, feed_admin.pause_feed, "Refreshes are paused. Refresh now still works.")
+    return _change(feed_id, feeds.pause_feed, "Refreshes are paused. Refresh now still works.")
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
-@limiter.limit(submission_limit)
+@rate_limited
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""
-    return _change(
-        feed_id, feed_admin.resume_feed, "Refreshes are resumed; the next one is due now."
-    )
+    return _change(feed_id, feeds.resume_feed, "Refreshes are resumed; the next one is due now.")
 
 
 @bp.post("/feeds/<int:feed_id>/delete")
@@ -60,9 +53,7 @@ def delete(feed_id: int) -> Response:
     """Remove the feed with its items and fetch history."""
     feed = get_feed_or_404(feed_id)
     title = feed.title or feed.url
-    session = db_session()
-    feed_admin.delete_feed(session, feed.id)
-    session.commit()
+    feeds.delete_feed(db_session(), feed.id)
     if wants_json():
         return Response(status=204)
     flash(f"Deleted {title}.", "ok")

@@ -1,45 +1,33 @@
 """OPML pages: import a subscription list, watch its feeds being fetched, export all feeds.
 
-An import submits every valid feed like the home form would, then redirects
-to a batch page. The batch (which fetch belongs to which entry, and which
-entries were refused) is kept in Redis for a day; the fetch states themselves
-are read from Postgres on every view, so the page is always current.
+The import itself is app.services.opml_import: this blueprint hands it the
+uploaded file, redirects to the import's progress page, and shows that page
+(and its JSON, which the page's script polls).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from app.jobs.submit import QueueUnavailable, submit_url
-from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml, parse_opml, plan_import
-from app.pipeline import literal_host_blocked
-from app.storage.models import Feed, Fetch
-from app.web import db_session, queues, settings, wording
-from app.web.security import limiter, submission_limit
+from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml
+from app.services.opml_import import Progress, import_opml, import_progress
+from app.storage.feeds import all_feeds
+from app.web import wording
+from app.web.helpers import db_session, queues, rate_limited, settings
 
 bp = Blueprint("opml", __name__)
 
-BATCH_TTL = 24 * 3600
-
-
-def _batch_key(batch_id: str) -> str:
-    return f"{settings().queue_prefix}:opml-batch:{batch_id}"
-
-
-def _blocked(url: str) -> str | None:
-    """Same private-network rule as the submit form."""
-    config = settings()
-    if config.fetch_allow_private_networks or not literal_host_blocked(url):
-        return None
-    if (urlsplit(url).hostname or "") in config.fetch_allowed_hosts:
-        return None
-    return "That address is on a private or local network, which feedqueue does not fetch."
+# The badge of each fetch state on the progress page.
+_BADGE = {
+    "queued": "queued",
+    "running": "fetching",
+    "succeeded": "ok",
+    "failed": "error",
+    "deleted": "gone",
+}
 
 
 def _form(error: str | None = None, status: int = 200) -> Response:
@@ -54,138 +42,68 @@ def page() -> Response:
 
 
 @bp.post("/opml/import")
-@limiter.limit(submission_limit)
+@rate_limited
 def import_file() -> Response:
-    """Submit every valid feed of the uploaded file, then show the batch's progress."""
+    """Submit every valid feed of the uploaded file, then show the import's progress."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _form("Choose an OPML file to import.", 400)
     data = upload.stream.read(MAX_BYTES + 1)
     try:
-        document = parse_opml(data)
+        import_id = import_opml(
+            db_session(), queues(), settings(), name=upload.filename, data=data
+        )
     except OpmlError as exc:
         return _form(str(exc), 400)
-    plan = plan_import(document.entries, check=_blocked)
-    session = db_session()
-    submitted: list[dict[str, object]] = []
-    refused = [
-        {"line": r.entry.line, "title": r.entry.title, "url": r.entry.xml_url, "reason": r.reason}
-        for r in plan.rejected
-    ]
-    for index, (entry, url) in enumerate(plan.accepted):
-        try:
-            submission = submit_url(session, queues(), url)
-        except QueueUnavailable:
-            # Keep what was queued; report the rest so they can be imported again.
-            refused.extend(
-                {
-                    "line": e.line,
-                    "title": e.title,
-                    "url": u,
-                    "reason": "The job queue is unavailable; import this one again later.",
-                }
-                for e, u in plan.accepted[index:]
-            )
-            break
-        submitted.append(
-            {
-                "title": entry.title,
-                "url": url,
-                "feed_id": submission.feed.id,
-                "fetch_id": str(submission.fetch.id),
-            }
-        )
-    batch_id = uuid.uuid4().hex
-    batch = {"name": upload.filename[:200], "submitted": submitted, "refused": refused}
-    queues().redis.set(_batch_key(batch_id), json.dumps(batch), ex=BATCH_TTL)
-    return redirect(url_for("opml.batch", batch_id=batch_id), code=303)
+    return redirect(url_for("opml.batch", batch_id=import_id.hex), code=303)
 
 
-def _load_batch(batch_id: str) -> dict[str, list[dict[str, object]]]:
+def _progress(batch_id: str) -> Progress:
     if len(batch_id) != 32 or not batch_id.isalnum():
         abort(404)
-    raw = queues().redis.get(_batch_key(batch_id))
-    if raw is None:
+    try:
+        import_id = uuid.UUID(hex=batch_id)
+    except ValueError:
+        abort(404)
+    progress = import_progress(db_session(), import_id)
+    if progress is None:
         abort(404, "This import is unknown or older than a day.")
-    return json.loads(raw)
-
-
-def _progress(batch: dict[str, list[dict[str, object]]]) -> list[dict[str, object]]:
-    """Each submitted entry with its fetch's current state (one query)."""
-    ids = [uuid.UUID(str(entry["fetch_id"])) for entry in batch["submitted"]]
-    fetches = (
-        {f.id: f for f in db_session().scalars(select(Fetch).where(Fetch.id.in_(ids)))}
-        if ids
-        else {}
-    )
-    rows = []
-    for entry, fetch_id in zip(batch["submitted"], ids, strict=True):
-        fetch = fetches.get(fetch_id)
-        # A fetch that vanished belonged to a feed deleted meanwhile.
-        state = fetch.state.value if fetch else "deleted"
-        error = fetch.error_message if fetch and fetch.error_message else None
-        advice = wording.advice(fetch.error_code) if fetch and fetch.error_code else ""
-        rows.append(
-            {
-                **entry,
-                "state": state,
-                "error": error,
-                "advice": advice,
-                "items_new": fetch.items_new if fetch else None,
-            }
-        )
-    return rows
-
-
-_BADGE = {
-    "queued": "queued",
-    "running": "fetching",
-    "succeeded": "ok",
-    "failed": "error",
-    "deleted": "gone",
-}
-
-
-def _summary(rows: list[dict[str, object]]) -> dict[str, int]:
-    done = sum(1 for r in rows if r["state"] in ("succeeded", "failed", "deleted"))
-    failed = sum(1 for r in rows if r["state"] == "failed")
-    return {"total": len(rows), "done": done, "failed": failed, "pending": len(rows) - done}
+    return progress
 
 
 @bp.get("/opml/batches/<batch_id>")
 def batch(batch_id: str) -> str:
     """Progress of one import: each feed's fetch state, and the refused entries."""
-    data = _load_batch(batch_id)
-    rows = _progress(data)
+    progress = _progress(batch_id)
     return render_template(
         "opml_batch.html",
         batch_id=batch_id,
-        name=data.get("name"),
-        rows=rows,
-        refused=data["refused"],
-        summary=_summary(rows),
+        name=progress.name,
+        rows=progress.feeds,
+        refused=progress.refused,
+        summary=progress.summary,
         badge_of=_BADGE,
     )
 
 
 @bp.get("/opml/batches/<batch_id>/progress")
 def batch_progress(batch_id: str) -> Response:
-    """The batch page's data as JSON, for the page's script to poll."""
-    rows = _progress(_load_batch(batch_id))
-    summary = _summary(rows)
+    """The progress page's data as JSON, for the page's script to poll."""
+    progress = _progress(batch_id)
+    summary = progress.summary
     response = jsonify(
         summary=summary,
         fetches=[
             {
-                "fetch_id": r["fetch_id"],
-                "feed_id": r["feed_id"],
-                "state": r["state"],
-                "badge": _BADGE[str(r["state"])],
-                "error": r["error"],
-                "advice": r["advice"],
-                "items_new": r["items_new"],
+                "fetch_id": str(feed.fetch_id),
+                "feed_id": feed.feed_id,
+                "state": feed.state,
+                "badge": _BADGE[feed.state],
+                "error": feed.error,
+                "advice": wording.advice(feed.error_code),
+                "items_new": feed.items_new,
             }
-            for r in rows
+            for feed in progress.feeds
         ],
     )
     response.headers["Cache-Control"] = "no-store"
@@ -197,10 +115,9 @@ def batch_progress(batch_id: str) -> Response:
 @bp.get("/opml/export")
 def export() -> Response:
     """Every feed as an OPML 2.0 download."""
-    feeds = db_session().scalars(select(Feed).order_by(Feed.id))
     data = build_opml(
         OpmlEntry(0, feed.title or feed.current_url, feed.current_url, feed.site_url)
-        for feed in feeds
+        for feed in all_feeds(db_session())
     )
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(

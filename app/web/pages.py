@@ -1,7 +1,6 @@
 """HTML pages: home (submit form and feed list), feed page, health check.
 
-Also the page-wide template helpers (badges, times, cache-busted asset URLs)
-and the home page re-rendered with an inline form error.
+Also the page-wide template helpers (badges, times, cache-busted asset URLs).
 """
 
 from __future__ import annotations
@@ -11,20 +10,16 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
-from sqlalchemy import select
 
 from app.storage.fetches import pending_fetch
-from app.storage.models import Feed
-from app.storage.queries import BadCursor, items_page
-from app.storage.stats import pending_fetches
-from app.web import db_session, settings, wording
-from app.web.api import get_feed_or_404
-from app.web.errors import ApiError
+from app.storage.items import items_page
+from app.storage.pagination import BadCursor
+from app.web import wording
+from app.web.helpers import ApiError, db_session, get_feed_or_404, render_home, settings
 
 bp = Blueprint("pages", __name__)
 
 ITEMS_PER_PAGE = 20
-FEEDS_ON_HOME = 200
 
 
 @cache
@@ -55,30 +50,9 @@ def _template_helpers() -> dict[str, object]:
     }
 
 
-def render_index(*, form_error: str | None = None, submitted_url: str = "") -> str:
-    """The home page; with ``form_error`` the form shows it next to the field."""
-    session = db_session()
-    feeds = session.scalars(select(Feed).order_by(Feed.id.desc()).limit(FEEDS_ON_HOME)).all()
-    pending = pending_fetches(session, (f.id for f in feeds))
-    rows = [
-        (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))
-        for feed in feeds
-    ]
-    return render_template(
-        "index.html", rows=rows, form_error=form_error, submitted_url=submitted_url
-    )
-
-
-def index_with_form_error(message: str, submitted_url: object) -> Response:
-    """The home page answering a refused submission: 400, error beside the field."""
-    value = submitted_url if isinstance(submitted_url, str) else ""
-    html = render_index(form_error=message, submitted_url=value[:2048])
-    return Response(html, status=400, mimetype="text/html")
-
-
 @bp.get("/")
-def index() -> str:
-    return render_index()
+def index() -> Response:
+    return render_home()
 
 
 def _page_number() -> int:

@@ -1,4 +1,4 @@
-"""Web-side defences: CSRF, security headers, proxy trust, rate limits, admin access.
+"""Web-side defences: the CSRF check, security headers, proxy trust, https only.
 
 - CSRF (Flask-WTF) guards every state-changing request. Only bodies sent as
   exactly ``application/json`` are exempt: a cross-site page cannot send that
@@ -8,52 +8,27 @@
   go on every response; HSTS only when the request came over https.
 - Heroku's router is one proxy hop: ProxyFix trusts exactly one
   ``X-Forwarded-For`` entry (the last, which the router appends), so clients
-  cannot spoof their address for the rate limiter. IPv6 clients are limited
-  per /64, the block one subscriber usually holds.
+  cannot spoof their address for the rate limiter (which counts IPv6 clients
+  per /64, the block one subscriber usually holds: app.extensions.client_key).
 - In production, plain-http requests that came through the router are
   redirected to https: the session cookie is Secure, so forms over http
   could never carry a valid CSRF token.
 - Admin views compare credentials in constant time and do not exist at all
-  (404) when ADMIN_USER / ADMIN_PASSWORD are unset.
+  (404) when ADMIN_USER / ADMIN_PASSWORD are unset (app.web.helpers.admin_required).
+
+The CSRF and rate-limit extensions themselves are created in app.extensions and
+bound by create_app().
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-from collections.abc import Callable
-from functools import wraps
-from typing import ParamSpec, TypeVar
-
-from flask import Flask, Response, abort, current_app, redirect, request
-from flask_limiter import Limiter
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, Response, redirect, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Settings
-from app.web.errors import error_response
-
-
-def client_key() -> str:
-    """The rate-limit key of the client: its address (after ProxyFix), IPv6 per /64."""
-    address = request.remote_addr or "unknown"
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
-
-
-csrf = CSRFProtect()
-limiter = Limiter(key_func=client_key, default_limits=[], headers_enabled=True)
-
-P = ParamSpec("P")
-R = TypeVar("R")
+from app.extensions import csrf
+from app.web.helpers import error_response
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -73,7 +48,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Install the defences on ``app``."""
+    """Install the defences on ``app`` (whose CSRF and rate-limit extensions are bound)."""
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
     if settings.env == "production":
 
@@ -86,12 +61,8 @@ def init_app(app: Flask, settings: Settings) -> None:
                 return redirect(request.url.replace("http://", "https://", 1), code=308)
             return None
 
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # tokens live as long as the session
-    csrf.init_app(app)
-
-    # Checked here rather than by CSRFProtect's default hook, to exempt JSON.
-    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
-
+    # Checked here rather than by CSRFProtect's default hook (WTF_CSRF_CHECK_DEFAULT
+    # is off), to exempt JSON.
     @app.before_request
     def _csrf_unless_json() -> None:
         if (
@@ -100,14 +71,6 @@ def init_app(app: Flask, settings: Settings) -> None:
             and request.mimetype != "application/json"
         ):
             csrf.protect()
-
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _limiter_storage(settings))
-    # Fixed windows cost one INCR per request; a moving window keeps a list per client.
-    app.config.setdefault("RATELIMIT_STRATEGY", "fixed-window")
-    # When Redis is down the limiter lets requests through rather than failing them.
-    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
-    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.queue_prefix}-ratelimit")
-    limiter.init_app(app)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(err: CSRFError) -> Response:
@@ -127,49 +90,3 @@ def init_app(app: Flask, settings: Settings) -> None:
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
-
-
-def _limiter_storage(settings: Settings) -> str:
-    url = settings.redis_url or "memory://"
-    if url.startswith("unix://"):
-        return "redis+" + url  # the limits library's spelling of a Redis socket
-    if url.startswith("rediss://"):
-        # Heroku's self-signed certificates, as in app.queue.redis_from_url.
-        return url + ("&" if "?" in url else "?") + "ssl_cert_reqs=none"
-    return url
-
-
-def submission_limit() -> str:
-    """Per-client limit on submissions and refreshes (SUBMIT_RATE_LIMIT)."""
-    return current_app.extensions["feedqueue.settings"].submit_rate_limit
-
-
-def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Require the admin credentials (HTTP Basic); 404 when none are configured."""
-
-    @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        settings: Settings = current_app.extensions["feedqueue.settings"]
-        if not settings.admin_enabled:
-            abort(404)
-        auth = request.authorization
-        user_ok = _same_secret(auth.username if auth else None, settings.admin_user)
-        password_ok = _same_secret(auth.password if auth else None, settings.admin_password)
-        if not (auth and auth.type == "basic" and user_ok and password_ok):
-            response = error_response(401, "unauthorized", "Admin credentials required.")
-            response.headers["WWW-Authenticate"] = 'Basic realm="feedqueue admin"'
-            abort(response)
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def _same_secret(given: str | None, expected: str | None) -> bool:
-    """Constant-time comparison of two strings of any length and alphabet.
-
-    Comparing SHA-256 digests keeps the time independent of the length of either
-    value; encoding first matters because ``compare_digest`` refuses non-ASCII str.
-    """
-    given_digest = hashlib.sha256((given or "").encode("utf-8", "surrogateescape")).digest()
-    expected_digest = hashlib.sha256((expected or "").encode("utf-8", "surrogateescape")).digest()
-    return hmac.compare_digest(given_digest, expected_digest)

@@ -6,18 +6,27 @@ feed page (browser forms). Nothing here touches the network.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
-from app.jobs.submit import QueueUnavailable, Submission, request_refresh, submit_url
-from app.pipeline import literal_host_blocked
-from app.urls import InvalidURL, normalize_url
-from app.web import db_session, queues, settings, wants_json
-from app.web.api import fetch_status, get_feed_or_404
-from app.web.errors import ApiError
-from app.web.pages import index_with_form_error
-from app.web.security import limiter, submission_limit
+from app.services.submissions import (
+    QueueUnavailable,
+    Refused,
+    Submission,
+    accepted_url,
+    request_refresh,
+    submit_url,
+)
+from app.web.helpers import (
+    ApiError,
+    db_session,
+    fetch_status,
+    get_feed_or_404,
+    queues,
+    rate_limited,
+    render_home,
+    settings,
+    wants_json,
+)
 
 bp = Blueprint("submit", __name__)
 
@@ -35,22 +44,6 @@ def _submitted_url() -> object:
         "unsupported_media_type",
         "Send the URL as JSON (application/json) or as a form field.",
     )
-
-
-def _validated_url(raw: object) -> str:
-    try:
-        url = normalize_url(raw)
-    except InvalidURL as exc:
-        raise ApiError(400, exc.code, exc.message) from None
-    config = settings()
-    if not config.fetch_allow_private_networks and literal_host_blocked(url):
-        if (urlsplit(url).hostname or "") not in config.fetch_allowed_hosts:
-            raise ApiError(
-                400,
-                "blocked_address",
-                "That address is on a private or local network, which feedqueue does not fetch.",
-            )
-    return url
 
 
 def _accepted(submission: Submission) -> Response:
@@ -80,16 +73,16 @@ def _queue_unavailable() -> ApiError:
 
 
 @bp.post("/feeds")
-@limiter.limit(submission_limit)
+@rate_limited
 def submit_feed() -> Response:
     raw = _submitted_url()
     try:
-        url = _validated_url(raw)
-    except ApiError as err:
+        url = accepted_url(raw, settings())
+    except Refused as err:
         # A person at the home form sees the problem beside the field, not an error page.
-        if err.code in ("invalid_url", "blocked_address") and not wants_json():
-            return index_with_form_error(err.message, raw)
-        raise
+        if not wants_json():
+            return render_home(form_error=err.message, submitted_url=raw)
+        raise ApiError(400, err.code, err.message) from None
     try:
         submission = submit_url(db_session(), queues(), url)
     except QueueUnavailable:
@@ -98,7 +91,7 @@ def submit_feed() -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/refresh")
-@limiter.limit(submission_limit)
+@rate_limited
 def refresh_feed(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     try:

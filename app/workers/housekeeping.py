@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from app.jobs.context import JobContext
+from app import feed_state
+from app.context import JobContext
 from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
-from app.storage.fetches import mark_enqueued, requeue_fetch, stale_fetches
-from app.storage.models import PENDING_PREDICATE, Feed, FeedState, Fetch, FetchState, FetchTrigger
+from app.queue import registry
+from app.storage.feeds import claim_due_feeds
+from app.storage.fetches import create_refresh_fetches, mark_enqueued, requeue_fetch, stale_fetches
+from app.storage.models import FetchState, FetchTrigger
 from app.workers.recovery import enqueue_again
 
 log = logging.getLogger(__name__)
 
-REFRESHABLE = (FeedState.ACTIVE, FeedState.ERROR)
 #: How often a worker dyno publishes its metrics for the web's /metrics.
 METRICS_EVERY = 10.0
 
@@ -40,61 +40,29 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
     """
     now = datetime.now(UTC)
     with ctx.db.session() as session:
-        due = session.execute(
-            select(Feed.id, Feed.next_fetch_at)
-            .where(Feed.state.in_(REFRESHABLE), Feed.next_fetch_at <= now)
-            .order_by(Feed.next_fetch_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).all()
+        due = claim_due_feeds(
+            session, now=now, limit=limit, policy=feed_state.Policy.of(ctx.settings)
+        )
         if not due:
             return 0
         # Refreshes travel REFRESH_BATCH_SIZE to a job (app.jobs.batch); each row
         # names its job, so the reconciler can tell whether RQ still holds it.
-        size = ctx.settings.refresh_batch_size
-        job_ids = [uuid.uuid4() for _ in range(0, len(due), size)]
-        created = session.execute(
-            pg_insert(Fetch)
-            .on_conflict_do_nothing(
-                index_elements=[Fetch.feed_id], index_where=text(PENDING_PREDICATE)
-            )
-            .returning(Fetch.id, Fetch.job_id),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "feed_id": feed_id,
-                    "trigger": FetchTrigger.REFRESH,
-                    "state": FetchState.QUEUED,
-                    "scheduled_for": due_at,
-                    "enqueued_at": now,
-                    "job_id": job_ids[index // size],
-                }
-                for index, (feed_id, due_at) in enumerate(due)
-            ],
-        ).all()
-        # Provisional: the fetch's outcome sets the real next time.
-        interval = func.coalesce(Feed.refresh_interval, ctx.settings.refresh_default)
-        session.execute(
-            update(Feed)
-            .where(Feed.id.in_([feed_id for feed_id, _ in due]))
-            .values(next_fetch_at=now + func.make_interval(0, 0, 0, 0, 0, 0, interval)),
-            execution_options={"synchronize_session": False},
+        batches = create_refresh_fetches(
+            session, due, now=now, batch_size=ctx.settings.refresh_batch_size
         )
         session.commit()
+    created = sum(len(fetch_ids) for fetch_ids in batches.values())
     lags = [(now - due_at).total_seconds() for _, due_at in due]
     for lag in lags:
         metrics.scheduler_lag(lag)
-    log.info("scheduler: due=%d enqueued=%d max_lag_s=%.1f", len(due), len(created), max(lags))
-    if created:
-        batches: dict[uuid.UUID, list[uuid.UUID]] = {}
-        for fetch_id, job_id in created:
-            batches.setdefault(job_id, []).append(fetch_id)
+    log.info("scheduler: due=%d enqueued=%d max_lag_s=%.1f", len(due), created, max(lags))
+    if batches:
         try:
             ctx.queues.enqueue_batches(batches)
         except RedisError:
             # The rows stay queued; the reconciler enqueues them once Redis is back.
-            log.warning("could not enqueue %d refreshes: Redis unavailable", len(created))
-    return len(created)
+            log.warning("could not enqueue %d refreshes: Redis unavailable", created)
+    return created
 
 
 def reconcile(ctx: JobContext) -> int:
@@ -115,7 +83,7 @@ def reconcile(ctx: JobContext) -> int:
             running_before=now - timedelta(seconds=running_grace),
         )
         queued = [f for f in stale if f.state == FetchState.QUEUED]
-        held = ctx.queues.jobs_waiting([str(f.rq_job_id) for f in queued])
+        held = registry.jobs_waiting(ctx.queues, [str(f.rq_job_id) for f in queued])
         waiting = {f.id for f in queued if str(f.rq_job_id) in held}
         # Just a long queue (or a batch still at work): look again later.
         mark_enqueued(session, list(waiting))
@@ -158,7 +126,7 @@ class Housekeeper:
             dynos.publish(
                 self.ctx.queues.redis,
                 self.ctx.settings.queue_prefix,
-                dynos.dyno_name(),
+                self.ctx.settings.dyno_name("worker"),
                 dyno_exposition(),
             )
         except RedisError:

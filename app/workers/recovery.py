@@ -13,7 +13,8 @@ import uuid
 from redis.exceptions import RedisError
 from rq import Worker
 
-from app.jobs.context import JobContext
+from app.context import JobContext
+from app.queue import registry
 from app.storage.fetches import fetches_of_job, mark_enqueued, requeue_fetch
 from app.storage.models import FetchTrigger
 
@@ -47,7 +48,7 @@ def recover_worker_job(ctx: JobContext, worker_name: str) -> str | None:
     if not revived:
         return None  # already finished (it died after recording), or unknown
     if revived[0][0] != job_key:
-        ctx.queues.drop_job(job_id)  # the batch job itself
+        registry.drop_job(ctx.queues, job_id)  # the batch job itself
     enqueue_again(ctx, revived, at_front=True)
     log.warning("recovered job %s of dead worker %s", job_id, worker_name)
     return job_id
@@ -65,7 +66,7 @@ def enqueue_again(
     done: list[uuid.UUID] = []
     try:
         for fetch_id, trigger in fetches:
-            ctx.queues.forget_job(str(fetch_id))
+            registry.forget_job(ctx.queues, str(fetch_id))
             ctx.queues.enqueue_fetch(fetch_id, trigger.value, at_front=at_front)
             done.append(fetch_id)
     except RedisError:

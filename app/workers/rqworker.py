@@ -34,7 +34,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from app.jobs.interrupt import ShutdownInterrupt
+from app.queue.shutdown import ShutdownInterrupt
 
 log = logging.getLogger(__name__)
 

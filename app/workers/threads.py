@@ -21,7 +21,7 @@ import threading
 import time
 from types import FrameType
 
-from app.jobs.context import JobContext
+from app.context import JobContext
 from app.workers.rqworker import FeedWorker, rq_log_level
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from app.config import _TABLE
+from app import config
 from tests.conftest import ROOT
 
 TOP_LEVEL_KEYS = {
@@ -45,8 +45,6 @@ DYNO_SIZES = {
     "performance-xl",
     "performance-2xl",
 }
-# Set by Heroku itself (add-ons, dyno manager), so app.json need not declare them.
-PLATFORM_VARS = {"DATABASE_URL", "REDIS_URL", "PORT", "WEB_CONCURRENCY", "DYNO"}
 # Read by gunicorn itself, not by app/config.py.
 SERVER_VARS = {"GUNICORN_CMD_ARGS"}
 
@@ -97,7 +95,7 @@ def test_secret_key_is_generated_per_app_and_never_shipped(manifest: dict[str, A
 
 
 def test_every_declared_variable_is_one_the_app_reads(manifest: dict[str, Any]) -> None:
-    known = {var for var, _parse, _default in _TABLE.values()} | PLATFORM_VARS | SERVER_VARS
+    known = {var.env for _field, var in config.declared()} | SERVER_VARS
     declared = set(manifest["env"]) | set(manifest["environments"]["test"].get("env", {}))
     assert declared <= known, declared - known
 

@@ -15,6 +15,7 @@ from redis import Redis
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 
 TOKEN = "metrics-test-token"
@@ -42,7 +43,7 @@ def app(metrics_settings: Settings, db: Database, redis: Redis) -> Iterator[Flas
     flask_app = create_app(metrics_settings)
     flask_app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield flask_app
-    flask_app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(flask_app).close()
 
 
 def parse(text: str) -> Samples:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from tests.observability.conftest import TOKEN
 
@@ -18,7 +19,7 @@ from tests.observability.conftest import TOKEN
 def _client(settings: Settings) -> Iterator[FlaskClient]:
     app = create_app(settings)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 @pytest.fixture

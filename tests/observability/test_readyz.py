@@ -10,13 +10,14 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 
 
 def _client(settings: Settings) -> Iterator[FlaskClient]:
     app = create_app(settings)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 @pytest.fixture
@@ -63,6 +64,6 @@ def test_metrics_scrape_survives_redis_being_down(
     response = app.test_client().get(
         "/metrics", headers={"Authorization": f"Bearer {metrics_settings.metrics_token}"}
     )
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
     assert response.status_code == 200
     assert b"feedqueue_redis_up 0.0" in response.data

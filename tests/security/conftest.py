@@ -17,6 +17,7 @@ from redis import Redis
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.conftest import WebDyno
@@ -34,7 +35,7 @@ def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callabl
 
     yield make
     for flask_app in apps:
-        flask_app.extensions["feedqueue.db"].dispose()
+        feedqueue.of(flask_app).close()
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from app.web import security
-from app.web.security import admin_required
+from app.web import helpers
+from app.web.helpers import admin_required
 
 USER, PASSWORD = "admin", "correct horse battery staple"
 
@@ -108,7 +108,7 @@ def test_credentials_are_compared_in_constant_time(
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    monkeypatch.setattr(helpers.hmac, "compare_digest", spy)
     admin_app.test_client().get("/_admin_probe", headers=_basic("a", "b" * 300))
     assert len(calls) == 2  # user and password both compared, no short-circuit
     assert all(isinstance(a, bytes) and len(a) == len(b) == 32 for a, b in calls)

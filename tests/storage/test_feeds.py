@@ -1,86 +1,219 @@
+"""The feeds table (app/storage/feeds.py) against real Postgres: creating, reading, state
+changes by a person, and the scheduler's claim held against app/feed_state.py."""
+
 from __future__ import annotations
 
-from dataclasses import replace
+import threading
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
+from app.feed_state import REFRESHABLE, FeedState, Policy, paused, provisional_next, resumed
+from app.storage import feeds
 from app.storage.db import Database
-from app.storage.feeds import Success, record_failure, record_success
-from app.storage.fetches import create_fetch, finish_fetch
-from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger
+from app.storage.models import Feed, Fetch, FetchState
+from app.storage.pagination import BadCursor
+from tests.storage.rows import add_feed, add_fetch
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-SUCCESS = Success(now=NOW, next_fetch_at=NOW + timedelta(hours=1), interval=3600, etag='"v2"')
+POLICY = Policy(refresh_default=1800, refresh_min=300, refresh_max=86400, max_errors=10)
 
 
-def _feed(db: Database, state: FeedState) -> Feed:
+def _read(db: Database, feed_id: int) -> Feed:
     with db.session() as session:
-        feed = Feed(url="https://e.com/f", current_url="https://e.com/f", state=state)
-        session.add(feed)
-        session.commit()
-        return feed
-
-
-def _succeed(db: Database, feed_id: int) -> Feed:
-    with db.session() as session:
-        fetch, _ = create_fetch(session, feed_id, FetchTrigger.REFRESH)
-        assert record_success(session, fetch.id, SUCCESS)
-        session.commit()
         feed = session.get(Feed, feed_id)
         assert feed is not None
         return feed
 
 
-def test_success_makes_a_failing_feed_active_with_a_clean_error_slate(db: Database) -> None:
-    feed = _feed(db, FeedState.ERROR)
+def test_upsert_creates_a_feed_once_and_then_finds_it(db: Database) -> None:
     with db.session() as session:
-        stored = session.get(Feed, feed.id)
-        assert stored is not None
-        record_failure(session, stored, now=NOW, code="timeout", message="slow", next_fetch_at=NOW)
+        feed, created = feeds.upsert_feed(session, "https://e.example/feed")
+        again, created_again = feeds.upsert_feed(session, "https://e.example/feed")
         session.commit()
-    feed = _succeed(db, feed.id)
-    assert feed.state == FeedState.ACTIVE
-    assert feed.error_count == 0 and feed.last_error is None
-    assert feed.next_fetch_at == NOW + timedelta(hours=1)
+    assert created and not created_again and again.id == feed.id
+    assert (feed.url, feed.current_url, feed.state) == (
+        "https://e.example/feed",
+        "https://e.example/feed",
+        FeedState.NEW,
+    )
 
 
-def test_a_pause_made_during_a_fetch_survives_its_success(db: Database) -> None:
-    feed = _succeed(db, _feed(db, FeedState.PAUSED).id)
-    assert feed.state == FeedState.PAUSED
-    assert feed.next_fetch_at is None
-
-
-def test_failure_of_a_paused_feed_keeps_it_paused(db: Database) -> None:
-    feed = _feed(db, FeedState.PAUSED)
+def test_get_feed_answers_none_for_unknown_and_out_of_range_ids(db: Database) -> None:
     with db.session() as session:
-        stored = session.get(Feed, feed.id)
-        assert stored is not None
-        record_failure(session, stored, now=NOW, code="timeout", message="slow", next_fetch_at=NOW)
+        feed = add_feed(session)
         session.commit()
-        assert stored.state == FeedState.PAUSED and stored.next_fetch_at is None
-        assert stored.error_count == 1
+        assert feeds.get_feed(session, feed.id) is feed
+        assert feeds.get_feed(session, feed.id + 1) is None
+        assert feeds.get_feed(session, 2**63) is None
+        assert feeds.get_feed(session, 0) is None
 
 
-def test_a_success_for_a_fetch_that_already_ended_changes_nothing(db: Database) -> None:
-    feed = _feed(db, FeedState.ERROR)
+def test_feeds_come_newest_first_a_page_at_a_time(db: Database) -> None:
     with db.session() as session:
-        fetch, _ = create_fetch(session, feed.id, FetchTrigger.MANUAL)
-        finish_fetch(session, fetch.id, state=FetchState.FAILED, error_code="timeout")
-        assert not record_success(session, fetch.id, SUCCESS)
+        ids = [add_feed(session, f"https://e.example/{i}").id for i in range(5)]
         session.commit()
-        stored = session.get(Feed, feed.id)
-        ended = session.get(Fetch, fetch.id, populate_existing=True)
-    assert stored is not None and stored.state == FeedState.ERROR and stored.etag is None
-    assert ended is not None and ended.state == FetchState.FAILED
+        pages, cursor = [], None
+        while True:
+            page = feeds.feeds_page(session, limit=2, cursor=cursor)
+            pages.append([f.id for f in page.rows])
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert pages == [ids[4:2:-1], ids[2:0:-1], ids[:1]]
+        assert [f.id for f in feeds.newest_feeds(session, 3)] == ids[::-1][:3]
+        assert [f.id for f in feeds.all_feeds(session)] == ids
 
 
-def test_a_success_finishes_its_fetch_with_what_it_did(db: Database) -> None:
-    feed = _feed(db, FeedState.ACTIVE)
+def test_a_cursor_that_is_not_ours_is_refused(db: Database) -> None:
     with db.session() as session:
-        fetch, _ = create_fetch(session, feed.id, FetchTrigger.REFRESH)
-        record_success(session, fetch.id, replace(SUCCESS, http_status=304, not_modified=True))
+        for cursor in ("!!!", "bm90LWEtbnVtYmVy"):  # not base64; "not-a-number"
+            try:
+                feeds.feeds_page(session, limit=2, cursor=cursor)
+            except BadCursor:
+                continue
+            raise AssertionError(f"{cursor!r} was accepted")
+
+
+def test_pause_and_resume_write_what_the_rules_say(db: Database) -> None:
+    with db.session() as session:
+        feed = add_feed(session, state=FeedState.ERROR, error_count=4, next_fetch_at=NOW)
         session.commit()
-        done = session.get(Fetch, fetch.id, populate_existing=True)
-        stored = session.get(Feed, feed.id)
-    assert done is not None and done.state == FetchState.SUCCEEDED
-    assert done.http_status == 304 and done.not_modified and done.finished_at is not None
-    assert stored is not None and stored.etag == '"v2"' and stored.refresh_interval == 3600
+        assert feeds.pause_feed(session, feed.id)
+        session.commit()
+    stopped = _read(db, feed.id)
+    assert (stopped.state, stopped.next_fetch_at, stopped.error_count) == (
+        paused().state,
+        paused().next_fetch_at,
+        4,
+    )
+    with db.session() as session:
+        assert feeds.resume_feed(session, feed.id, NOW)
+        session.commit()
+    again = _read(db, feed.id)
+    assert (again.state, again.error_count, again.next_fetch_at) == (
+        resumed(NOW).state,
+        resumed(NOW).error_count,
+        NOW,
+    )
+
+
+def test_actions_on_a_missing_feed_say_so(db: Database) -> None:
+    with db.session() as session:
+        assert not feeds.pause_feed(session, 12345)
+        assert not feeds.resume_feed(session, 12345, NOW)
+        assert not feeds.delete_feed(session, 12345)
+
+
+def test_resume_paused_feeds_touches_only_paused_ones(db: Database) -> None:
+    with db.session() as session:
+        a = add_feed(session, "https://a.example/", state=FeedState.PAUSED)
+        b = add_feed(session, "https://b.example/", state=FeedState.GONE)
+        session.commit()
+        assert feeds.resume_paused_feeds(session, NOW) == 1
+        session.commit()
+    assert _read(db, a.id).state == FeedState.ACTIVE
+    assert _read(db, b.id).state == FeedState.GONE
+
+
+def test_deleting_a_feed_takes_its_fetches_along(db: Database) -> None:
+    with db.session() as session:
+        feed = add_feed(session)
+        add_fetch(session, feed)
+        session.commit()
+        assert feeds.delete_feed(session, feed.id)
+        session.commit()
+        assert session.scalar(select(Fetch.id)) is None
+
+
+def test_a_feed_without_fetches_is_removed_but_one_with_a_fetch_stays(db: Database) -> None:
+    with db.session() as session:
+        bare = add_feed(session, "https://a.example/")
+        busy = add_feed(session, "https://b.example/")
+        add_fetch(session, busy)
+        session.commit()
+        feeds.delete_feed_without_fetches(session, bare.id)
+        feeds.delete_feed_without_fetches(session, busy.id)
+        session.commit()
+        assert list(session.scalars(select(Feed.id))) == [busy.id]
+
+
+def test_feeds_failing_with_needs_the_code_as_the_feeds_latest_error(db: Database) -> None:
+    with db.session() as session:
+        still = add_feed(session, "https://a.example/", last_error_code="timeout")
+        recovered = add_feed(session, "https://b.example/", last_error_code=None)
+        for feed in (still, recovered):
+            add_fetch(session, feed, FetchState.FAILED, error_code="timeout", finished_at=NOW)
+        session.commit()
+        found = feeds.feeds_failing_with(session, "timeout", since=NOW - timedelta(hours=1))
+        assert [f.url for f in found] == ["https://a.example/"]
+
+
+def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Database) -> None:
+    due = NOW - timedelta(minutes=1)
+    with db.session() as session:
+        rows = {
+            (state, interval): add_feed(
+                session,
+                f"https://e.example/{state}/{interval}",
+                state=state,
+                refresh_interval=interval,
+                next_fetch_at=due,
+            ).id
+            for state in FeedState
+            for interval in (None, 600)
+        }
+        later = add_feed(session, "https://later.example/", state=FeedState.ACTIVE,
+                         next_fetch_at=NOW + timedelta(minutes=1)).id  # fmt: skip
+        session.commit()
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        session.commit()
+    assert {feed_id for feed_id, _ in claimed} == {
+        feed_id for (state, _), feed_id in rows.items() if state in REFRESHABLE
+    }
+    assert all(due_at == due for _, due_at in claimed)
+    for (state, interval), feed_id in rows.items():
+        expected = provisional_next(NOW, interval, POLICY) if state in REFRESHABLE else due
+        assert _read(db, feed_id).next_fetch_at == expected
+    assert _read(db, later).next_fetch_at == NOW + timedelta(minutes=1)
+
+
+def test_the_scheduler_claims_the_longest_due_first_up_to_its_limit(db: Database) -> None:
+    with db.session() as session:
+        ids = [
+            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
+                     next_fetch_at=NOW - timedelta(minutes=i)).id  # fmt: skip
+            for i in range(1, 5)
+        ]
+        session.commit()
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=2, policy=POLICY)
+    assert [feed_id for feed_id, _ in claimed] == [ids[3], ids[2]]
+
+
+def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
+    with db.session() as session:
+        for i in range(6):
+            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
+                     next_fetch_at=NOW - timedelta(minutes=1))  # fmt: skip
+        session.commit()
+    first_claimed = threading.Event()
+    release = threading.Event()
+    first: list[tuple[int, datetime]] = []
+
+    def hold_a_claim() -> None:
+        with db.session() as session:
+            first.extend(feeds.claim_due_feeds(session, now=NOW, limit=3, policy=POLICY))
+            first_claimed.set()
+            release.wait(10)
+            session.commit()
+
+    holder = threading.Thread(target=hold_a_claim)
+    holder.start()
+    assert first_claimed.wait(10)
+    with db.session() as session:
+        second = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        session.commit()
+    release.set()
+    holder.join(10)
+    assert len(first) == 3 and len(second) == 3
+    assert not {f for f, _ in first} & {f for f, _ in second}

@@ -85,29 +85,6 @@ def test_failures_by_code_groups_recent_failures_most_frequent_first(db: Databas
     assert groups[0].sample_message == "newest"
 
 
-def test_feeds_failing_with_needs_the_code_as_the_feeds_latest_error(db: Database) -> None:
-    with db.session() as session:
-        still = _feed(session, "https://a.example/", last_error_code="timeout")
-        recovered = _feed(session, "https://b.example/", last_error_code=None)
-        _fetch(session, still, FetchState.FAILED, code="timeout")
-        _fetch(session, recovered, FetchState.FAILED, code="timeout")
-        session.commit()
-        feeds = stats.feeds_failing_with(session, "timeout", since=NOW - timedelta(hours=1))
-        assert [f.url for f in feeds] == ["https://a.example/"]
-
-
-def test_pending_fetches_maps_feeds_to_their_pending_fetch(db: Database) -> None:
-    with db.session() as session:
-        a = _feed(session, "https://a.example/")
-        b = _feed(session, "https://b.example/")
-        pending = _fetch(session, a, FetchState.RUNNING)
-        _fetch(session, b, FetchState.SUCCEEDED)
-        session.commit()
-        found = stats.pending_fetches(session, [a.id, b.id])
-        assert list(found) == [a.id] and found[a.id].id == pending.id
-        assert stats.pending_fetches(session, []) == {}
-
-
 def test_state_counts_include_states_without_feeds(db: Database) -> None:
     with db.session() as session:
         _feed(session, "https://a.example/", state=FeedState.PAUSED)

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 
 
@@ -16,7 +17,7 @@ def app_without_private(settings: Settings, db: Database) -> Iterator[FlaskClien
     """A client of an app with the private-network guard on (the production default)."""
     app = create_app(replace(settings, fetch_allow_private_networks=False))
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 @pytest.fixture
@@ -24,4 +25,4 @@ def client_with_dead_redis(settings: Settings, db: Database) -> Iterator[FlaskCl
     """A client of an app whose Redis is unreachable (a closed loopback port)."""
     app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()

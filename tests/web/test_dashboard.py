@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger
 
@@ -34,7 +35,7 @@ def admin_client(settings: Settings, db: Database, redis: Redis) -> Iterator[Fla
     app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 def _failed_feed(db: Database, url: str, code: str) -> int:

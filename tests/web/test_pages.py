@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
 
@@ -114,7 +115,7 @@ def guarded_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     app = create_app(replace(settings, fetch_allow_private_networks=False))
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 def test_blocked_address_from_the_form_is_an_inline_error(guarded_client: FlaskClient) -> None:

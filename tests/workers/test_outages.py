@@ -6,6 +6,8 @@ same pip packages ``make run`` uses.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.config import Settings, normalize_database_url
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
 from scripts.devservices import Service, start_postgres, start_redis
@@ -48,13 +51,17 @@ class Throwaway:
 
 
 @pytest.fixture
-def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
+def throwaway() -> Iterator[Throwaway]:
+    # Not under pytest's tmp_path: Postgres runs as its own user, and any pytest session
+    # that starts on this machine meanwhile makes /tmp/pytest-of-<user> private again.
+    folder = Path(tempfile.mkdtemp(prefix="feedqueue-outage-"))
+    folder.chmod(0o755)
     port = free_port()
     servers = Throwaway(
-        tmp_path,
+        folder,
         port,
-        start_postgres(tmp_path / "postgres", database="outage"),
-        start_redis(tmp_path / "redis", port=port, persist=True),
+        start_postgres(folder / "postgres", database="outage"),
+        start_redis(folder / "redis", port=port, persist=True),
     )
     command.upgrade(alembic_config(servers.pg.url), "head")
     yield servers
@@ -63,6 +70,7 @@ def throwaway(tmp_path: Path) -> Iterator[Throwaway]:
             service.stop()
         except Exception:  # noqa: BLE001 - already stopped by the test
             pass
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -79,7 +87,7 @@ def outage_client(outage_settings: Settings) -> Iterator[FlaskClient]:
     app = create_app(outage_settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 def _fetch_state(settings: Settings, fetch_id: str) -> FetchState | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 import uuid
@@ -16,8 +17,9 @@ from rq import Worker
 from sqlalchemy import func, insert, select
 
 from app.affinity import allowed_cpus, cpu_for
+from app.feed_state import REFRESHABLE
 from app.storage.db import Database
-from app.storage.models import Feed, FeedState, Fetch, FetchState
+from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
 from tests.conftest import WorkerDyno, wait_for
 from tests.feedserver import FIXTURES, FeedServer, Request, Response
 
@@ -73,9 +75,10 @@ def test_sigterm_during_a_slow_fetch_requeues_it_and_it_later_succeeds(
     )
     wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
 
-    # Heroku sends SIGTERM to every process of the dyno, and may repeat it.
+    # Heroku sends SIGTERM to every process of the dyno, and may repeat it: again
+    # once the first one has started the shutdown.
     os.killpg(dyno.proc.pid, signal.SIGTERM)
-    time.sleep(0.3)
+    wait_for(lambda: "stopping children" in dyno.output(), timeout=10)
     os.killpg(dyno.proc.pid, signal.SIGTERM)
     assert dyno.proc.wait(15) == 0, dyno.output()
 
@@ -210,7 +213,22 @@ def test_two_dynos_fetch_each_due_feed_exactly_once(
             )
 
     wait_for(done, timeout=90, interval=0.5)
-    time.sleep(2)  # give a duplicate the chance to show up
+
+    def settled() -> bool:
+        # Nothing pending and nothing due: no further fetch can appear, so the
+        # counts below are final (a duplicate would be pending or counted).
+        with db.session() as session:
+            pending = session.scalar(
+                select(func.count()).select_from(Fetch).where(Fetch.state.in_(PENDING_STATES))
+            )
+            due = session.scalar(
+                select(func.count())
+                .select_from(Feed)
+                .where(Feed.next_fetch_at <= func.now(), Feed.state.in_(sorted(REFRESHABLE)))
+            )
+            return pending == 0 and due == 0
+
+    wait_for(settled, timeout=30, interval=0.5)
     with db.session() as session:
         per_feed = session.execute(
             select(Fetch.feed_id, func.count()).group_by(Fetch.feed_id)
@@ -274,20 +292,26 @@ def test_thrashing_child_is_backed_off_not_restarted_in_a_tight_loop(tmp_path: P
         "    raise SystemExit(3)\n"
         "sys.exit(Supervisor(1, crash, name_for=lambda i: f'c{i}', tick=0.05).run())\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    time.sleep(6)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=20)
-    starts = out.count("started child")
-    assert "is thrashing" in out
-    # Without back-off a 50 ms tick would have restarted it ~100 times.
-    assert 5 <= starts <= 12, out
+    log = tmp_path / "supervisor.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-c", script],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        try:
+            # The third back-off: the pauses have doubled twice.
+            wait_for(lambda: "next start in 4 s" in log.read_text(), timeout=30)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+    text = log.read_text()
+    before_backing_off = text.split("is thrashing", 1)[0]
+    # THRASH_LIMIT quick restarts, then pauses of 1, 2, 4 s: with a 50 ms tick and
+    # no back-off, it would have restarted about every 50 ms.
+    assert before_backing_off.count("started child") == 5, text
+    assert re.findall(r"next start in (\d+) s", text)[:3] == ["1", "2", "4"], text
 
 
 def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(

@@ -1,43 +1,24 @@
-"""Redis connections and the RQ queues that carry fetch jobs.
+"""The RQ queues that carry fetch jobs, and the one way to put jobs on them.
 
 Two queues: submissions (a person is waiting) ahead of refreshes (the
 scheduler's background work). Workers listen to both in that order, so a new
 subscription shows its items quickly even behind a large refresh backlog.
+Used by the web (submissions, queue positions) and by the worker dyno alike;
+what only the workers do to RQ's registries is in :mod:`app.queue.registry`.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import timedelta
 
 from redis import Redis
 from rq import Queue, Retry
-from rq.job import Job, JobStatus
 
 from app.config import Settings
 
 JOB_FUNC = "app.jobs.fetch.run_fetch"
 BATCH_FUNC = "app.jobs.batch.run_fetch_batch"
-
-
-def redis_from_url(url: str, **kwargs: object) -> Redis:
-    """A Redis client for ``url`` with short timeouts.
-
-    Heroku Key-Value Store gives ``rediss://`` URLs whose certificates are
-    self-signed, and redis-py verifies certificates by default; the connection
-    is still encrypted, just not authenticated by a CA.
-    """
-    options: dict[str, object] = {
-        "socket_connect_timeout": 3,
-        "socket_timeout": 10,
-        "health_check_interval": 30,
-        "retry_on_timeout": False,
-    }
-    if url.startswith("rediss://"):
-        options["ssl_cert_reqs"] = None
-    options.update(kwargs)
-    return Redis.from_url(url, **options)  # type: ignore[arg-type]
 
 
 class Queues:
@@ -56,36 +37,8 @@ class Queues:
         return [self.submissions, self.refresh]
 
     def for_trigger(self, trigger: str) -> Queue:
+        """The queue of a fetch with this trigger: refreshes wait behind submissions."""
         return self.refresh if trigger == "refresh" else self.submissions
-
-    def forget_job(self, job_id: str) -> None:
-        """Remove every trace of a job from RQ's registries, before enqueueing it anew."""
-        for queue in self.in_priority_order:
-            started = queue.started_job_registry
-            # Started entries are "<job id>:<execution id>" and need no Job hash.
-            stale = [
-                entry
-                for entry in self.redis.zrange(started.key, 0, -1)
-                if started.parse_job_id(entry.decode()) == job_id
-            ]
-            if stale:
-                self.redis.zrem(started.key, *stale)
-            for registry in (
-                queue.failed_job_registry,
-                queue.scheduled_job_registry,
-                queue.finished_job_registry,
-            ):
-                registry.remove(job_id)
-            queue.remove(job_id)
-            # A worker that died between taking the job and starting it leaves the id
-            # in RQ's intermediate list; RQ's clean-up would later fail the job we
-            # are about to enqueue again.
-            queue.intermediate_queue.remove(job_id)
-
-    def drop_job(self, job_id: str) -> None:
-        """Forget a job and delete it: its fetches have been given jobs of their own."""
-        self.forget_job(job_id)
-        self.redis.delete(Job.key_for(job_id))
 
     def position(self, job_id: str, trigger: str, *, just_enqueued: bool = False) -> int | None:
         """How many jobs wait ahead of this one in its queue; None when it is not queued
@@ -97,47 +50,6 @@ class Queues:
         """
         key = self.for_trigger(trigger).key
         return self.redis.lpos(key, job_id, rank=-1 if just_enqueued else None)
-
-    def jobs_waiting(self, job_ids: list[str]) -> set[str]:
-        """The ones of ``job_ids`` that RQ really holds: in their queue's list, scheduled,
-        or being run by a worker whose claim on them has not expired (a batch at work).
-
-        A job's status alone is not proof: a job popped by a client that died before
-        it could start it still says "queued" but is nowhere. Each queue's list is read
-        once for all the ids, not searched once per id: the reconciler asks about
-        hundreds of jobs behind queues of thousands.
-        """
-        with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                pipe.hmget(Job.key_for(job_id), "status", "origin")
-            found = pipe.execute()
-        by_queue: dict[tuple[str, str], list[str]] = {}
-        for job_id, (status, origin) in zip(job_ids, found, strict=True):
-            if status is not None and origin is not None:
-                by_queue.setdefault((origin.decode(), status.decode()), []).append(job_id)
-        now = time.time()
-        waiting: set[str] = set()
-        for (origin, status), ids in by_queue.items():
-            queue = Queue(origin, connection=self.redis)
-            if status == JobStatus.QUEUED:
-                held = {raw.decode() for raw in self.redis.lrange(queue.key, 0, -1)}
-            elif status == JobStatus.SCHEDULED:
-                scheduled = queue.scheduled_job_registry.key
-                held = {raw.decode() for raw in self.redis.zrange(scheduled, 0, -1)}
-            elif status == JobStatus.STARTED:
-                started = queue.started_job_registry
-                # Entries are "<job id>:<execution id>", scored with their expiry time.
-                held = {
-                    started.parse_job_id(entry.decode())
-                    for entry, score in self.redis.zrange(started.key, 0, -1, withscores=True)
-                    if score >= now
-                }
-            elif status == JobStatus.DEFERRED:
-                held = set(ids)
-            else:
-                continue
-            waiting.update(job_id for job_id in ids if job_id in held)
-        return waiting
 
     def _job_options(self) -> dict[str, object]:
         retries = self.settings.fetch_retries

@@ -9,18 +9,33 @@ answers 503: nothing is left half-written.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
-from sqlalchemy import delete, exists
 from sqlalchemy.orm import Session
 
-from app.queue import Queues
-from app.storage.fetches import create_fetch, upsert_feed
+from app.config import Settings
+from app.pipeline import literal_host_blocked
+from app.queue.queues import Queues
+from app.storage.feeds import delete_feed_without_fetches, upsert_feed
+from app.storage.fetches import create_fetch, delete_fetch
 from app.storage.models import Feed, Fetch, FetchTrigger
+from app.urls import InvalidURL, normalize_url
+
+BLOCKED = "That address is on a private or local network, which feedqueue does not fetch."
 
 
 class QueueUnavailable(RuntimeError):
     """Redis could not take the job; try again shortly."""
+
+
+class Refused(ValueError):
+    """A submitted address that will not be fetched: ``code`` and ``message`` say why."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,32 @@ class Submission:
     feed: Feed
     fetch: Fetch
     created: bool  # False: an already pending fetch was returned
+
+
+def blocked_reason(url: str, settings: Settings) -> str | None:
+    """Why a normalised URL is refused before any fetch, or None to accept it.
+
+    Refused: a literal private or local address (no DNS here; the fetcher checks
+    every resolved address again), unless FETCH_ALLOW_PRIVATE_NETWORKS is on or
+    the host is one of FETCH_ALLOWED_HOSTS.
+    """
+    if settings.fetch_allow_private_networks or not literal_host_blocked(url):
+        return None
+    if (urlsplit(url).hostname or "") in settings.fetch_allowed_hosts:
+        return None
+    return BLOCKED
+
+
+def accepted_url(raw: object, settings: Settings) -> str:
+    """The canonical form of a submitted feed address; Refused when it is not one to fetch."""
+    try:
+        url = normalize_url(raw)
+    except InvalidURL as exc:
+        raise Refused(exc.code, exc.message) from None
+    reason = blocked_reason(url, settings)
+    if reason:
+        raise Refused("blocked_address", reason)
+    return url
 
 
 def submit_url(session: Session, queues: Queues, url: str) -> Submission:
@@ -54,12 +95,9 @@ def _queue_fetch(
         queues.enqueue_fetch(fetch.id, trigger.value)
     except RedisError as exc:
         session.rollback()
-        session.execute(delete(Fetch).where(Fetch.id == fetch.id))
+        delete_fetch(session, fetch.id)
         if drop_feed:
-            # Only if no concurrent request attached a fetch of its own meanwhile.
-            session.execute(
-                delete(Feed).where(Feed.id == feed.id, ~exists().where(Fetch.feed_id == feed.id))
-            )
+            delete_feed_without_fetches(session, feed.id)
         session.commit()
         raise QueueUnavailable("The job queue is unavailable.") from exc
     return Submission(feed, fetch, created=True)

@@ -12,17 +12,12 @@ from sqlalchemy import select, update
 from app.opml import parse_opml
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState
+from tests.feedserver import FIXTURES
 
 HTML = {"Accept": "text/html"}
 
-OPML = b"""<?xml version="1.0"?>
-<opml version="2.0"><head><title>t</title></head><body>
-<outline text="A" xmlUrl="https://a.example/feed"/>
-<outline text="B" xmlUrl="https://b.example/rss"/>
-<outline text="Bad" xmlUrl="ftp://c.example/"/>
-<outline text="A again" xmlUrl="HTTPS://A.EXAMPLE/feed"/>
-</body></opml>
-"""
+# Two feeds, an address that is not http(s), and the first feed spelled again.
+OPML = (FIXTURES / "subscriptions.opml").read_bytes()
 
 
 def _upload(client: FlaskClient, data: bytes, name: str = "feeds.opml"):  # noqa: ANN202
@@ -79,9 +74,20 @@ def test_batch_progress_reports_fetch_states(
     assert response.headers["Retry-After"]
 
 
+def test_the_progress_page_survives_a_redis_flush(
+    client: FlaskClient, db: Database, redis: Redis
+) -> None:
+    location = _upload(client, OPML).headers["Location"]
+    redis.flushdb()
+    html = client.get(location, headers=HTML).get_data(as_text=True)
+    assert html.count("data-fetch-id=") == 2
+    assert "Already listed on line 3." in html
+
+
 def test_unknown_batch_is_404(client: FlaskClient, redis: Redis) -> None:
     assert client.get("/opml/batches/" + "0" * 32, headers=HTML).status_code == 404
     assert client.get("/opml/batches/nope", headers=HTML).status_code == 404
+    assert client.get("/opml/batches/" + "z" * 32, headers=HTML).status_code == 404
 
 
 def test_import_without_a_file_shows_the_form_with_an_error(client: FlaskClient) -> None:

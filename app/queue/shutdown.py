@@ -1,4 +1,8 @@
-"""The exception a worker raises inside a running job when it must stop now."""
+"""The exception a worker raises inside a running job when it must stop now.
+
+Shared by the RQ workers (app.workers.rqworker), which raise it, and the fetch job
+(app.jobs.fetch), which puts its fetch back to queued when it arrives.
+"""
 
 
 class ShutdownInterrupt(BaseException):  # noqa: N818 - it is a signal, not an error

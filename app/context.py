@@ -1,8 +1,10 @@
-"""Per-process resources for jobs: settings, database, queues.
+"""Per-process resources of the worker dyno: settings, database, queues, fetch limits, host budget.
 
 Jobs receive only a fetch id; everything else comes from here. A worker
 process builds its context once at start (after any fork), so a job costs a
-function call, not a re-import or a new connection pool.
+function call, not a re-import or a new connection pool. The jobs (app.jobs)
+and the worker dyno's code (app.workers) both use it; it imports only the
+layers below them (config, pipeline, storage, queue).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import os
 from dataclasses import dataclass
 
 from app.config import Settings
-from app.jobs.politeness import HostBudget
 from app.pipeline import FetchLimits
-from app.queue import Queues, redis_from_url
+from app.queue.connection import redis_from_url
+from app.queue.politeness import HostBudget
+from app.queue.queues import Queues
 from app.storage.db import Database
 
 

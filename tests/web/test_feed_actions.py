@@ -1,4 +1,4 @@
-"""Pause, resume and delete from the feed page (web/feed_actions.py, storage/feed_admin.py)."""
+"""Pause, resume and delete from the feed page (web/feed_actions.py, storage/feeds.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
 
@@ -44,7 +45,7 @@ def csrf_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     app = create_app(settings)
     app.config.update(TESTING=True)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 def _token(client: FlaskClient, path: str) -> str:
@@ -87,7 +88,7 @@ def admin_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     yield app.test_client()
-    app.extensions["feedqueue.db"].dispose()
+    feedqueue.of(app).close()
 
 
 ADMIN = {**HTML, "Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}

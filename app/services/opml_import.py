@@ -1,0 +1,132 @@
+"""Importing an OPML subscription list, and reporting how its feeds are being fetched.
+
+An import submits every valid entry as the home form would, then stores the
+import in Postgres: which fetch each submitted entry got, and why each refused
+one was refused. The progress page reads the fetches' states from Postgres on
+every view, so it survives a Redis flush like the fetches themselves. An import
+is shown for a day (:data:`KEPT_FOR`); each new one removes those older than that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.opml import parse_opml, plan_import
+from app.queue.queues import Queues
+from app.services.submissions import QueueUnavailable, blocked_reason, submit_url
+from app.storage import imports
+from app.storage.imports import Entry
+
+#: How long an import's progress can be looked at.
+KEPT_FOR = timedelta(days=1)
+#: The longest file name kept for the progress page's title.
+MAX_NAME = 200
+QUEUE_DOWN = "The job queue is unavailable; import this one again later."
+_DONE = ("succeeded", "failed", "deleted")
+
+
+def import_opml(
+    session: Session, queues: Queues, settings: Settings, *, name: str, data: bytes
+) -> uuid.UUID:
+    """Submit every valid feed of the OPML file ``data`` and store the import; its id.
+
+    Raises app.opml.OpmlError when the file as a whole cannot be read. When Redis
+    refuses a submission, what was queued stays and the rest is reported refused,
+    to be imported again later.
+    """
+    plan = plan_import(parse_opml(data).entries, check=lambda url: blocked_reason(url, settings))
+    submitted: list[Entry] = []
+    unqueued: list[Entry] = []
+    for index, (entry, url) in enumerate(plan.accepted):
+        try:
+            done = submit_url(session, queues, url)
+        except QueueUnavailable:
+            unqueued = [
+                Entry(later.line, later.title, later_url, refusal=QUEUE_DOWN)
+                for later, later_url in plan.accepted[index:]
+            ]
+            break
+        submitted.append(Entry(entry.line, entry.title, url, done.feed.id, done.fetch.id))
+    refused = [
+        Entry(r.entry.line, r.entry.title, r.entry.xml_url, refusal=r.reason)
+        for r in plan.rejected
+    ]
+    imports.delete_imports_before(session, datetime.now(UTC) - KEPT_FOR)
+    import_id = imports.create_import(session, name[:MAX_NAME], [*submitted, *refused, *unqueued])
+    session.commit()
+    return import_id
+
+
+@dataclass(frozen=True)
+class ImportedFeed:
+    """A submitted entry and its fetch's state now (``deleted``: its feed is gone)."""
+
+    title: str
+    url: str
+    feed_id: int | None
+    fetch_id: uuid.UUID | None
+    state: str
+    error: str | None
+    error_code: str | None
+    items_new: int | None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    line: int
+    title: str
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    """An import as its progress page shows it."""
+
+    name: str
+    feeds: list[ImportedFeed]
+    refused: list[Refusal]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for feed in self.feeds if feed.state in _DONE)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for feed in self.feeds if feed.state == "failed")
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Counts for the page and its poll: total, done, failed, pending."""
+        total, done = len(self.feeds), self.done
+        return {"total": total, "done": done, "failed": self.failed, "pending": total - done}
+
+
+def import_progress(session: Session, import_id: uuid.UUID) -> Progress | None:
+    """The import with each feed's fetch state as it is now; None when unknown or too old."""
+    record = imports.get_import(session, import_id, since=datetime.now(UTC) - KEPT_FOR)
+    if record is None:
+        return None
+    feeds = [
+        ImportedFeed(
+            title=entry.title,
+            url=entry.url,
+            feed_id=entry.feed_id,
+            fetch_id=entry.fetch_id,
+            state=fetch.state.value if fetch else "deleted",
+            error=fetch.error_message if fetch else None,
+            error_code=fetch.error_code if fetch else None,
+            items_new=fetch.items_new if fetch else None,
+        )
+        for entry, fetch in imports.submitted_with_fetches(session, import_id)
+    ]
+    refused = [
+        Refusal(e.line, e.title, e.url, e.refusal or "")
+        for e in imports.refused_entries(session, import_id)
+    ]
+    return Progress(record.name, feeds, refused)

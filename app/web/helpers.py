@@ -1,0 +1,191 @@
+"""What every blueprint may use: the request's resources, error answers, access rules,
+and the few answers two blueprints give alike.
+
+Blueprints import this module (and the presentation modules serializers, wording,
+charts), never each other, so any blueprint can move or go without touching the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Response, abort, jsonify, render_template, request
+from redis.exceptions import RedisError
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.extensions import Probes, feedqueue, limiter
+from app.queue.queues import Queues
+from app.storage.feeds import get_feed, newest_feeds
+from app.storage.fetches import pending_fetches
+from app.storage.models import Feed, Fetch, FetchState
+from app.web import wording
+from app.web.serializers import fetch_json
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: Feeds listed on the home page.
+FEEDS_ON_HOME = 200
+
+
+# -- the request's resources ------------------------------------------------------------
+
+
+def settings() -> Settings:
+    """The settings of the app answering this request."""
+    return feedqueue.current.settings
+
+
+def queues() -> Queues:
+    """The app's RQ queues."""
+    return feedqueue.current.queues
+
+
+def probes() -> Probes:
+    """The readiness probes' connections (also used by the /metrics scrape)."""
+    return feedqueue.current.probes
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    return feedqueue.session()
+
+
+def wants_json() -> bool:
+    """True when the client asked for JSON rather than a page."""
+    if request.path.startswith(("/api/", "/fetches/")) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An error with a stable code, raised by views and turned into a response."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Build the error answer in the form the client asked for."""
+    if wants_json():
+        response = jsonify(error={"code": code, "message": message})
+    else:
+        response = Response(
+            render_template("error.html", status=status, code=code, message=message),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+# -- access ----------------------------------------------------------------------------------
+
+
+def submission_limit() -> str:
+    """Per-client limit on submissions and refreshes (SUBMIT_RATE_LIMIT)."""
+    return settings().submit_rate_limit
+
+
+def rate_limited(view: Callable[P, R]) -> Callable[P, R]:
+    """Hold a view that queues or changes work to SUBMIT_RATE_LIMIT per client."""
+    return limiter.limit(submission_limit)(view)
+
+
+def admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require the admin credentials (HTTP Basic); 404 when none are configured."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        config = settings()
+        if not config.admin_enabled:
+            abort(404)
+        auth = request.authorization
+        user_ok = _same_secret(auth.username if auth else None, config.admin_user)
+        password_ok = _same_secret(auth.password if auth else None, config.admin_password)
+        if not (auth and auth.type == "basic" and user_ok and password_ok):
+            response = error_response(401, "unauthorized", "Admin credentials required.")
+            response.headers["WWW-Authenticate"] = 'Basic realm="feedqueue admin"'
+            abort(response)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _same_secret(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison of two strings of any length and alphabet.
+
+    Comparing SHA-256 digests keeps the time independent of the length of either
+    value; encoding first matters because ``compare_digest`` refuses non-ASCII str.
+    """
+    given_digest = hashlib.sha256((given or "").encode("utf-8", "surrogateescape")).digest()
+    expected_digest = hashlib.sha256((expected or "").encode("utf-8", "surrogateescape")).digest()
+    return hmac.compare_digest(given_digest, expected_digest)
+
+
+# -- answers shared by blueprints --------------------------------------------------------------
+
+
+def get_feed_or_404(feed_id: int) -> Feed:
+    """The feed, or a 404 API error (also for ids beyond the column's range)."""
+    feed = get_feed(db_session(), feed_id)
+    if feed is None:
+        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
+    return feed
+
+
+def fetch_status(
+    fetch: Fetch, *, just_enqueued: bool = False
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The fetch's JSON and the headers that go with it (Retry-After while pending)."""
+    headers = {"Cache-Control": "no-store"}
+    position = None
+    if fetch.state.pending:
+        if fetch.state == FetchState.QUEUED:
+            try:
+                position = queues().position(
+                    str(fetch.id), fetch.trigger.value, just_enqueued=just_enqueued
+                )
+            except RedisError:
+                position = None  # the status itself comes from Postgres
+        # Poll gently: about once a second, slower when far back in the queue.
+        headers["Retry-After"] = str(min(10, 1 + (position or 0) // 50))
+    return fetch_json(fetch, queue_position=position), headers
+
+
+def render_home(*, form_error: str | None = None, submitted_url: object = "") -> Response:
+    """The home page (form and feed list); with ``form_error``, a 400 showing the error
+    beside the field, which keeps what was typed."""
+    session = db_session()
+    feeds = newest_feeds(session, FEEDS_ON_HOME)
+    pending = pending_fetches(session, (f.id for f in feeds))
+    rows = [
+        (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))
+        for feed in feeds
+    ]
+    typed = submitted_url if isinstance(submitted_url, str) else ""
+    html = render_template(
+        "index.html", rows=rows, form_error=form_error, submitted_url=typed[:2048]
+    )
+    return Response(html, status=400 if form_error else 200, mimetype="text/html")

@@ -1,0 +1,66 @@
+"""The supervisor's periodic work (app/workers/housekeeping.py): scheduler and reconciler."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from rq import Queue
+from rq.job import JobStatus
+from sqlalchemy import update
+
+from app.context import JobContext
+from app.storage.db import Database
+from app.storage.models import Fetch, FetchState
+from app.workers.housekeeping import reconcile
+from tests.feedserver import FeedServer
+from tests.refreshes import fetches_by_url, refresh_jobs, schedule
+
+
+def _queued_since(db: Database, *, minutes: float) -> None:
+    """Every queued fetch enqueued ``minutes`` ago: past the reconciler's grace."""
+    with db.session() as session:
+        session.execute(
+            update(Fetch)
+            .where(Fetch.state == FetchState.QUEUED)
+            .values(enqueued_at=datetime.now(UTC) - timedelta(minutes=minutes))
+        )
+        session.commit()
+
+
+def test_the_scheduler_puts_refreshes_in_jobs_of_refresh_batch_size(
+    job_context_with: Callable[..., JobContext], db: Database, feed_server: FeedServer
+) -> None:
+    ctx = job_context_with(refresh_batch_size=3)
+    schedule(ctx, db, feed_server, 7)
+    jobs = refresh_jobs(ctx)
+    assert sorted(len(job.args[1]) for job in jobs) == [1, 3, 3]
+    fetches = fetches_by_url(db).values()
+    for job in jobs:
+        carried = {str(f.id) for f in fetches if f.job_id == uuid.UUID(job.id)}
+        assert carried == set(job.args[1])
+
+
+def test_the_reconciler_leaves_a_running_batchs_members_to_it(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis, feed_server: FeedServer
+) -> None:
+    ctx = job_context_with(refresh_batch_size=5, reconcile_queued_grace=60)
+    urls = schedule(ctx, db, feed_server, 2)
+    (job,) = refresh_jobs(ctx)
+    queue = Queue(job.origin, connection=redis)
+    redis.lrem(queue.key, 0, job.id)
+    job.set_status(JobStatus.STARTED)
+    redis.zadd(queue.started_job_registry.key, {f"{job.id}:exec1": time.time() + 60})
+    _queued_since(db, minutes=2)
+    assert reconcile(ctx) == 0
+    assert {f.job_id for f in fetches_by_url(db).values()} == {uuid.UUID(job.id)}
+    # Its claim expired (the whole dyno died): each member gets a job of its own.
+    redis.zadd(queue.started_job_registry.key, {f"{job.id}:exec1": time.time() - 1})
+    _queued_since(db, minutes=2)
+    assert reconcile(ctx) == len(urls)
+    fetches = fetches_by_url(db).values()
+    assert all(f.job_id is None for f in fetches)
+    assert set(ctx.queues.refresh.get_job_ids()) == {str(f.id) for f in fetches}
