@@ -52,6 +52,13 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected zero or a positive integer, got {value!r}")
+    return number
+
+
 def _non_negative_float(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -116,6 +123,17 @@ _TABLE: dict[str, tuple[str, object, object]] = {
     "fetch_allow_private_networks": ("FETCH_ALLOW_PRIVATE_NETWORKS", _bool, False),
     "fetch_allowed_hosts": ("FETCH_ALLOWED_HOSTS", _host_list, frozenset()),
     "fetch_retries": ("FETCH_RETRIES", int, 3),
+    # Bounded parsing: caps on a document, on what it stores, and on the parser
+    # processes that read it (docs/fetching.md#parsing-limits).
+    "fetch_max_items_read": ("FETCH_MAX_ITEMS_READ", _positive_int, 2000),
+    "fetch_max_elements": ("FETCH_MAX_ELEMENTS", _positive_int, 200_000),
+    "fetch_max_depth": ("FETCH_MAX_DEPTH", _positive_int, 100),
+    "fetch_max_attribute_bytes": ("FETCH_MAX_ATTRIBUTE_BYTES", _positive_int, 64 * 1024),
+    "fetch_max_field_bytes": ("FETCH_MAX_FIELD_BYTES", _positive_int, 512 * 1024),
+    "fetch_max_stored_bytes": ("FETCH_MAX_STORED_BYTES", _positive_int, 16 * 1024 * 1024),
+    "parser_processes": ("PARSER_PROCESSES", _non_negative_int, 1),
+    "parser_memory_mb": ("PARSER_MEMORY_MB", _positive_int, 256),
+    "parser_cpu_seconds": ("PARSER_CPU_SECONDS", _positive_float, 10.0),
     "host_concurrency": ("FETCH_HOST_CONCURRENCY", _positive_int, 2),
     "host_per_minute": ("FETCH_HOST_PER_MINUTE", _positive_int, 60),
     "refresh_default": ("REFRESH_DEFAULT_SECONDS", _positive_int, 30 * 60),
@@ -180,6 +198,15 @@ class Settings:
     fetch_allow_private_networks: bool = False
     fetch_allowed_hosts: frozenset[str] = field(default_factory=frozenset)
     fetch_retries: int = 3
+    fetch_max_items_read: int = 2000
+    fetch_max_elements: int = 200_000
+    fetch_max_depth: int = 100
+    fetch_max_attribute_bytes: int = 64 * 1024
+    fetch_max_field_bytes: int = 512 * 1024
+    fetch_max_stored_bytes: int = 16 * 1024 * 1024
+    parser_processes: int = 1
+    parser_memory_mb: int = 256
+    parser_cpu_seconds: float = 10.0
     host_concurrency: int = 2
     host_per_minute: int = 60
     refresh_default: int = 30 * 60
@@ -215,6 +242,8 @@ class Settings:
             raise ConfigError(f"{', '.join(missing)} must be set")
         if self.env == "production" and not self.secret_key:
             raise ConfigError("SECRET_KEY must be set outside development")
+        if self.fetch_max_items_read < self.fetch_max_items:
+            raise ConfigError("need FETCH_MAX_ITEMS <= FETCH_MAX_ITEMS_READ")
         if not self.refresh_min <= self.refresh_default <= self.refresh_max:
             raise ConfigError(
                 "need REFRESH_MIN_SECONDS <= REFRESH_DEFAULT_SECONDS <= REFRESH_MAX_SECONDS"
