@@ -35,13 +35,21 @@ class HtmlCap:
         self.cut = 0
 
     def __call__(self, value: str | None) -> str | None:
-        """`value`, or its first `max_bytes` bytes cleaned again (tags cut open are closed)."""
+        """`value`, or as much of its start as fits, cleaned again (tags cut open closed)."""
         if value is None or utf8_size(value) <= self.max_bytes:
             return value
         self.cut += 1
-        head = value.encode("utf-8")[: self.max_bytes].decode("utf-8", "ignore")
-        # Cleaning never lengthens text but may close elements the cut left open.
-        return sanitize_html(head) or None
+        encoded = value.encode("utf-8")
+        size = self.max_bytes
+        for _ in range(8):
+            head = encoded[:size].decode("utf-8", "ignore")
+            # Cleaning closes the elements the cut left open, which adds their end tags.
+            cleaned = sanitize_html(head)
+            over = utf8_size(cleaned) - self.max_bytes
+            if over <= 0:
+                return cleaned or None
+            size -= over
+        return None
 
 
 def item_size(item: ParsedItem) -> int:

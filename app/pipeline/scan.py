@@ -151,10 +151,25 @@ def _count_past_error(data: bytes, position: int, scan: _Scan) -> int:
         if items > limits.max_items_read:
             end = match.start()
             break
-    starts = data.count(b"<", position, end) - data.count(b"</", position, end)
-    if scan.elements + starts > limits.max_elements:
+    if scan.elements + _tag_openings(data, position, end) > limits.max_elements:
         raise _limit(f"has more than {limits.max_elements:,} elements")
     return end
+
+
+def _tag_openings(data: bytes, start: int, end: int) -> int:
+    """Start tags (and declarations) in `data[start:end]`, markup in CDATA sections left out."""
+
+    def openings(a: int, b: int) -> int:
+        return data.count(b"<", a, b) - data.count(b"</", a, b)
+
+    total = openings(start, end)
+    section = data.find(b"<![CDATA[", start, end)
+    while section != -1:
+        close = data.find(b"]]>", section, end)
+        stop = end if close == -1 else close
+        total -= openings(section + len(b"<![CDATA["), stop)
+        section = data.find(b"<![CDATA[", stop, end)
+    return total
 
 
 def _splice(data: bytes, emptied: list[tuple[int, int]], end: int) -> bytes:
