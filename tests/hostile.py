@@ -264,3 +264,30 @@ def corpus() -> list[Hostile]:
         json_many_items(),
         json_deep_nesting(),
     ]
+
+
+def heavy_feed(items: int = 500, item_bytes: int = 20_000) -> bytes:
+    """A well-formed feed with nothing wrong but its weight: escaped HTML in every item.
+
+    Within every cap of the scan, so only the parser process's limits can stop it: about
+    9.5 MB and 2.5 s of CPU to parse at the defaults (500 items of 20 KB).
+    """
+    paragraph = (
+        "&lt;p&gt;Lorem ipsum &lt;a href='/x'&gt;dolor&lt;/a&gt; sit amet, "
+        "&lt;em&gt;consectetur&lt;/em&gt; adipiscing elit.&lt;/p&gt;\n"
+    )
+    text = paragraph * (item_bytes // len(paragraph))
+    entries = "".join(
+        f"<item><guid>{n}</guid><title>Post {n}</title><link>https://heavy.example/{n}</link>"
+        f"<description>{text}</description></item>"
+        for n in range(items)
+    )
+    return _rss(entries).encode()
+
+
+def empty_json_objects(count: int = 2_000_000) -> bytes:
+    """A JSON Feed whose item list holds millions of empty objects: 3 bytes each on the
+    wire, some 100 bytes each once decoded. Nothing streams JSON: only the parser
+    process's memory limit stops it."""
+    items = ",".join(["{}"] * count)
+    return f'{{"version":"https://jsonfeed.org/version/1.1","items":[{items}]}}'.encode()

@@ -157,7 +157,9 @@ def main() -> None:
     # The protocol keeps the pipes; anything a library prints goes to stderr instead.
     requests = os.fdopen(os.dup(0), "rb", buffering=0)
     answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    nothing = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(nothing, 0)
+    os.close(nothing)
     os.dup2(2, 1)
     while True:
         header = read_frame(requests)
