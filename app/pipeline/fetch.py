@@ -66,9 +66,7 @@ def fetch_feed(
             bytes_downloaded=page.bytes_downloaded,
             start=start,
         )
-    feed = read_bounded(
-        page.body, page.headers, page.final_url, limits, wait=deadline_at - time.monotonic()
-    )
+    feed = read_bounded(page.body, page.headers, page.final_url, limits, deadline_at=deadline_at)
     if isinstance(feed, PageLinks):
         return _discover(page, feed.links, limits, validators, session, deadline_at, start)
     return _result(
@@ -121,7 +119,7 @@ def _discover(
             found.final_url,
             limits,
             discover=False,
-            wait=deadline_at - time.monotonic(),
+            deadline_at=deadline_at,
         )
     except FetchError as error:
         raise FetchError(

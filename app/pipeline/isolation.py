@@ -4,7 +4,9 @@ The checks before parsing (charset.py, xmlsafety.py, scan.py) refuse or trim the
 attacks anyone has thought of; these limits hold for the rest. A parser process may
 use ``parser_memory_mb`` of address space and ``parser_cpu_seconds`` of CPU per
 document (parser_child.py); one that has not answered within three times its CPU
-budget (waiting for a core included) is killed. Its worker process only waits: a
+budget (waiting for a core included), or by the fetch's deadline, is killed. Waiting
+for a free parser counts against the fetch's deadline too, so a whole fetch, parsing
+included, still ends within FETCH_DEADLINE. Its worker process only waits: a
 document can cost it neither memory nor a crash, and each of its threads parses
 outside its GIL.
 
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import FetchError
+from .failures import timeout_error
 from .models import FetchLimits, PageLinks, ParsedFeed
 from .parse import read_document
 from .parser_child import HEADER
@@ -138,31 +141,31 @@ class _Child:
             written = self.requests.write(view)
             view = view[written or 0 :]
 
-    def receive(self, limits: FetchLimits) -> tuple[tuple[object, ...], tuple[int, float, bool]]:
-        """The answer to the request just sent, within the wall deadline."""
+    def receive(
+        self, limits: FetchLimits, deadline_at: float | None
+    ) -> tuple[tuple[object, ...], tuple[int, float, bool]]:
+        """The answer to the request just sent, by the parse's own deadline or the
+        fetch's (`deadline_at`), whichever comes first."""
         wall = limits.parser_cpu_seconds * CPU_TO_WALL
         deadline = time.monotonic() + wall
-        size = HEADER.unpack(self._read(HEADER.size, deadline, limits))[0]
-        data = self._read(size, deadline, limits)
+        late = FetchError(
+            "parse_timeout", f"Reading the feed took longer than {wall:g} s; it was stopped."
+        )
+        if deadline_at is not None and deadline_at < deadline:
+            deadline, late = deadline_at, timeout_error(limits)  # the fetch ran out of time
+        size = HEADER.unpack(self._read(HEADER.size, deadline, late, limits))[0]
+        data = self._read(size, deadline, late, limits)
         answer, usage = _Answers(io.BytesIO(data)).load()
         return answer, usage
 
-    def _read(self, size: int, deadline: float, limits: FetchLimits) -> bytes:
+    def _read(self, size: int, deadline: float, late: FetchError, limits: FetchLimits) -> bytes:
         chunks: list[bytes] = []
         got = 0
         while got < size:
             remaining = deadline - time.monotonic()
-            ready = (
-                select.select([self.answers], [], [], max(remaining, 0))[0] if remaining > 0 else []
-            )
+            ready = select.select([self.answers], [], [], remaining)[0] if remaining > 0 else []
             if not ready:
-                raise _Lost(
-                    FetchError(
-                        "parse_timeout",
-                        f"Reading the feed took longer than "
-                        f"{limits.parser_cpu_seconds * CPU_TO_WALL:g} s; it was stopped.",
-                    )
-                )
+                raise _Lost(late)
             chunk = os.read(self.answers, min(size - got, 1 << 20))
             if not chunk:
                 raise _Lost(self._died(limits))
@@ -237,21 +240,23 @@ class ParserPool:
         limits: FetchLimits,
         *,
         discover: bool = True,
-        wait: float | None = None,
+        deadline_at: float | None = None,
     ) -> Reading:
-        """Read one document in a parser process.
+        """Read one document in a parser process, by the fetch's `deadline_at` if given
+        (time.monotonic() based).
 
-        Waits up to `wait` seconds (default: the wall deadline) for a free parser and
-        raises FetchError("timeout") past that.
+        Waiting for a free parser past `deadline_at` (or past the parse's own deadline)
+        raises FetchError("timeout"): the fetch is retried, like one whose server was slow.
         """
-        wait = limits.parser_cpu_seconds * CPU_TO_WALL if wait is None else max(wait, 0.0)
-        if not self._slots.acquire(timeout=wait):
+        wall = limits.parser_cpu_seconds * CPU_TO_WALL
+        wait = wall if deadline_at is None else min(wall, deadline_at - time.monotonic())
+        if not self._slots.acquire(timeout=max(wait, 0.0)):
             raise FetchError(
                 "timeout",
                 "Every parser of this worker was busy with other feeds; the fetch will be retried.",
             )
         try:
-            return self._read(body, dict(headers), base_url, limits, discover)
+            return self._read(body, dict(headers), base_url, limits, discover, deadline_at)
         finally:
             self._slots.release()
 
@@ -262,6 +267,7 @@ class ParserPool:
         base_url: str,
         limits: FetchLimits,
         discover: bool,
+        deadline_at: float | None,
     ) -> Reading:
         header = pickle.dumps((headers, base_url, limits, discover), pickle.HIGHEST_PROTOCOL)
         child = self._take()
@@ -273,7 +279,7 @@ class ParserPool:
             child = _Child()
             child.send(header, body)
         try:
-            answer, (peak, cpu, stop) = child.receive(limits)
+            answer, (peak, cpu, stop) = child.receive(limits, deadline_at)
         except _Lost as lost:
             peak = child.peak_rss()
             child.kill()
@@ -346,10 +352,12 @@ def read_bounded(
     limits: FetchLimits,
     *,
     discover: bool = True,
-    wait: float | None = None,
+    deadline_at: float | None = None,
 ) -> ParsedFeed | PageLinks:
     """parse.read_document in a parser process (in this one when parser_processes is 0)."""
     if limits.parser_processes <= 0:
         return read_document(body, headers, base_url, limits, discover=discover)
     pool = parser_pool(limits.parser_processes)
-    return pool.read(body, headers, base_url, limits, discover=discover, wait=wait).result()
+    return pool.read(
+        body, headers, base_url, limits, discover=discover, deadline_at=deadline_at
+    ).result()

@@ -6,6 +6,7 @@ import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -124,6 +125,16 @@ def test_silent_parser_process_is_killed_at_three_times_its_cpu_budget(
     assert not psutil.pid_exists(pid) and pool.pids() == []
 
 
+def test_silent_parser_process_is_killed_at_the_fetch_deadline_if_that_comes_first(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    os.kill(only_pid(pool), signal.SIGSTOP)
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.3)
+    assert reading.error is not None and reading.error.code == "timeout"
+    assert reading.error.transient and pool.pids() == []
+
+
 def test_parser_process_outlives_sigterm_and_leaves_when_its_pipe_closes(
     pool: ParserPool,
 ) -> None:
@@ -148,7 +159,7 @@ def test_worker_waits_for_a_free_parser_only_as_long_as_it_may(pool: ParserPool)
     slow.start()
     wait_for(lambda: pool.pids() == [])  # the only parser is taken
     with pytest.raises(FetchError) as info:
-        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, wait=0.05)
+        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.05)
     assert info.value.code == "timeout" and info.value.transient
     slow.join()
 
