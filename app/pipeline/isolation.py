@@ -4,62 +4,37 @@ The checks before parsing (charset.py, xmlsafety.py, scan.py) refuse or trim the
 attacks anyone has thought of; these limits hold for the rest. A parser process may
 use ``parser_memory_mb`` of address space and ``parser_cpu_seconds`` of CPU per
 document (parser_child.py); one that has not answered within three times its CPU
-budget (waiting for a core included), or by the fetch's deadline, is killed. Waiting
-for a free parser counts against the fetch's deadline too, so a whole fetch, parsing
-included, still ends within FETCH_DEADLINE. Its worker process only waits: a
-document can cost it neither memory nor a crash, and each of its threads parses
-outside its GIL.
+budget (waiting for a core included), or by the fetch's deadline, is killed. Its
+worker process only waits: a document can cost it neither memory nor a crash, and
+each of its threads parses outside its GIL.
 
-Each worker process keeps a small pool of ``parser_processes`` children, started when
-first needed, reused from one document to the next, and replaced when one is killed,
-dies or retires. Children are fresh interpreters (subprocess, close_fds), never forks:
-they share no socket, database connection or lock with the worker, whatever threads
-it runs. They import the parser modules only; the app package, with Flask and
-SQLAlchemy, would add 40 MB to each.
-
-Answers come back pickled; they are unpickled with only the pipeline's result classes
-allowed, so even a parser process taken over by a document could not run code in its
-worker.
+Each worker process keeps a small pool of ``parser_processes`` children (see
+parser_process.py), started with the worker (``start_parsers``) or when first needed,
+reused from one document to the next, and replaced at once when one is killed, dies
+or retires. Waiting for a free parser, or for one that is still starting, counts
+against the fetch's deadline, so a whole fetch, parsing included, ends within
+FETCH_DEADLINE; a parser that is still starting is never killed for it.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import pickle
-import select
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from .errors import FetchError
 from .failures import timeout_error
 from .models import FetchLimits, PageLinks, ParsedFeed
 from .parse import read_document
-from .parser_child import HEADER
+from .parser_process import Lost, ParserProcess
 
 log = logging.getLogger(__name__)
 
 CPU_TO_WALL = 3  # a parser silent for this many times its CPU budget is killed
-ROOT = Path(__file__).resolve().parents[2]
-# Makes `app` and `app.pipeline` bare namespaces in the child, so importing the parser
-# does not run app/__init__.py (Flask, SQLAlchemy, Redis) or the pipeline's (requests).
-_BOOT = """
-import sys, types
-root = sys.argv[1]
-sys.path.insert(0, root)
-for name in ("app", "app.pipeline"):
-    module = types.ModuleType(name)
-    module.__path__ = [root + "/" + name.replace(".", "/")]
-    sys.modules[name] = module
-from app.pipeline.parser_child import main
-main()
-"""
 
 
 @dataclass(frozen=True)
@@ -87,139 +62,12 @@ class Reading:
         return self.outcome
 
 
-class _Answers(pickle.Unpickler):
-    """Unpickles a parser's answer, refusing every class but the result types."""
-
-    ALLOWED = frozenset(
-        {
-            ("app.pipeline.models", "ParsedFeed"),
-            ("app.pipeline.models", "ParsedItem"),
-            ("datetime", "datetime"),
-            ("datetime", "timezone"),
-            ("datetime", "timedelta"),
-        }
+def _busy() -> FetchError:
+    return FetchError(
+        "timeout",
+        "Every parser of this worker was busy with other feeds, or still starting; "
+        "the fetch will be retried.",
     )
-
-    def find_class(self, module: str, name: str) -> type:
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"a parser may not send {module}.{name}")
-        return super().find_class(module, name)  # type: ignore[no-any-return]
-
-
-class _Lost(Exception):
-    """The parser process did not answer: killed at its deadline, or dead."""
-
-    def __init__(self, error: FetchError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-class _Child:
-    """One parser process and its two pipes."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT, str(ROOT)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            close_fds=True,
-            bufsize=0,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.requests = self.proc.stdin
-        self.answers = self.proc.stdout.fileno()
-
-    def send(self, header: bytes, body: bytes) -> None:
-        """Write one request; OSError when the process has gone."""
-        for frame in (header, body):
-            self._write(HEADER.pack(len(frame)))
-            self._write(frame)
-
-    def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = self.requests.write(view)
-            view = view[written or 0 :]
-
-    def receive(
-        self, limits: FetchLimits, deadline_at: float | None
-    ) -> tuple[tuple[object, ...], tuple[int, float, bool]]:
-        """The answer to the request just sent, by the parse's own deadline or the
-        fetch's (`deadline_at`), whichever comes first."""
-        wall = limits.parser_cpu_seconds * CPU_TO_WALL
-        deadline = time.monotonic() + wall
-        late = FetchError(
-            "parse_timeout", f"Reading the feed took longer than {wall:g} s; it was stopped."
-        )
-        if deadline_at is not None and deadline_at < deadline:
-            deadline, late = deadline_at, timeout_error(limits)  # the fetch ran out of time
-        size = HEADER.unpack(self._read(HEADER.size, deadline, late, limits))[0]
-        data = self._read(size, deadline, late, limits)
-        answer, usage = _Answers(io.BytesIO(data)).load()
-        return answer, usage
-
-    def _read(self, size: int, deadline: float, late: FetchError, limits: FetchLimits) -> bytes:
-        chunks: list[bytes] = []
-        got = 0
-        while got < size:
-            remaining = deadline - time.monotonic()
-            ready = select.select([self.answers], [], [], remaining)[0] if remaining > 0 else []
-            if not ready:
-                raise _Lost(late)
-            chunk = os.read(self.answers, min(size - got, 1 << 20))
-            if not chunk:
-                raise _Lost(self._died(limits))
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    def _died(self, limits: FetchLimits) -> FetchError:
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            code = None
-        log.warning("parser process %s stopped with status %s", self.proc.pid, code)
-        # An allocation past the limit in native code (the HTML sanitiser) aborts the
-        # process rather than raising MemoryError: the usual way to die here.
-        return FetchError(
-            "parse_limit",
-            f"Reading the feed needed more than the {limits.parser_memory_mb} MB of memory "
-            "a parser may use; it was stopped.",
-        )
-
-    def peak_rss(self) -> int | None:
-        """The process's peak RSS in bytes (Linux), while it is alive."""
-        try:
-            with open(f"/proc/{self.proc.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return None
-
-    def close(self) -> None:
-        """Let the process leave (it exits when its stdin closes) and reap it."""
-        try:
-            self.requests.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return
-        self.proc.stdout.close()  # type: ignore[union-attr]
-
-    def kill(self) -> None:
-        """Kill the process at once and reap it."""
-        self.proc.kill()
-        self.proc.wait()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            try:
-                pipe.close()  # type: ignore[union-attr]
-            except OSError:
-                pass
 
 
 class ParserPool:
@@ -228,9 +76,15 @@ class ParserPool:
     def __init__(self, size: int) -> None:
         self.size = size
         self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[_Child] = []
+        self._idle: list[ParserProcess] = []
         self._lock = threading.Lock()
         self.pid = os.getpid()
+
+    def start(self) -> None:
+        """Start the pool's processes now, rather than at the first documents."""
+        with self._lock:
+            while len(self._idle) < self.size:
+                self._idle.append(ParserProcess())
 
     def read(
         self,
@@ -245,44 +99,60 @@ class ParserPool:
         """Read one document in a parser process, by the fetch's `deadline_at` if given
         (time.monotonic() based).
 
-        Waiting for a free parser past `deadline_at` (or past the parse's own deadline)
-        raises FetchError("timeout"): the fetch is retried, like one whose server was slow.
+        Waiting for a free (or starting) parser past `deadline_at` raises
+        FetchError("timeout"): the fetch is retried, like one whose server was slow.
         """
-        wall = limits.parser_cpu_seconds * CPU_TO_WALL
-        wait = wall if deadline_at is None else min(wall, deadline_at - time.monotonic())
-        if not self._slots.acquire(timeout=max(wait, 0.0)):
-            raise FetchError(
-                "timeout",
-                "Every parser of this worker was busy with other feeds; the fetch will be retried.",
-            )
+        wait_until = deadline_at
+        if wait_until is None:
+            wait_until = time.monotonic() + limits.parser_cpu_seconds * CPU_TO_WALL
+        if not self._slots.acquire(timeout=max(wait_until - time.monotonic(), 0.0)):
+            raise _busy()
         try:
-            return self._read(body, dict(headers), base_url, limits, discover, deadline_at)
+            header = pickle.dumps((dict(headers), base_url, limits, discover), 5)
+            child = self._sent(header, body, wait_until)
+            return self._answer(child, base_url, limits, deadline_at)
         finally:
             self._slots.release()
 
-    def _read(
-        self,
-        body: bytes,
-        headers: dict[str, str],
-        base_url: str,
-        limits: FetchLimits,
-        discover: bool,
-        deadline_at: float | None,
+    def _sent(self, header: bytes, body: bytes, deadline_at: float) -> ParserProcess:
+        """A started parser process that has taken the request (one retry if it had died)."""
+        for _attempt in range(2):
+            child = self._take()
+            try:
+                ready = child.wait_ready(deadline_at)
+            except Lost:
+                child.kill()  # it died starting: its successor may do better
+                continue
+            except BaseException:
+                self._give_back(child)  # interrupted while it starts: it is not to blame
+                raise
+            if not ready:
+                self._give_back(child)  # still starting: the next document finds it readier
+                raise _busy()
+            try:
+                child.send(header, body)
+                return child
+            except OSError:
+                child.kill()  # it died while idle: not the document's doing
+            except BaseException:
+                self._replace(child)  # it may hold half a request
+                raise
+        raise _busy()
+
+    def _answer(
+        self, child: ParserProcess, base_url: str, limits: FetchLimits, deadline_at: float | None
     ) -> Reading:
-        header = pickle.dumps((headers, base_url, limits, discover), pickle.HIGHEST_PROTOCOL)
-        child = self._take()
+        wall = limits.parser_cpu_seconds * CPU_TO_WALL
+        late = FetchError(
+            "parse_timeout", f"Reading the feed took longer than {wall:g} s; it was stopped."
+        )
+        deadline = time.monotonic() + wall
+        if deadline_at is not None and deadline_at < deadline:
+            deadline, late = deadline_at, timeout_error(limits)  # the fetch ran out of time
         try:
-            child.send(header, body)
-        except OSError:
-            # It died while idle (the document is not to blame): a fresh one reads it.
-            child.kill()
-            child = _Child()
-            child.send(header, body)
-        try:
-            answer, (peak, cpu, stop) = child.receive(limits, deadline_at)
-        except _Lost as lost:
-            peak = child.peak_rss()
-            child.kill()
+            answer, (peak, cpu, stop) = child.receive(deadline, late, limits)
+        except Lost as lost:
+            peak = self._replace(child)
             log.warning(
                 "parser process stopped reading %s: %s (peak RSS %s)",
                 base_url,
@@ -290,32 +160,33 @@ class ParserPool:
                 peak,
             )
             return Reading(None, lost.error, Usage(peak, None, replaced=True))
+        except BaseException:
+            # Interrupted (the job's timeout, a shutdown) mid-document: not to be trusted.
+            self._replace(child)
+            raise
         if stop:
             child.close()
+            self._give_back(ParserProcess())
         else:
             self._give_back(child)
-        usage = Usage(peak, cpu, replaced=stop)
-        kind = answer[0]
-        if kind == "feed":
-            return Reading(answer[1], None, usage)  # type: ignore[arg-type]
-        if kind == "links":
-            return Reading(PageLinks(list(answer[1])), None, usage)  # type: ignore[call-overload]
-        if kind == "error":
-            code, message = str(answer[1]), str(answer[2])
-            if code in ("parse_limit", "parse_timeout"):
-                log.warning(
-                    "parser refused %s: %s (peak RSS %s, %.2f s CPU)", base_url, code, peak, cpu
-                )
-            return Reading(None, FetchError(code, message), usage)
-        raise RuntimeError(f"the parser failed on {base_url}:\n{answer[1]}")
+        return _reading(answer, Usage(peak, cpu, replaced=stop), base_url)
 
-    def _take(self) -> _Child:
+    def _replace(self, child: ParserProcess) -> int | None:
+        """Kill `child`, start its successor; returns the peak RSS `child` had reached."""
+        peak = child.peak_rss()
+        child.kill()
+        self._give_back(ParserProcess())
+        return peak
+
+    def _take(self) -> ParserProcess:
         with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        return _Child()
+            # Started ones first: a process still starting is left to finish.
+            ready = [i for i, child in enumerate(self._idle) if child.ready]
+            if ready or self._idle:
+                return self._idle.pop(ready[-1] if ready else -1)
+        return ParserProcess()
 
-    def _give_back(self, child: _Child) -> None:
+    def _give_back(self, child: ParserProcess) -> None:
         with self._lock:
             self._idle.append(child)
 
@@ -329,7 +200,27 @@ class ParserPool:
     def pids(self) -> list[int]:
         """Process ids of the idle parser processes."""
         with self._lock:
-            return [child.proc.pid for child in self._idle]
+            return [child.pid for child in self._idle]
+
+
+def _reading(answer: tuple[object, ...], usage: Usage, base_url: str) -> Reading:
+    kind = answer[0]
+    if kind == "feed":
+        return Reading(answer[1], None, usage)  # type: ignore[arg-type]
+    if kind == "links":
+        return Reading(PageLinks(list(answer[1])), None, usage)  # type: ignore[call-overload]
+    if kind == "error":
+        code, message = str(answer[1]), str(answer[2])
+        if code in ("parse_limit", "parse_timeout"):
+            log.warning(
+                "parser refused %s: %s (peak RSS %s, %.2f s CPU)",
+                base_url,
+                code,
+                usage.peak_rss,
+                usage.cpu_seconds,
+            )
+        return Reading(None, FetchError(code, message), usage)
+    raise RuntimeError(f"the parser failed on {base_url}:\n{answer[1]}")
 
 
 _POOLS: dict[int, ParserPool] = {}
@@ -345,6 +236,12 @@ def parser_pool(size: int) -> ParserPool:
         return pool
 
 
+def start_parsers(limits: FetchLimits) -> None:
+    """Start this process's parser processes now (a worker process, at its start)."""
+    if limits.parser_processes > 0:
+        parser_pool(limits.parser_processes).start()
+
+
 def read_bounded(
     body: bytes,
     headers: Mapping[str, str],
@@ -358,6 +255,5 @@ def read_bounded(
     if limits.parser_processes <= 0:
         return read_document(body, headers, base_url, limits, discover=discover)
     pool = parser_pool(limits.parser_processes)
-    return pool.read(
-        body, headers, base_url, limits, discover=discover, deadline_at=deadline_at
-    ).result()
+    reading = pool.read(body, headers, base_url, limits, discover=discover, deadline_at=deadline_at)
+    return reading.result()

@@ -1,9 +1,10 @@
 """The parser process: reads documents from its parent and answers with what they hold.
 
-Started by isolation.py as a fresh interpreter that imports only the parser (not the
-app, so no Flask, SQLAlchemy, Redis or requests, and no socket of its parent). Each
-request is two frames on stdin, a pickled (headers, base_url, limits, discover) and the
-raw body; each answer one pickled frame on stdout:
+Started by parser_process.py as a fresh interpreter that imports only the parser (not
+the app, so no Flask, SQLAlchemy, Redis or requests, and no socket of its parent). Once
+started it writes one byte (READY) on stdout. Each request is two frames on stdin, a
+pickled (headers, base_url, limits, discover) and the raw body; each answer one pickled
+frame on stdout:
 
     ("feed", ParsedFeed) | ("links", [url, ...]) | ("error", code, message)
     | ("bug", traceback text)
@@ -32,6 +33,7 @@ from .models import FetchLimits, PageLinks
 from .parse import read_document
 
 HEADER = struct.Struct("!Q")  # a frame: its length, then its bytes
+READY = b"R"  # written once, when the parser modules are imported
 
 
 class _OutOfCpu(BaseException):
@@ -161,6 +163,8 @@ def main() -> None:
     os.dup2(nothing, 0)
     os.close(nothing)
     os.dup2(2, 1)
+    answers.write(READY)
+    answers.flush()
     while True:
         header = read_frame(requests)
         body = read_frame(requests) if header is not None else None

@@ -38,7 +38,7 @@ PARSER_RSS_LIMIT = PARSER_MEMORY_MB * MIB
 ENV = {
     "WORKER_THREADS": "8",
     "FETCH_DEADLINE": "30",  # the default: a busy parser pool must not time fetches out
-    "PARSER_CPU_SECONDS": "1",
+    "PARSER_CPU_SECONDS": "1.5",
     "PARSER_MEMORY_MB": str(PARSER_MEMORY_MB),
     "RECONCILE_EVERY_SECONDS": "1",
 }
@@ -47,7 +47,7 @@ ENV = {
 def unforeseen() -> list[Hostile]:
     """Documents within every cap of the scan: only the parser process's limits hold."""
     return [
-        Hostile("heavy-feed", heavy_feed(), code="parse_timeout"),  # ~2.5 s of CPU
+        Hostile("heavy-feed", heavy_feed(), code="parse_timeout"),  # ~3 s of CPU
         Hostile(
             "millions-of-json-objects",
             empty_json_objects(),  # ~240 MB to decode

@@ -15,7 +15,8 @@ import psutil
 import pytest
 
 from app.pipeline import FetchError, FetchLimits, PageLinks, ParserPool, parse_feed, read_bounded
-from app.pipeline.isolation import CPU_TO_WALL, _Answers
+from app.pipeline.isolation import CPU_TO_WALL
+from app.pipeline.parser_process import Answers
 from tests.conftest import wait_for
 from tests.hostile import empty_json_objects, heavy_feed
 
@@ -97,7 +98,7 @@ def test_document_past_the_memory_limit_is_stopped_and_its_process_replaced(
     reading = pool.read(empty_json_objects(), {"content-type": "application/json"}, BASE, limits)
     assert reading.error is not None and reading.error.code == "parse_limit"
     assert "100 MB" in reading.error.message
-    assert reading.usage.replaced and pool.pids() == []
+    assert reading.usage.replaced
     assert reading.usage.peak_rss is not None and reading.usage.peak_rss < 100 * 2**20
     assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
 
@@ -122,17 +123,41 @@ def test_silent_parser_process_is_killed_at_three_times_its_cpu_budget(
     reading = pool.read(fixture("rss20.xml"), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.2))
     assert reading.error is not None and reading.error.code == "parse_timeout"
     assert f"{0.2 * CPU_TO_WALL:g} s" in reading.error.message
-    assert not psutil.pid_exists(pid) and pool.pids() == []
+    assert not psutil.pid_exists(pid) and only_pid(pool) != pid  # its successor waits
 
 
 def test_silent_parser_process_is_killed_at_the_fetch_deadline_if_that_comes_first(
     pool: ParserPool,
 ) -> None:
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
-    os.kill(only_pid(pool), signal.SIGSTOP)
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
     reading = pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.3)
     assert reading.error is not None and reading.error.code == "timeout"
-    assert reading.error.transient and pool.pids() == []
+    assert reading.error.transient and only_pid(pool) != pid
+
+
+def test_parser_process_still_starting_is_kept_when_the_fetch_runs_out_of_time(
+    pool: ParserPool,
+) -> None:
+    with pytest.raises(FetchError) as info:
+        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic())
+    assert info.value.code == "timeout" and info.value.transient
+    starting = only_pid(pool)
+    assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) == starting
+
+
+def test_pool_started_ahead_has_its_processes_before_the_first_document() -> None:
+    pool = ParserPool(2)
+    try:
+        pool.start()
+        started = set(pool.pids())
+        assert len(started) == 2 and all(psutil.pid_exists(pid) for pid in started)
+        assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+        assert set(pool.pids()) == started
+    finally:
+        pool.close()
 
 
 def test_parser_process_outlives_sigterm_and_leaves_when_its_pipe_closes(
@@ -167,17 +192,19 @@ def test_worker_waits_for_a_free_parser_only_as_long_as_it_may(pool: ParserPool)
 def test_parser_failure_reaches_the_worker_as_an_error_not_as_a_result(
     pool: ParserPool,
 ) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
     with pytest.raises(RuntimeError, match="the parser failed"):
         pool.read(b"<rss/>", {"content-type": 5}, BASE, LIMITS).result()  # type: ignore[dict-item]
-    assert pool.pids() == []  # that process is not trusted again
+    assert only_pid(pool) != pid  # that process is not trusted again
 
 
 def test_answers_may_hold_only_the_result_classes() -> None:
     import io
 
-    assert _Answers(io.BytesIO(pickle.dumps(parse_feed(fixture("rss20.xml"), XML, BASE)))).load()
+    assert Answers(io.BytesIO(pickle.dumps(parse_feed(fixture("rss20.xml"), XML, BASE)))).load()
     with pytest.raises(pickle.UnpicklingError, match="may not send posix.system"):
-        _Answers(io.BytesIO(pickle.dumps(os.system))).load()
+        Answers(io.BytesIO(pickle.dumps(os.system))).load()
 
 
 def test_no_parser_processes_means_parsing_in_this_process() -> None:

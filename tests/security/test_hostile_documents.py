@@ -13,9 +13,12 @@ from __future__ import annotations
 import gzip
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from app.config import ConfigError, Settings
+from app.jobs.context import fetch_limits
 from app.pipeline import FetchError, FetchLimits, ParserPool, fetch_feed
 from app.pipeline.caps import item_size, utf8_size
 from tests.feedserver import FeedServer
@@ -90,3 +93,37 @@ def test_parser_process_reads_hostile_document_within_measured_peak_rss(case: Ho
     print(f"{case.name}: parser peak RSS {peak and peak / MIB:.1f} MiB, {reading.error}")
     assert peak is not None and peak < PARSER_PEAK_LIMIT
     assert (reading.error.code if reading.error else None) == case.code
+
+
+PARSING_SETTINGS = {
+    "FETCH_MAX_ITEMS_READ": ("max_items_read", "3000", 3000),
+    "FETCH_MAX_ELEMENTS": ("max_elements", "1000", 1000),
+    "FETCH_MAX_DEPTH": ("max_depth", "20", 20),
+    "FETCH_MAX_ATTRIBUTE_BYTES": ("max_attribute_bytes", "4096", 4096),
+    "FETCH_MAX_FIELD_BYTES": ("max_field_bytes", "65536", 65536),
+    "FETCH_MAX_STORED_BYTES": ("max_stored_bytes", "1048576", 1048576),
+    "PARSER_PROCESSES": ("parser_processes", "0", 0),
+    "PARSER_MEMORY_MB": ("parser_memory_mb", "128", 128),
+    "PARSER_CPU_SECONDS": ("parser_cpu_seconds", "2.5", 2.5),
+}
+ENVIRONMENT = {"DATABASE_URL": "postgres://u@h/d", "REDIS_URL": "redis://h", "SECRET_KEY": "s"}
+
+
+def test_every_parsing_limit_is_read_from_the_environment_into_the_fetch_limits() -> None:
+    environ = {**ENVIRONMENT, **{var: raw for var, (_f, raw, _v) in PARSING_SETTINGS.items()}}
+    limits = fetch_limits(Settings.from_env(environ))
+    for var, (name, _raw, value) in PARSING_SETTINGS.items():
+        assert getattr(limits, name) == value, var
+    defaults = fetch_limits(Settings.from_env(ENVIRONMENT))
+    assert defaults == replace(FetchLimits(), user_agent=defaults.user_agent)
+
+
+@pytest.mark.parametrize("var", [v for v in PARSING_SETTINGS if v != "PARSER_PROCESSES"])
+def test_parsing_limits_refuse_zero(var: str) -> None:
+    with pytest.raises(ConfigError, match=var):
+        Settings.from_env({**ENVIRONMENT, var: "0"})
+
+
+def test_reading_fewer_items_than_are_kept_is_refused() -> None:
+    with pytest.raises(ConfigError, match="FETCH_MAX_ITEMS_READ"):
+        Settings.from_env({**ENVIRONMENT, "FETCH_MAX_ITEMS": "600", "FETCH_MAX_ITEMS_READ": "599"})
