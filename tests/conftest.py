@@ -182,7 +182,9 @@ def start_web(worker_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[.
     dynos: list[WebDyno] = []
 
     def start(workers: int = 1, **extra_env: str) -> WebDyno:
-        dyno = WebDyno({**worker_env, **extra_env}, tmp_path / f"web-{len(dynos)}.log", workers)
+        dyno = WebDyno(
+            {**worker_env, **extra_env}, tmp_path / f"web-{len(dynos)}.log", workers
+        )
         dynos.append(dyno)
         wait_for(dyno.healthy, timeout=30)
         return dyno

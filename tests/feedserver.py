@@ -124,7 +124,9 @@ class FeedServer:
         """Serve a fixed response at `path`; returns its URL."""
         data = body.encode() if isinstance(body, str) else body
         all_headers = {"Content-Type": content_type, **(headers or {})}
-        return self.route(path, lambda _req: Response(status, data, dict(all_headers), delay=delay))
+        return self.route(
+            path, lambda _req: Response(status, data, dict(all_headers), delay=delay)
+        )
 
     def add_fixture(self, path: str, name: str, **kwargs: object) -> str:
         """Serve the file tests/fixtures/<name> at `path`."""

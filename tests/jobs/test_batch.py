@@ -173,7 +173,9 @@ def test_a_dead_workers_batch_puts_each_unfinished_fetch_back_alone(
     (job,) = _refresh_jobs(ctx)
     done = _fetches(db)[urls[0]]
     with db.session() as session:
-        session.execute(update(Fetch).where(Fetch.id == done.id).values(state=FetchState.SUCCEEDED))
+        session.execute(
+            update(Fetch).where(Fetch.id == done.id).values(state=FetchState.SUCCEEDED)
+        )
         session.commit()
     dead = Worker([ctx.queues.refresh], connection=redis, name="deadhost.1.t0")
     dead.register_birth()
