@@ -37,10 +37,9 @@ from .sanitize import http_base, sanitize_html, to_plain_text
 from .scan import scan_xml
 from .xmlsafety import check_xml_safety
 
-# feedparser asks xml.sax for libxml2's driver first. Its Python bindings are not on
-# PyPI and not installed, so every parse paid for a failed import, which takes
-# Python's import lock: the threads of a worker queued on it. Expat it is.
-feedparser.api.PREFERRED_XML_PARSERS[:] = []
+# Expat with buffered text, not libxml2's driver, which feedparser would try first
+# (see expat_reader.py).
+feedparser.api.PREFERRED_XML_PARSERS[:] = ["app.pipeline.expat_reader"]
 
 
 class _FlatCopy:
@@ -275,9 +274,9 @@ def read_document(
     try:
         return parse_feed(body, headers, base_url, limits)
     except FetchError as error:
-        lowered = {k.lower(): v for k, v in headers.items()}
-        if not discover or error.code not in ("not_a_feed", "parse_error"):
+        # A big web page can pass the XML scan's element cap: still a page to look into.
+        if not discover or error.code not in ("not_a_feed", "parse_error", "parse_limit"):
             raise
-        if not looks_like_html(body, lowered):
+        if not looks_like_html(body, {k.lower(): v for k, v in headers.items()}):
             raise
         return PageLinks(discover_feed_links(body, base_url))

@@ -47,7 +47,7 @@ ENV = {
 def unforeseen() -> list[Hostile]:
     """Documents within every cap of the scan: only the parser process's limits hold."""
     return [
-        Hostile("heavy-feed", heavy_feed(), code="parse_timeout"),  # ~3 s of CPU
+        Hostile("heavy-feed", heavy_feed(), code="parse_timeout"),  # ~3.4 s of CPU
         Hostile(
             "millions-of-json-objects",
             empty_json_objects(),  # ~240 MB to decode

@@ -83,7 +83,7 @@ def test_document_past_the_cpu_budget_is_stopped_and_its_process_replaced(
 ) -> None:
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
     before = only_pid(pool)
-    reading = pool.read(heavy_feed(100), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.1))
+    reading = pool.read(heavy_feed(300), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.1))
     assert reading.error is not None and reading.error.code == "parse_timeout"
     assert "0.1 s of CPU" in reading.error.message
     assert reading.usage.replaced and not psutil.pid_exists(before)

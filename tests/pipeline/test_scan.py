@@ -7,7 +7,7 @@ from dataclasses import replace
 import feedparser
 import pytest
 
-from app.pipeline import FetchError, FetchLimits, parse_feed
+from app.pipeline import FetchError, FetchLimits, PageLinks, parse_feed, read_document
 from app.pipeline.scan import scan_xml
 
 BASE = "https://feeds.example.com/feed.xml"
@@ -183,3 +183,13 @@ def test_markup_inside_cdata_past_an_xml_error_is_not_counted_as_elements() -> N
     html = "<p>" * 500
     doc = rss("<guid>1</guid>&nbsp;", f"<description><![CDATA[{html}]]></description>")
     assert scan_xml(doc, replace(LIMITS, max_elements=100))
+
+
+def test_web_page_with_more_tags_than_the_element_cap_is_still_searched_for_feed_links() -> None:
+    page = (
+        '<!doctype html><html><head><link rel="alternate" type="application/rss+xml" '
+        'href="/feed.xml"></head><body>' + "<p>x" * 300 + "</body></html>"
+    ).encode()
+    limits = replace(LIMITS, max_elements=100)
+    outcome = read_document(page, {"Content-Type": "text/html"}, "https://site.example/", limits)
+    assert outcome == PageLinks(["https://site.example/feed.xml"])
