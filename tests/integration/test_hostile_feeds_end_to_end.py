@@ -14,12 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psutil
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import Worker
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
@@ -29,6 +30,7 @@ from tests.hostile import Hostile, corpus, empty_json_objects, heavy_feed
 
 MIB = 1024 * 1024
 NORMAL = (FIXTURES / "example-rss20.xml").read_bytes()
+NORMAL_FEEDS = 30
 PARSER_MEMORY_MB = 160
 # The limits the test holds the dyno to. A worker process idles at ~75 MB and holds
 # the bodies it is downloading (up to 10 MB each, a few at once); a parser process is
@@ -112,25 +114,43 @@ def _fetches(db: Database) -> dict[str, Fetch]:
         return {str(f.id): f for f in session.scalars(select(Fetch))}
 
 
-def test_hostile_feeds_in_flight_fail_alone_while_every_normal_feed_succeeds(
+@dataclass
+class Run:
+    """What a worker dyno made of the submitted feeds."""
+
+    submitted: dict[str, tuple[str, Hostile | None]]  # fetch id: (path, hostile case or None)
+    fetches: dict[str, Fetch]
+    worker_peak: int  # highest RSS of a process of the dyno other than the parsers
+    parser_peak: int  # highest RSS of a parser process
+    workers_at_start: set[int]
+    workers_at_end: set[int]
+    output: str
+
+
+def _run(
     client: FlaskClient,
     db: Database,
     redis: Redis,
     feed_server: FeedServer,
     start_worker: Callable[..., WorkerDyno],
-) -> None:
-    hostile = [*corpus(), *unforeseen()]
+    hostile: list[Hostile],
+    normal: int,
+) -> Run:
+    """Submit `normal` normal feeds with the `hostile` ones between them, run a dyno
+    until every fetch is final (and a while longer), sampling RSS throughout."""
     submitted: dict[str, tuple[str, Hostile | None]] = {}
-    for n, case in enumerate(hostile):
-        # Interleaved: each hostile document between two normal feeds.
-        for path, body, kind in (
-            (f"/normal/{n}.xml", NORMAL, None),
-            (f"/hostile/{case.name}", case.body, case),
-        ):
-            headers = case.headers if kind else {}
-            content_type = case.content_type if kind else "application/rss+xml"
-            url = feed_server.add(path, body, content_type=content_type, headers=headers)
-            submitted[_submit(client, url)] = (path, kind)
+    for n in range(normal):
+        url = feed_server.add(f"/normal/{n}.xml", NORMAL)
+        submitted[_submit(client, url)] = (f"/normal/{n}.xml", None)
+        if n < len(hostile):
+            case = hostile[n]
+            url = feed_server.add(
+                f"/hostile/{case.name}",
+                case.body,
+                content_type=case.content_type,
+                headers=case.headers,
+            )
+            submitted[_submit(client, url)] = (f"/hostile/{case.name}", case)
 
     dyno = start_worker(concurrency=2, **ENV)
     sampler = PeakRss(dyno.proc.pid)
@@ -153,12 +173,26 @@ def test_hostile_feeds_in_flight_fail_alone_while_every_normal_feed_succeeds(
         # here) or its first retry (5 s): give it the chance to show up.
         time.sleep(6)
         workers_at_end = worker_pids()
+    run = Run(
+        submitted,
+        _fetches(db),
+        sampler.highest("worker"),
+        sampler.highest("parser"),
+        workers_at_start,
+        workers_at_end,
+        dyno.output(),
+    )
+    print(
+        f"{len(hostile)} hostile and {normal} normal feeds: peak RSS of a worker dyno process "
+        f"{run.worker_peak / MIB:.1f} MiB, of a parser process {run.parser_peak / MIB:.1f} MiB"
+    )
+    return run
 
-    fetches = _fetches(db)
-    report = []
-    for fetch_id, (path, case) in submitted.items():
-        fetch = fetches[fetch_id]
-        report.append(f"{path}: {fetch.state.value} {fetch.error_code}")
+
+def _assert_bounded(run: Run, feed_server: FeedServer) -> None:
+    """Each feed ended as it should after one attempt; no process died or grew too big."""
+    for fetch_id, (path, case) in run.submitted.items():
+        fetch = run.fetches[fetch_id]
         if case is None or case.code is None:
             assert fetch.state == FetchState.SUCCEEDED, (
                 path,
@@ -173,15 +207,33 @@ def test_hostile_feeds_in_flight_fail_alone_while_every_normal_feed_succeeds(
                 fetch.error_message,
             )
         assert feed_server.hits(path) == 1, path  # one attempt: no retry, no loop
-    with db.session() as session:  # and no fetch besides those submitted
-        assert session.scalar(select(func.count()).select_from(Fetch)) == len(submitted)
+    assert len(run.fetches) == len(run.submitted)  # and no fetch besides those submitted
+    assert 0 < run.worker_peak < WORKER_RSS_LIMIT
+    assert 0 < run.parser_peak < PARSER_RSS_LIMIT
+    assert run.workers_at_end == run.workers_at_start  # no worker process died or was replaced
+    assert "exited with signal" not in run.output
 
-    worker_peak, parser_peak = sampler.highest("worker"), sampler.highest("parser")
-    print(
-        f"peak RSS: worker process {worker_peak / MIB:.1f} MiB, parser {parser_peak / MIB:.1f} MiB"
-    )
-    print("\n".join(report))
-    assert 0 < worker_peak < WORKER_RSS_LIMIT
-    assert 0 < parser_peak < PARSER_RSS_LIMIT
-    assert workers_at_end == workers_at_start  # no worker process died or was replaced
-    assert "exited with signal" not in dyno.output()
+
+def test_normal_feeds_alone_succeed_within_the_memory_limits(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    # The baseline for the next test: the same dyno, the same normal feeds, no hostile one.
+    run = _run(client, db, redis, feed_server, start_worker, [], NORMAL_FEEDS)
+    _assert_bounded(run, feed_server)
+
+
+def test_hostile_feeds_in_flight_fail_alone_while_every_normal_feed_succeeds(
+    client: FlaskClient,
+    db: Database,
+    redis: Redis,
+    feed_server: FeedServer,
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    hostile = [*corpus(), *unforeseen()]
+    assert len(hostile) <= NORMAL_FEEDS
+    run = _run(client, db, redis, feed_server, start_worker, hostile, NORMAL_FEEDS)
+    _assert_bounded(run, feed_server)
