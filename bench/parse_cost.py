@@ -48,6 +48,21 @@ def documents(count: int = 100) -> list[bytes]:
     return [server.document(900_000_000 + n, 0) for n in range(count)]
 
 
+def large_feed(items: int = 500, item_bytes: int = 20_000) -> bytes:
+    """A large legitimate feed: 500 items of escaped HTML, about 9.5 MB (under the cap)."""
+    paragraph = (
+        "&lt;p&gt;Lorem ipsum &lt;a href='/x'&gt;dolor&lt;/a&gt; sit amet, "
+        "&lt;em&gt;consectetur&lt;/em&gt; adipiscing elit.&lt;/p&gt;\n"
+    )
+    text = paragraph * (item_bytes // len(paragraph))
+    entries = "".join(
+        f"<item><guid>{n}</guid><title>Post {n}</title><link>https://large.example/{n}</link>"
+        f"<description>{text}</description></item>"
+        for n in range(items)
+    )
+    return f'<rss version="2.0"><channel><title>large</title>{entries}</channel></rss>'.encode()
+
+
 def _cpu_by_process() -> dict[int, float]:
     """CPU seconds of this process and each of its children (parser processes)."""
     me = psutil.Process()
@@ -110,11 +125,25 @@ def normal(seconds: float) -> dict[str, Any]:
     rows["parse_feed, this process"] = rate(
         lambda b: app_parse.parse_feed(b, HEADERS, url), docs, seconds
     )
+    large = large_feed()
+    started = time.process_time()
+    app_parse.parse_feed(large, HEADERS, url)
+    rows["large feed, parse_feed, this process"] = {
+        "bytes": len(large),
+        "cpu_s": round(time.process_time() - started, 2),
+    }
     try:
         from app.pipeline import FetchLimits, ParserPool
     except ImportError:
         rows["parser processes"] = "not in this checkout"
         return rows
+    pool = ParserPool(1)
+    usage = pool.read(large, HEADERS, url, FetchLimits()).usage
+    pool.close()
+    rows["large feed, fresh parser process"] = {
+        "cpu_s": round(usage.cpu_seconds or 0, 2),
+        "peak_rss_mib": round((usage.peak_rss or 0) / MIB, 1),
+    }
     for size, threads in ((1, 1), (1, 4), (2, 4)):
         pool = ParserPool(size)
         limits = FetchLimits(parser_processes=size)
