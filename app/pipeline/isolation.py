@@ -166,7 +166,7 @@ class ParserPool:
             raise
         if stop:
             child.close()
-            self._give_back(ParserProcess())
+            self._start_successor()
         else:
             self._give_back(child)
         return _reading(answer, Usage(peak, cpu, replaced=stop), base_url)
@@ -175,8 +175,16 @@ class ParserPool:
         """Kill `child`, start its successor; returns the peak RSS `child` had reached."""
         peak = child.peak_rss()
         child.kill()
-        self._give_back(ParserProcess())
+        self._start_successor()
         return peak
+
+    def _start_successor(self) -> None:
+        """Start a process in place of one that left, so the next document finds it ready."""
+        try:
+            self._give_back(ParserProcess())
+        except OSError:
+            # Out of processes or memory for now: the next document starts one itself.
+            log.exception("could not start a parser process")
 
     def _take(self) -> ParserProcess:
         with self._lock:
