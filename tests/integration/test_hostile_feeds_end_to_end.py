@@ -65,22 +65,28 @@ class PeakRss:
     def __init__(self, root: int) -> None:
         self.root = root
         self.peaks: dict[int, tuple[str, int]] = {}
+        self.errors: list[str] = []
         self._stop = threading.Event()
 
     def _sample(self) -> None:
+        # The supervisor's children are the worker processes (and RQ's scheduler); their
+        # children are the parser processes.
         try:
-            tree = [psutil.Process(self.root), *psutil.Process(self.root).children(True)]
-        except psutil.NoSuchProcess:
+            children = psutil.Process(self.root).children()
+        except psutil.Error:
             return
-        for proc in tree:
+        self._record("worker", [psutil.Process(self.root), *children])
+        for child in children:
+            try:
+                self._record("parser", child.children())
+            except psutil.Error:
+                continue  # a process that has just ended
+
+    def _record(self, kind: str, processes: list[psutil.Process]) -> None:
+        for proc in processes:
             try:
                 rss = proc.memory_info().rss
-                kind = (
-                    "parser"
-                    if "app.pipeline.parser_child" in " ".join(proc.cmdline())
-                    else "worker"
-                )
-            except psutil.NoSuchProcess:
+            except psutil.Error:
                 continue
             if rss > self.peaks.get(proc.pid, ("", 0))[1]:
                 self.peaks[proc.pid] = (kind, rss)
@@ -89,7 +95,10 @@ class PeakRss:
     def running(self) -> Iterator[PeakRss]:
         def loop() -> None:
             while not self._stop.wait(0.02):
-                self._sample()
+                try:
+                    self._sample()
+                except Exception as exc:  # noqa: BLE001 - a sampler must outlive any race
+                    self.errors.append(repr(exc))
 
         thread = threading.Thread(target=loop, daemon=True)
         thread.start()
@@ -185,6 +194,7 @@ def _run(
     print(
         f"{len(hostile)} hostile and {normal} normal feeds: peak RSS of a worker dyno process "
         f"{run.worker_peak / MIB:.1f} MiB, of a parser process {run.parser_peak / MIB:.1f} MiB"
+        + (f" (sampling errors: {sampler.errors[:3]})" if sampler.errors else "")
     )
     return run
 
