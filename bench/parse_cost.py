@@ -163,6 +163,7 @@ def _load_hostile() -> Any:
     spec = importlib.util.spec_from_file_location("hostile_corpus", HOSTILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
