@@ -245,7 +245,7 @@ def hostile(timeout: float) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 row = {"outcome": f"not done in {timeout:g} s"}
             rows[f"{case.name} ({'parser process' if mode == 'pool' else 'in process'})"] = row
-            print(case.name, mode, row, flush=True)
+            print(case.name, mode, row, file=sys.stderr, flush=True)  # progress
     return rows
 
 
