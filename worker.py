@@ -23,6 +23,7 @@ from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start
 from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
+from app.pipeline.isolation import start_parsers
 from app.workers.housekeeping import Housekeeper
 from app.workers.priority import lower_cpu_priority
 from app.workers.recovery import recover_worker_job
@@ -36,6 +37,7 @@ log = logging.getLogger("feedqueue.worker")
 def run_worker(ctx: JobContext, name: str, *, burst: bool, threads: int = 1) -> None:
     """Run RQ workers on the app's queues in this process: one, or one per thread."""
     set_context(ctx)
+    start_parsers(ctx.limits)  # warm before the first job (see app/pipeline/isolation.py)
     metrics.process_started("worker", ctx.settings.runtime_metrics_interval)
     if threads > 1:
         ThreadedWorkers(ctx, name, threads).run()

@@ -114,6 +114,13 @@ def _positive_float(value: str) -> float:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected zero or a positive integer, got {value!r}")
+    return number
+
+
 def _non_negative_float(value: str) -> float:
     number = float(value)
     if number < 0:
@@ -301,6 +308,45 @@ class Settings:
         "FETCH_RETRIES", 3, int,
         "retries of transient failures (5 s, 30 s, 120 s; Retry-After honoured)",
     )
+    # Bounded parsing: caps on a document, on what it stores, and on the parser
+    # processes that read it (docs/fetching.md#parsing-limits).
+    fetch_max_items_read: int = setting(
+        "FETCH_MAX_ITEMS_READ", 2000, _positive_int,
+        "items read from a document before the rest is cut (at least `FETCH_MAX_ITEMS`; see "
+        "[parsing limits](docs/fetching.md#parsing-limits))",
+    )
+    fetch_max_elements: int = setting(
+        "FETCH_MAX_ELEMENTS", 200_000, _positive_int,
+        "elements in a feed document, checked before it is parsed",
+    )
+    fetch_max_depth: int = setting(
+        "FETCH_MAX_DEPTH", 100, _positive_int,
+        "nesting depth of a feed document, checked before it is parsed",
+    )
+    fetch_max_attribute_bytes: int = setting(
+        "FETCH_MAX_ATTRIBUTE_BYTES", 64 * 1024, _positive_int,
+        "bytes of attributes on one element, checked before it is parsed",
+    )
+    fetch_max_field_bytes: int = setting(
+        "FETCH_MAX_FIELD_BYTES", 512 * 1024, _positive_int,
+        "bytes of one field (title, summary, content); larger ones are emptied or cut",
+    )
+    fetch_max_stored_bytes: int = setting(
+        "FETCH_MAX_STORED_BYTES", 16 * 1024 * 1024, _positive_int,
+        "bytes of all the items one fetch stores (newest kept)",
+    )
+    parser_processes: int = setting(
+        "PARSER_PROCESSES", 1, _non_negative_int,
+        "parser processes per worker process (`0`: parse inside the worker, unbounded)",
+    )
+    parser_memory_mb: int = setting(
+        "PARSER_MEMORY_MB", 256, _positive_int,
+        "address-space limit of a parser process, in MB",
+    )
+    parser_cpu_seconds: float = setting(
+        "PARSER_CPU_SECONDS", 10.0, _positive_float,
+        "CPU seconds a parser process may spend on one document",
+    )
     host_concurrency: int = setting(
         "FETCH_HOST_CONCURRENCY", 2, _positive_int,
         "fetches running at once against one host, over all workers",
@@ -382,6 +428,8 @@ class Settings:
             raise ConfigError(f"{', '.join(missing)} must be set")
         if self.env == "production" and not self.secret_key:
             raise ConfigError("SECRET_KEY must be set outside development")
+        if self.fetch_max_items_read < self.fetch_max_items:
+            raise ConfigError("need FETCH_MAX_ITEMS <= FETCH_MAX_ITEMS_READ")
         if not self.refresh_min <= self.refresh_default <= self.refresh_max:
             raise ConfigError(
                 "need REFRESH_MIN_SECONDS <= REFRESH_DEFAULT_SECONDS <= REFRESH_MAX_SECONDS"

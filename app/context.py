@@ -46,6 +46,15 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         allow_private_networks=settings.fetch_allow_private_networks,
         allowed_hosts=settings.fetch_allowed_hosts,
         max_items=settings.fetch_max_items,
+        max_items_read=settings.fetch_max_items_read,
+        max_elements=settings.fetch_max_elements,
+        max_depth=settings.fetch_max_depth,
+        max_attribute_bytes=settings.fetch_max_attribute_bytes,
+        max_field_bytes=settings.fetch_max_field_bytes,
+        max_stored_bytes=settings.fetch_max_stored_bytes,
+        parser_processes=settings.parser_processes,
+        parser_memory_mb=settings.parser_memory_mb,
+        parser_cpu_seconds=settings.parser_cpu_seconds,
     )
 
 

@@ -135,6 +135,13 @@ def _cpu(r: dict[str, Any]) -> list[str]:
             f"passes, then nh3 and item building) {limit['parse_feed_docs_per_s']} docs/s "
             f"({limit['parse_feed_ms_per_doc']} ms)."
         )
+    if "parser_process_docs_per_s" in limit:
+        lines[-1] += (
+            f" The same step in a parser process (what the worker runs: the document over a "
+            f"pipe, the scan, the parse, the answer back), from one thread: "
+            f"{limit['parser_process_docs_per_s']} docs/s ({limit['parser_process_ms_per_doc']} "
+            f"ms wall, {limit['parser_process_cpu_ms_per_doc']} ms of CPU in both processes)."
+        )
     lines += [
         "",
         "Submissions run one RQ job per feed (the person waiting gets the job's status);",

@@ -2,7 +2,8 @@
 
 3. Time to items: sequential submissions of fast feeds to an idle worker.
 4. Worker CPU efficiency: feeds of 50 new items, per worker process, against
-   the parse-only limit (``parse_feed`` on the same documents, this process).
+   the parse-only limit (``parse_feed`` on the same documents, this process, and in a
+   parser process as the worker runs it).
 5. Unchanged feeds: due feeds with stored validators, answered 304.
 6. Freshness at scale: many due feeds with realistic latency, feeds per hour.
 7. Scale-out: 4 and 6 with 1, 2, 4 processes and two ``worker.py`` side by side.
@@ -138,19 +139,42 @@ def _stock_feedparser() -> Iterator[None]:
 def parse_only_rate(seconds: float = 3.0) -> dict[str, float]:
     """The parse-only limit: documents per second of ``feedparser.parse`` with its
     defaults on feed-server documents, and of the app's whole parse step
-    (``app.pipeline.parse.parse_feed``: feedparser, then nh3 and item building)."""
+    (``app.pipeline.parse.parse_feed``: feedparser, then nh3 and item building), here
+    and in a parser process."""
     from app.pipeline.parse import parse_feed
 
     with _stock_feedparser():
         feedparser_rate = _docs_per_s(_feedparser_defaults, seconds)
     app_rate = _docs_per_s(parse_feed, seconds)
+    isolated = _parser_process_rate(seconds)
     return {
         "docs_per_s": round(feedparser_rate, 1),
         "ms_per_doc": round(1000 / feedparser_rate, 3),
         "parse_feed_docs_per_s": round(app_rate, 1),
         "parse_feed_ms_per_doc": round(1000 / app_rate, 3),
+        "parser_process_docs_per_s": isolated["docs_per_s"],
+        "parser_process_ms_per_doc": round(1000 / isolated["docs_per_s"], 3),
+        "parser_process_cpu_ms_per_doc": isolated["cpu_ms_per_doc"],
         "bytes_per_doc": len(_documents(1, 900_000_000)[0][0]),
     }
+
+
+def _parser_process_rate(seconds: float) -> dict[str, float]:
+    """The app's parse step as the worker runs it: in a parser process, from one thread."""
+    from app.pipeline import FetchLimits, ParserPool
+    from bench.parse_cost import rate
+
+    docs = _documents(100, 900_000_000)
+    _body, headers, url = docs[0]
+    pool = ParserPool(1)
+    try:
+        return rate(
+            lambda body: pool.read(body, headers, url, FetchLimits()).result(),
+            [body for body, _headers, _url in docs],
+            seconds,
+        )
+    finally:
+        pool.close()
 
 
 def _cpu_seconds(proc: Proc) -> float:

@@ -12,15 +12,17 @@ from .download import download
 from .errors import FetchError
 from .fetch import fetch_feed
 from .guard import check_url_allowed
+from .isolation import ParserPool, read_bounded
 from .models import (
     Download,
     FeedResult,
     FetchLimits,
+    PageLinks,
     ParsedFeed,
     ParsedItem,
     Validators,
 )
-from .parse import parse_feed
+from .parse import parse_feed, read_document
 from .sanitize import sanitize_html
 
 __all__ = [
@@ -28,7 +30,9 @@ __all__ = [
     "FeedResult",
     "FetchError",
     "FetchLimits",
+    "PageLinks",
     "ParsedFeed",
+    "ParserPool",
     "ParsedItem",
     "Validators",
     "check_url_allowed",
@@ -38,5 +42,7 @@ __all__ = [
     "is_blocked_ip",
     "literal_host_blocked",
     "parse_feed",
+    "read_bounded",
+    "read_document",
     "sanitize_html",
 ]

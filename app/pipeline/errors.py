@@ -23,6 +23,10 @@ CODES: dict[str, bool] = {
     "too_many_redirects": False,
     "not_a_feed": False,
     "parse_error": False,
+    # The document passed a parsing cap (elements, depth, attributes, the parser's
+    # memory) or its CPU budget: the same bytes would fail the same way again.
+    "parse_limit": False,
+    "parse_timeout": False,
 }
 
 MAX_RETRY_AFTER = 24 * 3600.0  # a server cannot park a feed for more than a day

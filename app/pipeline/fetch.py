@@ -1,4 +1,7 @@
-"""fetch_feed: download, skip unchanged bodies, parse, and discover feeds behind HTML pages."""
+"""fetch_feed: download, skip unchanged bodies, parse, and discover feeds behind HTML pages.
+
+Documents are read in a parser process (isolation.py), HTML pages included.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,10 @@ import time
 
 import requests
 
-from .discover import discover_feed_links, looks_like_html
 from .download import download
 from .errors import FetchError
-from .models import Download, FeedResult, FetchLimits, ParsedFeed, Validators
-from .parse import parse_feed
+from .isolation import read_bounded
+from .models import Download, FeedResult, FetchLimits, PageLinks, ParsedFeed, Validators
 
 
 def _result(
@@ -64,14 +66,9 @@ def fetch_feed(
             bytes_downloaded=page.bytes_downloaded,
             start=start,
         )
-    try:
-        feed = parse_feed(page.body, page.headers, page.final_url, limits.max_items)
-    except FetchError as error:
-        if error.code not in ("not_a_feed", "parse_error") or not looks_like_html(
-            page.body, page.headers
-        ):
-            raise
-        return _discover(page, limits, validators, session, deadline_at, start)
+    feed = read_bounded(page.body, page.headers, page.final_url, limits, deadline_at=deadline_at)
+    if isinstance(feed, PageLinks):
+        return _discover(page, feed.links, limits, validators, session, deadline_at, start)
     return _result(
         page,
         page,
@@ -85,6 +82,7 @@ def fetch_feed(
 
 def _discover(
     page: Download,
+    links: list[str],
     limits: FetchLimits,
     validators: Validators | None,
     session: requests.Session | None,
@@ -92,8 +90,6 @@ def _discover(
     start: float,
 ) -> FeedResult:
     """Follow the first feed link of an HTML page (one level only: no discovery chains)."""
-    assert page.body is not None
-    links = discover_feed_links(page.body, page.final_url)
     if not links:
         raise FetchError(
             "not_a_feed",
@@ -117,7 +113,14 @@ def _discover(
             start=start,
         )
     try:
-        feed = parse_feed(found.body, found.headers, found.final_url, limits.max_items)
+        feed = read_bounded(
+            found.body,
+            found.headers,
+            found.final_url,
+            limits,
+            discover=False,
+            deadline_at=deadline_at,
+        )
     except FetchError as error:
         raise FetchError(
             error.code,

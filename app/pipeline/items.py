@@ -11,22 +11,32 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from .models import ParsedItem
 
 MAX_KEY_PART = 500  # longer guids/links are hashed: the key must fit a Postgres btree index
+# Longer URLs are dropped (no browser or server keeps them), longer guids stored cut
+# (the key still hashes the whole guid).
+MAX_URL_LENGTH = 2048
+MAX_GUID_LENGTH = 2048
 # What json.dumps(fields, sort_keys=True, ensure_ascii=False) builds on every call.
 _HASH_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 def absolute_http_url(value: str | None, base_url: str | None) -> str | None:
-    """`value` resolved against `base_url`, kept only when it is an http(s) URL."""
+    """`value` resolved against `base_url`, kept only when it is an http(s) URL.
+
+    URLs longer than MAX_URL_LENGTH, before or after resolution, are dropped.
+    """
     if not value or not isinstance(value, str):
         return None
+    value = value.strip()
+    if len(value) > MAX_URL_LENGTH:
+        return None
     try:
-        url = urljoin(base_url, value.strip()) if base_url else value.strip()
+        url = urljoin(base_url, value) if base_url else value
         parts = urlsplit(url)
     except ValueError:
         return None
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return None
-    return url
+    return url if len(url) <= MAX_URL_LENGTH else None
 
 
 def struct_to_utc(value: time.struct_time | None) -> datetime | None:
@@ -96,7 +106,7 @@ def make_item(
     content_hash = hashlib.sha256(_HASH_ENCODER.encode(fields).encode()).hexdigest()
     return ParsedItem(
         key=key,
-        guid=guid,
+        guid=guid[:MAX_GUID_LENGTH] if guid else None,
         url=url,
         title=title,
         author=author,

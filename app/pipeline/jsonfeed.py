@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from .caps import HtmlCap, keep_within, notes
 from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, to_utc
-from .models import ParsedFeed, ParsedItem
+from .models import FetchLimits, ParsedFeed, ParsedItem
 from .sanitize import sanitize_html, to_plain_text
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
@@ -56,7 +57,9 @@ def _author(entry: Mapping[str, Any], feed: Mapping[str, Any]) -> str | None:
     return joined[:500] or None
 
 
-def _item(entry: Mapping[str, Any], feed: Mapping[str, Any], base_url: str) -> ParsedItem:
+def _item(
+    entry: Mapping[str, Any], feed: Mapping[str, Any], base_url: str, cap: HtmlCap
+) -> ParsedItem:
     raw_id = entry.get("id")
     guid = str(raw_id) if isinstance(raw_id, str | int) and not isinstance(raw_id, bool) else None
     url = absolute_http_url(_text(entry.get("url")), base_url) or absolute_http_url(
@@ -71,17 +74,22 @@ def _item(entry: Mapping[str, Any], feed: Mapping[str, Any], base_url: str) -> P
         url=url,
         title=to_plain_text(_text(entry.get("title"))),
         author=_author(entry, feed),
-        summary_html=sanitize_html(html.escape(summary), base_url) if summary else None,
-        content_html=sanitize_html(content, base_url) or None if content else None,
+        summary_html=cap(sanitize_html(html.escape(summary), base_url)) if summary else None,
+        content_html=cap(sanitize_html(content, base_url) or None) if content else None,
         published_at=_date(entry.get("date_published")),
         updated_at=_date(entry.get("date_modified")),
     )
 
 
 def parse_json_feed(
-    body: bytes, headers: Mapping[str, str], base_url: str, max_items: int
+    body: bytes, headers: Mapping[str, str], base_url: str, limits: FetchLimits
 ) -> ParsedFeed:
-    """Parse a JSON Feed; raise FetchError("parse_error" | "not_a_feed")."""
+    """Parse a JSON Feed; raise FetchError("parse_error" | "not_a_feed").
+
+    Only the first `limits.max_items_read` entries are read, and the caps of caps.py apply.
+    JSON has no streaming parser in the standard library: the parser process's memory
+    limit bounds what decoding a hostile document costs.
+    """
     try:
         document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -95,16 +103,30 @@ def parse_json_feed(
         )
     number = version[len(VERSION_PREFIX) :].strip("/")
     entries = document.get("items")
-    items = [
-        _item(entry, document, base_url)
-        for entry in (entries if isinstance(entries, list) else [])
-        if isinstance(entry, dict)
-    ]
+    entries = (
+        [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
+    )
+    cap = HtmlCap(limits.max_field_bytes)
+    items, over_budget = keep_within(
+        finalize_items(
+            [_item(entry, document, base_url, cap) for entry in entries[: limits.max_items_read]],
+            limits.max_items,
+        ),
+        limits.max_stored_bytes,
+    )
+    said = [] if isinstance(document.get("items"), list) else ["The JSON Feed has no item list."]
+    said += notes(
+        items_read=limits.max_items_read if len(entries) > limits.max_items_read else None,
+        max_field_bytes=limits.max_field_bytes,
+        values_cut=cap.cut,
+        items_over_budget=over_budget,
+        max_stored_bytes=limits.max_stored_bytes,
+    )
     return ParsedFeed(
         title=to_plain_text(_text(document.get("title"))),
         site_url=absolute_http_url(_text(document.get("home_page_url")), base_url),
         ttl_seconds=None,
-        warning=None if isinstance(entries, list) else "The JSON Feed has no item list.",
+        warning=" ".join(said) or None,
         format="json" + number.replace(".", "") + ("0" if "." not in number else ""),
-        items=finalize_items(items, max_items),
+        items=items,
     )

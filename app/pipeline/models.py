@@ -22,6 +22,19 @@ class FetchLimits:
     allow_private_networks: bool = False
     allowed_hosts: frozenset[str] = frozenset()  # lowercase host names exempt from the guard
     max_items: int = 500  # per-feed item cap (newest kept)
+    max_items_read: int = 2000  # items of one document read; the rest is never parsed
+    # Caps on the document itself, checked by a streaming scan before the feed parser
+    # builds anything (see scan.py); all counted after decoding to UTF-8.
+    max_elements: int = 200_000
+    max_depth: int = 100
+    max_attribute_bytes: int = 64 * 1024  # names and values of one element's attributes
+    max_field_bytes: int = 512 * 1024  # one field in the document, and one stored HTML value
+    max_stored_bytes: int = 16 * 1024 * 1024  # all items of one fetch together, as stored
+    # The parser processes that read downloaded documents (see isolation.py); 0 parses
+    # in the calling process, without the memory and CPU bounds.
+    parser_processes: int = 1
+    parser_memory_mb: int = 256  # address space of a parser process
+    parser_cpu_seconds: float = 10.0  # CPU per document; killed at three times as long
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,13 @@ class ParsedFeed:
     warning: str | None
     format: str
     items: list[ParsedItem] = field(default_factory=list)
+
+
+@dataclass
+class PageLinks:
+    """An HTML page instead of a feed, with the feed links it carries (maybe none)."""
+
+    links: list[str]
 
 
 @dataclass

@@ -4,6 +4,11 @@ feedparser only ever sees the bytes (wrapped in a stream) and our headers: never
 so it does no HTTP of its own, and never bare bytes, which it would try to open as a
 local file name first.
 
+Before feedparser, an XML document is converted to UTF-8 as feedparser would read it
+(charset.py), its DTD checked (xmlsafety.py) and the document scanned and trimmed to
+the caps (scan.py); the items built are capped again (caps.py). This runs in a parser
+process with memory and CPU limits (isolation.py), which bound whatever the checks miss.
+
 feedparser's own HTML passes (sanitiser, relative-URI resolver) are off: both re-parse
 every content value in pure Python, and sanitize.py, which runs on every value anyway,
 does both jobs with our allow-list. Each value's xml:base, which feedparser still tracks
@@ -21,18 +26,20 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from .discover import looks_like_html
+from .caps import HtmlCap, keep_within, notes
+from .charset import UTF8_XML, to_utf8
+from .discover import discover_feed_links, looks_like_html
 from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, struct_to_utc
 from .jsonfeed import looks_like_json_feed, parse_json_feed
-from .models import ParsedFeed, ParsedItem
+from .models import FetchLimits, PageLinks, ParsedFeed, ParsedItem
 from .sanitize import http_base, sanitize_html, to_plain_text
+from .scan import scan_xml
 from .xmlsafety import check_xml_safety
 
-# feedparser asks xml.sax for libxml2's driver first. Its Python bindings are not on
-# PyPI and not installed, so every parse paid for a failed import, which takes
-# Python's import lock: the threads of a worker queued on it. Expat it is.
-feedparser.api.PREFERRED_XML_PARSERS[:] = []
+# Expat with buffered text, not libxml2's driver, which feedparser would try first
+# (see expat_reader.py).
+feedparser.api.PREFERRED_XML_PARSERS[:] = ["app.pipeline.expat_reader"]
 
 
 class _FlatCopy:
@@ -52,6 +59,7 @@ class _FlatCopy:
 feedparser.mixin.copy = _FlatCopy  # type: ignore[attr-defined]
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+DEFAULT_LIMITS = FetchLimits()
 # feedparser writes XHTML void elements out as "<br></br>"; an HTML parser reads "</br>"
 # as a second <br>, so these end tags go. (Text and attribute values arrive escaped: the
 # pattern only meets real tags.)
@@ -114,7 +122,7 @@ def _same_source(detail: Any, other: Any) -> bool:
     return same_kind and _get(detail, "base") == _get(other, "base")
 
 
-def _entry_item(entry: Any, base_url: str) -> ParsedItem:
+def _entry_item(entry: Any, base_url: str, cap: HtmlCap) -> ParsedItem:
     parts = _get(entry, "content") or []
     chosen = _chosen_content(parts)
     summary_value = _get(entry, "summary")
@@ -145,8 +153,8 @@ def _entry_item(entry: Any, base_url: str) -> ParsedItem:
         ),
         author=to_plain_text(_get(entry, "author"), max_length=500),
         # feedparser copies content into summary when there is none: keep one copy.
-        summary_html=None if summary == content else summary,
-        content_html=content,
+        summary_html=None if summary == content else cap(summary),
+        content_html=cap(content),
         # Not entry.get: its alias answers "updated" with the published date.
         published_at=struct_to_utc(_get(entry, "published_parsed")),
         updated_at=struct_to_utc(_get(entry, "updated_parsed")),
@@ -172,9 +180,13 @@ def _describe(exc: Any) -> str:
 
 
 def parse_feed(
-    body: bytes, headers: Mapping[str, str], base_url: str, max_items: int = 500
+    body: bytes,
+    headers: Mapping[str, str],
+    base_url: str,
+    limits: FetchLimits = DEFAULT_LIMITS,
 ) -> ParsedFeed:
-    """Parse a feed document; raise FetchError("parse_error" | "not_a_feed").
+    """Parse a feed document within `limits`; raise FetchError("parse_error" |
+    "not_a_feed" | "parse_limit").
 
     `headers` are the response headers (any case); `base_url` resolves relative links.
     """
@@ -182,26 +194,29 @@ def parse_feed(
     if not body.strip():
         raise FetchError("parse_error", "The server sent an empty document instead of a feed.")
     if looks_like_json_feed(body, headers):
-        return parse_json_feed(body, headers, base_url, max_items)
-    check_xml_safety(body)
+        return parse_json_feed(body, headers, base_url, limits)
+    document = to_utf8(body, headers)
+    check_xml_safety(document.data)
+    scanned = scan_xml(document.data, limits)
     result = feedparser.parse(
-        io.BytesIO(body),
-        # No Content-Location on purpose: feedparser would resolve a relative <guid> such as
-        # "42" against the document URL, and keys would change whenever a feed moves.
-        # xml:base is still honoured; the rest is resolved against base_url below.
-        response_headers={"content-type": headers.get("content-type", "application/xml")},
+        io.BytesIO(scanned.data),
+        # The bytes are UTF-8 now, whatever the server said. No Content-Location on
+        # purpose: feedparser would resolve a relative <guid> such as "42" against the
+        # document URL, and keys would change whenever a feed moves. xml:base is still
+        # honoured; the rest is resolved against base_url below.
+        response_headers={"content-type": UTF8_XML},
         # Both passes are done by sanitize_html (see the module docstring).
         resolve_relative_uris=False,
         sanitize_html=False,
     )
     entries = result.get("entries") or []
     version = result.get("version") or ""
-    bozo = bool(result.get("bozo"))
-    if not entries and bozo and version and not _benign(result.get("bozo_exception")):
+    # A broken document's error wins over the charset or type note, as in feedparser.
+    problem = result.get("bozo_exception") if result.get("bozo") else document.problem
+    bozo = problem is not None
+    if not entries and bozo and version and not _benign(problem):
         # A feed that starts well but breaks before its first item: nothing usable.
-        raise FetchError(
-            "parse_error", f"The feed cannot be read: {_describe(result.get('bozo_exception'))}."
-        )
+        raise FetchError("parse_error", f"The feed cannot be read: {_describe(problem)}.")
     if not entries and not version:
         if looks_like_html(body, headers):
             raise FetchError(
@@ -209,28 +224,59 @@ def parse_feed(
                 "The document is a web page (HTML), not a feed.",
             )
         if bozo:
-            raise FetchError(
-                "parse_error",
-                f"The feed cannot be read: {_describe(result.get('bozo_exception'))}.",
-            )
+            raise FetchError("parse_error", f"The feed cannot be read: {_describe(problem)}.")
         raise FetchError(
             "not_a_feed", "The document is not an RSS, Atom or JSON feed: check the address."
         )
-    warning = None
+    said: list[str] = []
     if bozo:
-        warning = (
-            f"The feed has errors ({_describe(result.get('bozo_exception'))}); "
-            f"{len(entries)} items could still be read."
+        said.append(
+            f"The feed has errors ({_describe(problem)}); {len(entries)} items could still be read."
         )
     channel = result.get("feed") or {}
-    items = [_entry_item(entry, base_url) for entry in entries]
+    cap = HtmlCap(limits.max_field_bytes)
+    items, over_budget = keep_within(
+        finalize_items([_entry_item(entry, base_url, cap) for entry in entries], limits.max_items),
+        limits.max_stored_bytes,
+    )
+    said += notes(
+        items_read=limits.max_items_read if scanned.items_cut else None,
+        fields_emptied=scanned.fields_emptied,
+        max_field_bytes=limits.max_field_bytes,
+        values_cut=cap.cut,
+        items_over_budget=over_budget,
+        max_stored_bytes=limits.max_stored_bytes,
+    )
     return ParsedFeed(
         title=to_plain_text(
             channel.get("title"), is_html=_is_html_type(channel.get("title_detail"))
         ),
         site_url=absolute_http_url(channel.get("link"), base_url),
         ttl_seconds=_ttl_seconds(channel.get("ttl")),
-        warning=warning,
+        warning=" ".join(said) or None,
         format=version or "unknown",
-        items=finalize_items(items, max_items),
+        items=items,
     )
+
+
+def read_document(
+    body: bytes,
+    headers: Mapping[str, str],
+    base_url: str,
+    limits: FetchLimits = DEFAULT_LIMITS,
+    *,
+    discover: bool = True,
+) -> ParsedFeed | PageLinks:
+    """The feed in a downloaded document or, with `discover`, the feed links of an HTML page.
+
+    Raises FetchError as parse_feed does (also for an HTML page when not `discover`).
+    """
+    try:
+        return parse_feed(body, headers, base_url, limits)
+    except FetchError as error:
+        # A big web page can pass the XML scan's element cap: still a page to look into.
+        if not discover or error.code not in ("not_a_feed", "parse_error", "parse_limit"):
+            raise
+        if not looks_like_html(body, {k.lower(): v for k, v in headers.items()}):
+            raise
+        return PageLinks(discover_feed_links(body, base_url))

@@ -43,6 +43,10 @@ _ADVICE = {
     "not_a_feed": "The page is not a feed and links to none; look for an RSS or Atom link "
     "on the site.",
     "parse_error": "The feed is broken; tell the site's owner, or try again later.",
+    "parse_limit": "The feed is built in a way feedqueue refuses to read (far too many "
+    "elements, too deep, or too large to parse); tell the site's owner.",
+    "parse_timeout": "The feed took too long to read; feedqueue tries again at its next "
+    "refresh. Tell the site's owner if it keeps failing.",
     "http_401": "The feed needs a login, which feedqueue does not support.",
     "http_403": "The server refuses to serve the feed to feedqueue.",
     "http_404": "Nothing was found at that address; check it, or look for the feed's new "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.pipeline import parse_feed
+from app.pipeline import FetchLimits, parse_feed
+from app.pipeline.items import MAX_GUID_LENGTH
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BASE = "https://feeds.example.com/feed.xml"
@@ -56,10 +57,17 @@ def test_hash_key_is_stable_and_depends_on_title_date_and_content() -> None:
     assert a.key == b.key != c.key
 
 
-def test_very_long_guid_is_hashed_into_a_bounded_key() -> None:
+def test_very_long_guid_is_hashed_into_a_bounded_key_and_stored_cut() -> None:
     item = parse_feed(rss(f"<guid isPermaLink='false'>{'g' * 3000}</guid>"), XML, BASE).items[0]
     assert item.key.startswith("guid:sha256:") and len(item.key) < 100
-    assert item.guid == "g" * 3000
+    assert item.guid == "g" * MAX_GUID_LENGTH
+
+
+def test_guids_that_differ_past_the_stored_length_keep_different_keys() -> None:
+    long = "g" * MAX_GUID_LENGTH
+    one = parse_feed(rss(f"<guid isPermaLink='false'>{long}1</guid>"), XML, BASE).items[0]
+    two = parse_feed(rss(f"<guid isPermaLink='false'>{long}2</guid>"), XML, BASE).items[0]
+    assert one.guid == two.guid and one.key != two.key
 
 
 def test_changed_item_gets_a_different_content_hash() -> None:
@@ -106,13 +114,16 @@ def test_item_cap_keeps_the_newest() -> None:
         f"<pubDate>{day}, 0{n + 1} Jan 2024 00:00:00 GMT</pubDate>"
         for n, day in enumerate(["Mon", "Tue", "Wed", "Thu", "Fri"])
     ]
-    feed = parse_feed(rss(*items), XML, BASE, max_items=2)
+    feed = parse_feed(rss(*items), XML, BASE, FetchLimits(max_items=2))
     assert [i.title for i in feed.items] == ["n4", "n3"]
 
 
 def test_item_cap_without_dates_keeps_document_order() -> None:
     feed = parse_feed(
-        rss(*(f"<guid>{n}</guid><title>n{n}</title>" for n in range(10))), XML, BASE, max_items=3
+        rss(*(f"<guid>{n}</guid><title>n{n}</title>" for n in range(10))),
+        XML,
+        BASE,
+        FetchLimits(max_items=3),
     )
     assert [i.title for i in feed.items] == ["n0", "n1", "n2"]
 

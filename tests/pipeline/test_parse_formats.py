@@ -363,3 +363,26 @@ def test_feedparsers_flat_copy_of_content_details_equals_its_deep_copy(
     flat = raw(body)
     monkeypatch.setattr(feedparser.mixin, "copy", copy)
     assert flat == raw(body)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in FIXTURES.iterdir() if p.suffix in (".xml", ".rdf"))
+)
+def test_buffered_expat_driver_gives_what_the_stock_one_gives(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xml.sax
+
+    import feedparser
+
+    from app.pipeline.expat_reader import BufferedExpatParser
+
+    body = (FIXTURES / name).read_bytes()
+    escaped = atom(
+        '<content type="html">&lt;p&gt;a &amp;amp; b&lt;/p&gt;&#160;&lt;br/&gt;</content>'
+    )
+    ours = [parse_feed(doc, XML, BASE) for doc in (body, escaped)]
+    monkeypatch.setattr(feedparser.api, "PREFERRED_XML_PARSERS", [])
+    stock = [parse_feed(doc, XML, BASE) for doc in (body, escaped)]
+    assert ours == stock
+    assert isinstance(xml.sax.make_parser(["app.pipeline.expat_reader"]), BufferedExpatParser)

@@ -9,9 +9,14 @@ import feedparser
 import pytest
 
 from app.pipeline import FetchError, fetch_feed, parse_feed
+from app.pipeline.charset import to_utf8
+from tests.hostile import Hostile, entity_bombs
 
 BASE = "https://feeds.example.com/feed.xml"
 XML = {"Content-Type": "application/rss+xml"}
+# A UTF-16 BOM under a UTF-8 declaration, or under text/xml without a charset: feedparser
+# believes the declaration (or US-ASCII) and reads NUL-laden text, so no bomb expands.
+READ_AS_GARBAGE = {"entity-bomb-bom-utf16-declared-utf8", "entity-bomb-text-xml-utf16"}
 
 
 def billion_laughs() -> bytes:
@@ -145,3 +150,49 @@ def test_fact_feedparser_opens_bytes_that_name_a_local_file(tmp_path) -> None:
     secret = tmp_path / "secret.xml"
     secret.write_bytes(b'<rss version="2.0"><channel><title>SECRET</title></channel></rss>')
     assert feedparser.parse(str(secret).encode()).feed.get("title") == "SECRET"
+
+
+# -- the check reads what the parser will read, in any encoding -------------------------
+
+
+@pytest.mark.parametrize("case", entity_bombs(), ids=lambda case: case.name)
+def test_entity_bomb_is_refused_in_every_encoding_the_parser_accepts(case: Hostile) -> None:
+    started = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        parse_feed(case.body, {"Content-Type": case.content_type}, BASE)
+    assert info.value.code == "parse_error"
+    assert time.monotonic() - started < 5.0  # far from the minutes an expansion takes
+
+
+@pytest.mark.parametrize("case", entity_bombs(), ids=lambda case: case.name)
+def test_fact_feedparser_decodes_each_encoding_of_the_bomb_to_its_doctype(case: Hostile) -> None:
+    # Why each case matters: the parser reads the DOCTYPE that a Latin-1 sniffer misses.
+    # Two mixed declarations make feedparser read NUL-laden garbage instead: no DOCTYPE.
+    document = to_utf8(case.body, {"content-type": case.content_type})
+    found = b"<!DOCTYPE rss [\n<!ENTITY big" in document.data
+    assert found == (case.name not in READ_AS_GARBAGE)
+
+
+def test_entity_declared_inside_a_comment_is_refused() -> None:
+    # feedparser's DOCTYPE rewriting finds declarations by pattern, comments or not.
+    body = (
+        '<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!--\n<!ENTITY big "'
+        + "A" * 1000
+        + '">\n-->\n]>\n<rss version="2.0"><channel><title>&big;</title></channel></rss>'
+    ).encode()
+    assert_refused(body)
+
+
+def test_unclosed_entity_declaration_is_refused() -> None:
+    assert_refused(b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "x"')
+
+
+def test_thousands_of_unclosed_declarations_are_refused_quickly() -> None:
+    assert_refused(b'<?xml version="1.0"?><!DOCTYPE rss [' + b"<!ENTITY " * 500_000)
+
+
+def test_declaration_longer_than_any_alias_is_refused_unread() -> None:
+    assert_refused(
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "&#160;"' + b" " * 1000 + b">]>"
+        b'<rss version="2.0"><channel><title>t</title></channel></rss>'
+    )

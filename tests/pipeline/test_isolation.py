@@ -1,0 +1,214 @@
+"""Parser processes: real child processes, their limits, and what the worker sees of them."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psutil
+import pytest
+
+from app.pipeline import FetchError, FetchLimits, PageLinks, ParserPool, parse_feed, read_bounded
+from app.pipeline.isolation import CPU_TO_WALL
+from app.pipeline.parser_process import Answers
+from tests.conftest import wait_for
+from tests.hostile import empty_json_objects, heavy_feed
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BASE = "https://feeds.example.com/feed.xml"
+XML = {"content-type": "application/rss+xml"}
+LIMITS = FetchLimits()
+
+
+@pytest.fixture
+def pool() -> Iterator[ParserPool]:
+    pool = ParserPool(1)
+    yield pool
+    pool.close()
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def only_pid(pool: ParserPool) -> int:
+    (pid,) = pool.pids()
+    return pid
+
+
+def test_document_read_in_a_parser_process_equals_the_one_read_here(pool: ParserPool) -> None:
+    for name in ("rss20.xml", "atom10.xml", "jsonfeed11.json", "shiftjis.xml"):
+        kind = "application/feed+json" if name.endswith(".json") else "application/rss+xml"
+        headers = {"content-type": kind}
+        here = parse_feed(fixture(name), headers, BASE)
+        assert pool.read(fixture(name), headers, BASE, LIMITS).result() == here
+
+
+def test_html_page_comes_back_as_its_feed_links(pool: ParserPool) -> None:
+    page = fixture("page_with_feeds.html")
+    outcome = pool.read(page, {"content-type": "text/html"}, "https://site.example/", LIMITS)
+    assert isinstance(outcome.result(), PageLinks) and outcome.result().links  # type: ignore[union-attr]
+    without = pool.read(page, {"content-type": "text/html"}, BASE, LIMITS, discover=False)
+    assert without.error is not None and without.error.code == "not_a_feed"
+
+
+def test_one_parser_process_reads_document_after_document(pool: ParserPool) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    first = only_pid(pool)
+    pool.read(fixture("atom10.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) == first
+
+
+def test_parser_process_holds_no_descriptor_of_its_worker_and_loads_no_app(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    fds = {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    # 0 is /dev/null, 1 and 2 the worker's stderr, 3 and 4 its two pipes: no socket.
+    assert sorted(fds) == [0, 1, 2, 3, 4] and fds[0] == os.devnull
+    assert not any(target.startswith("socket:") for target in fds.values())
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    assert "nh3" in maps and "psycopg2" not in maps and "sqlalchemy" not in maps
+
+
+def test_document_past_the_cpu_budget_is_stopped_and_its_process_replaced(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    before = only_pid(pool)
+    reading = pool.read(heavy_feed(300), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.1))
+    assert reading.error is not None and reading.error.code == "parse_timeout"
+    assert "0.1 s of CPU" in reading.error.message
+    assert reading.usage.replaced and not psutil.pid_exists(before)
+    assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) != before
+
+
+def test_document_past_the_memory_limit_is_stopped_and_its_process_replaced(
+    pool: ParserPool,
+) -> None:
+    limits = replace(LIMITS, parser_memory_mb=100)
+    reading = pool.read(empty_json_objects(), {"content-type": "application/json"}, BASE, limits)
+    assert reading.error is not None and reading.error.code == "parse_limit"
+    assert "100 MB" in reading.error.message
+    assert reading.usage.replaced
+    assert reading.usage.peak_rss is not None and reading.usage.peak_rss < 100 * 2**20
+    assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+
+
+def test_parser_process_killed_while_idle_is_replaced_without_losing_the_document(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    assert pool.read(fixture("atom10.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) != pid
+
+
+def test_silent_parser_process_is_killed_at_three_times_its_cpu_budget(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)  # answers nothing, and uses no CPU either
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.2))
+    assert reading.error is not None and reading.error.code == "parse_timeout"
+    assert f"{0.2 * CPU_TO_WALL:g} s" in reading.error.message
+    assert not psutil.pid_exists(pid) and only_pid(pool) != pid  # its successor waits
+
+
+def test_silent_parser_process_is_killed_at_the_fetch_deadline_if_that_comes_first(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.3)
+    assert reading.error is not None and reading.error.code == "timeout"
+    assert reading.error.transient and only_pid(pool) != pid
+
+
+def test_parser_process_still_starting_is_kept_when_the_fetch_runs_out_of_time(
+    pool: ParserPool,
+) -> None:
+    with pytest.raises(FetchError) as info:
+        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic())
+    assert info.value.code == "timeout" and info.value.transient
+    starting = only_pid(pool)
+    assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) == starting
+
+
+def test_pool_started_ahead_has_its_processes_before_the_first_document() -> None:
+    pool = ParserPool(2)
+    try:
+        pool.start()
+        started = set(pool.pids())
+        assert len(started) == 2 and all(psutil.pid_exists(pid) for pid in started)
+        assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+        assert set(pool.pids()) == started
+    finally:
+        pool.close()
+
+
+def test_parser_process_outlives_sigterm_and_leaves_when_its_pipe_closes(
+    pool: ParserPool,
+) -> None:
+    # Heroku signals every process of the dyno; the worker decides when to stop.
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGTERM)
+    assert pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) == pid
+    pool.close()
+    assert not psutil.pid_exists(pid)
+
+
+def test_worker_waits_for_a_free_parser_only_as_long_as_it_may(pool: ParserPool) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
+    slow = threading.Thread(
+        target=pool.read,
+        args=(fixture("rss20.xml"), XML, BASE, replace(LIMITS, parser_cpu_seconds=1)),
+    )
+    slow.start()
+    wait_for(lambda: pool.pids() == [])  # the only parser is taken
+    with pytest.raises(FetchError) as info:
+        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.05)
+    assert info.value.code == "timeout" and info.value.transient
+    slow.join()
+
+
+def test_parser_failure_reaches_the_worker_as_an_error_not_as_a_result(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    with pytest.raises(RuntimeError, match="the parser failed"):
+        pool.read(b"<rss/>", {"content-type": 5}, BASE, LIMITS).result()  # type: ignore[dict-item]
+    assert only_pid(pool) != pid  # that process is not trusted again
+
+
+def test_answers_may_hold_only_the_result_classes() -> None:
+    import io
+
+    assert Answers(io.BytesIO(pickle.dumps(parse_feed(fixture("rss20.xml"), XML, BASE)))).load()
+    with pytest.raises(pickle.UnpicklingError, match="may not send posix.system"):
+        Answers(io.BytesIO(pickle.dumps(os.system))).load()
+
+
+def test_no_parser_processes_means_parsing_in_this_process() -> None:
+    limits = replace(LIMITS, parser_processes=0)
+    before = {p.pid for p in psutil.Process().children()}
+    assert read_bounded(fixture("rss20.xml"), XML, BASE, limits)
+    assert {p.pid for p in psutil.Process().children()} == before
