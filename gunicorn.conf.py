@@ -6,15 +6,24 @@ sync workers with a few threads are enough.
 """
 
 import os
+import sys
 
 from app.affinity import allowed_cpus, least_used_cpu, pin_to_cpu
-from app.config import read_setting
+from app.budget import plan_from_env
+from app.config import ConfigError, read_setting
 
 # Sets PROMETHEUS_MULTIPROC_DIR in the master (a fresh per-dyno folder when
 # unset) before any worker forks, so every worker writes metrics to one place.
 from app.observability import multiproc
 
 # Single settings, not Settings.from_env(): the master needs no database or Redis URL.
+try:
+    # The connection budget of the whole formation (app/budget.py): a configuration
+    # that cannot fit the plans stops here, with one line naming the setting.
+    _budget = plan_from_env()
+except ConfigError as _exc:
+    print(f"web: refusing to start: {_exc}", file=sys.stderr)
+    sys.exit(2)
 bind = [f"[::]:{read_setting('port')}"]
 workers = read_setting("web_concurrency")
 threads = read_setting("gunicorn_threads")
@@ -39,8 +48,10 @@ _pin_cpus = read_setting("pin_cpus")
 
 
 def when_ready(server: object) -> None:
-    """Master is up: log the dyno's runtime metrics (sum over master + workers)."""
+    """Master is up: log the connection budget and the dyno's runtime metrics."""
     from app.observability.runtime import start_runtime_metrics
+
+    server.log.info("%s", _budget.summary())  # type: ignore[attr-defined]
 
     start_runtime_metrics("web", os.getpid())
 

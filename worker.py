@@ -9,6 +9,7 @@ process until the queues are empty (tests, one-off runs).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -16,8 +17,9 @@ import uuid
 
 from rq.scheduler import RQScheduler
 
+from app import budget as connection_budget
 from app.affinity import allowed_cpus, cpu_for, pin_to_cpu
-from app.config import Settings
+from app.config import ConfigError, Settings
 from app.context import JobContext, build_context, set_context
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
 from app.logs import configure_logging
@@ -29,7 +31,12 @@ from app.workers.priority import lower_cpu_priority
 from app.workers.recovery import recover_worker_job
 from app.workers.rqworker import FeedWorker, rq_log_level
 from app.workers.supervisor import Slot, Supervisor
-from app.workers.threads import ThreadedWorkers, thread_worker_name
+from app.workers.threads import (
+    EXIT_INTERRUPTED,
+    EXIT_RECYCLED,
+    ThreadedWorkers,
+    thread_worker_name,
+)
 
 log = logging.getLogger("feedqueue.worker")
 
@@ -72,8 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="override WORKER_THREADS")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        if args.concurrency or args.threads:
+            settings = dataclasses.replace(
+                settings,
+                worker_concurrency=args.concurrency or settings.worker_concurrency,
+                worker_threads=args.threads or settings.worker_threads,
+            )
+        plan = connection_budget.plan(settings)
+    except ConfigError as exc:
+        # One line that names the setting to change, not a traceback.
+        print(f"worker: refusing to start: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
+    log.info("%s", plan.summary())
     lower_cpu_priority(settings.worker_nice)
     dyno = settings.dyno_name("worker")
     run_id = uuid.uuid4().hex[:6]
@@ -83,10 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     # The supervisor's own work (scheduler, reconciler) runs one query at a time.
-    parent = build_context(settings, pool_size=2)
-    threads = args.threads or settings.worker_threads
-
-    workers = args.concurrency or settings.worker_concurrency
+    parent = build_context(
+        settings,
+        redis_pool=connection_budget.SUPERVISOR_REDIS,
+        db_pool=connection_budget.SUPERVISOR_DB,
+    )
+    threads = settings.worker_threads
+    workers = settings.worker_concurrency
     scheduler_slot = workers  # the last slot runs RQ's scheduler
 
     def child_main(index: int, name: str) -> None:
@@ -94,23 +117,29 @@ def main(argv: list[str] | None = None) -> int:
         parent.db.dispose(after_fork=True)
         if settings.pin_cpus and index != scheduler_slot:
             pin_to_cpu(cpu_for(index, allowed_cpus()))  # before any thread: they inherit it
-        ctx = build_context(settings)
         if index == scheduler_slot:
-            run_scheduler(ctx)
+            run_scheduler(
+                build_context(
+                    settings, redis_pool=connection_budget.SCHEDULER_REDIS, db_pool=1
+                )
+            )
         else:
-            run_worker(ctx, name, burst=False, threads=threads)
+            run_worker(build_context(settings), name, burst=False, threads=threads)
 
     def on_child_death(slot: Slot, code: int) -> None:
         multiproc.process_dead(slot.pid or 0)  # its live gauges go with it
-        if code == 0 or not slot.name or slot.index == scheduler_slot:
-            return
+        if code in (0, EXIT_RECYCLED) or not slot.name or slot.index == scheduler_slot:
+            return  # nothing in hand: it finished its jobs before it left
+        # Its jobs died with it, unless it was stopping (the grace period ran out,
+        # or the supervisor killed it at the end of its own stop).
+        crashed = code != EXIT_INTERRUPTED and not supervisor.stopping
         names = (
             [slot.name]
             if threads == 1
             else [thread_worker_name(slot.name, i) for i in range(threads)]
         )
         for name in names:
-            recover_worker_job(parent, name)
+            recover_worker_job(parent, name, crashed=crashed)
 
     supervisor = Supervisor(
         workers + 1,
@@ -119,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         on_child_death=on_child_death,
         housekeeping=Housekeeper(parent),
         stop_timeout=settings.shutdown_grace + 5,
+        planned_exits=frozenset({EXIT_RECYCLED}),
     )
     log.info(
         "worker dyno %s: %d processes x %d threads, plus RQ's scheduler", dyno, workers, threads

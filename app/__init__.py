@@ -17,6 +17,7 @@ from app.config import Settings, rate_limit_storage_uri
 
 if TYPE_CHECKING:
     from flask import Flask
+    from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +31,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     from flask import Flask
 
     from app import web
+    from app.budget import plan
     from app.extensions import csrf, feedqueue, limiter
     from app.logs import configure_logging
     from app.observability import metrics, request_log
@@ -40,6 +42,8 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     else:
         settings = Settings.from_env(**(config or {}))
 
+    budget = plan(settings)
+    redis = _web_redis(settings, budget.web_redis_pool)
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -58,6 +62,8 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_CHECK_DEFAULT=False,
         RATELIMIT_STORAGE_URI=rate_limit_storage_uri(settings.redis_url),
+        # The limiter shares the process's bounded pool (the connection budget).
+        RATELIMIT_STORAGE_OPTIONS={"connection_pool": redis.connection_pool},
         # Fixed windows cost one INCR per request; a moving window keeps a list per client.
         RATELIMIT_STRATEGY="fixed-window",
         # When Redis is down the limiter lets requests through rather than failing them.
@@ -67,9 +73,17 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     configure_logging(settings.log_level)
     # First, so request timing and the request id cover every other hook.
     request_log.init_app(app)
-    feedqueue.init_app(app, settings)
+    feedqueue.init_app(app, settings, redis=redis, db_pool=budget.web_db_pool)
     csrf.init_app(app)
     limiter.init_app(app)
     web.register(app, settings)
     metrics.process_started("web", settings.runtime_metrics_interval)
     return app
+
+
+def _web_redis(settings: Settings, pool: int) -> Redis:
+    """The web process's Redis client: ``pool`` connections shared by every thread."""
+    from app.queue.connection import bounded_redis
+
+    assert settings.redis_url
+    return bounded_redis(settings.redis_url, pool)

@@ -236,10 +236,50 @@ class Settings:
         "keep each web and worker process on one core (turn on where the machine or dyno has its "
         "cores to itself; see [operations](docs/operations.md#cpu-placement))",
     )
+    # -- connection budget (app/budget.py; docs/operations.md#connection-budget) ------
+    redis_max_connections: int = setting(
+        "REDIS_MAX_CONNECTIONS", 20, _positive_int,
+        "connections the Redis plan allows (Key-Value Store mini: 20); the app's processes "
+        "use at most this less `CONNECTION_RESERVE` (see "
+        "[operations](docs/operations.md#connection-budget))",
+    )
+    database_max_connections: int = setting(
+        "DATABASE_MAX_CONNECTIONS", 20, _positive_int,
+        "connections the Postgres plan allows (essential-0: 20), less `CONNECTION_RESERVE` for "
+        "the app",
+    )
+    connection_reserve: int = setting(
+        "CONNECTION_RESERVE", 5, _non_negative_int,
+        "Redis and Postgres connections left free for `heroku run`, `heroku pg:psql` and the "
+        "release phase",
+    )
+    web_dynos: int = setting(
+        "WEB_DYNOS", 1, _positive_int,
+        "web dynos you run (app.json's formation: 1); the budget counts them",
+    )
+    worker_dynos: int = setting(
+        "WORKER_DYNOS", 1, _positive_int,
+        "worker dynos you run (app.json's formation: 1); the budget counts them",
+    )
+    redis_pool_size: int = setting(
+        "REDIS_POOL_SIZE", 0, _non_negative_int,
+        "Redis connections per process pool, shared by its threads (0: the largest that fits "
+        "the budget)",
+    )
     db_pool_size: int = setting(
-        "DB_POOL_SIZE", 4, _positive_int,
-        "Postgres connections per process, a hard cap (see "
-        "[operations](docs/operations.md#database-connections))",
+        "DB_POOL_SIZE", 0, _non_negative_int,
+        "Postgres connections per process, a hard cap (0: the largest that fits the budget; see "
+        "[operations](docs/operations.md#connection-budget))",
+    )
+    fetch_crash_retries: int = setting(
+        "FETCH_CRASH_RETRIES", 2, _non_negative_int,
+        "times a fetch whose worker process died under it runs again before it fails with "
+        "`worker_crashed`",
+    )
+    worker_max_rss_mb: int = setting(
+        "WORKER_MAX_RSS_MB", 400, _non_negative_int,
+        "resident memory at which a worker process stops taking jobs, finishes its own and is "
+        "replaced (0: never)",
     )
     queue_prefix: str = setting(
         "QUEUE_PREFIX", "feedqueue", str,

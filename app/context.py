@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from app import budget as connection_budget
 from app.config import Settings
 from app.pipeline import FetchLimits
-from app.queue.connection import redis_from_url
+from app.queue.connection import bounded_redis
 from app.queue.politeness import HostBudget
 from app.queue.queues import Queues
 from app.storage.db import Database
@@ -58,16 +59,26 @@ def fetch_limits(settings: Settings) -> FetchLimits:
     )
 
 
-def build_context(settings: Settings | None = None, *, pool_size: int | None = None) -> JobContext:
-    """Create the resources a worker process needs (``pool_size``: DB_POOL_SIZE by default)."""
+def build_context(
+    settings: Settings | None = None, *, redis_pool: int | None = None, db_pool: int | None = None
+) -> JobContext:
+    """Create the resources a worker process needs.
+
+    Its Redis and Postgres pools are bounded: by default the worker process's
+    pools of the connection budget (app/budget.py); the supervisor asks for its own.
+    """
     settings = settings or Settings.from_env()
     assert settings.database_url and settings.redis_url
-    redis = redis_from_url(settings.redis_url)
+    if redis_pool is None or db_pool is None:
+        plan = connection_budget.plan(settings)
+        redis_pool = redis_pool or plan.worker_redis_pool
+        db_pool = db_pool or plan.worker_db_pool
+    redis = bounded_redis(settings.redis_url, redis_pool)
     return JobContext(
         settings=settings,
         # Threads share the pool: a job holds a connection for milliseconds at a
         # time and waits on the network without one.
-        db=Database(settings.database_url, pool_size=pool_size or settings.db_pool_size),
+        db=Database(settings.database_url, pool_size=db_pool),
         queues=Queues(redis, settings),
         limits=fetch_limits(settings),
         budget=HostBudget(

@@ -23,8 +23,9 @@ from redis.retry import Retry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from app.budget import WEB_PROBE
 from app.config import Settings
-from app.queue.connection import redis_from_url
+from app.queue.connection import bounded_redis
 from app.queue.queues import Queues
 from app.storage.db import Database, ping, probe_engine
 
@@ -56,8 +57,12 @@ class Probes:
     def __init__(self, settings: Settings) -> None:
         assert settings.database_url and settings.redis_url
         self.engine: Engine = probe_engine(settings.database_url, PROBE_TIMEOUT)
-        self.redis: Redis = redis_from_url(
+        # Its own connection (counted in the budget): a probe must fail fast,
+        # never wait behind requests for a pooled one.
+        self.redis: Redis = bounded_redis(
             settings.redis_url,
+            WEB_PROBE,
+            wait=PROBE_TIMEOUT,
             socket_connect_timeout=PROBE_TIMEOUT,
             socket_timeout=PROBE_TIMEOUT,
             health_check_interval=0,
@@ -94,15 +99,21 @@ class Feedqueue:
 
     key = "feedqueue"
 
-    def init_app(self, app: Flask, settings: Settings) -> None:
-        """Build the app's resources from ``settings`` and close each request's session."""
+    def init_app(
+        self, app: Flask, settings: Settings, *, redis: Redis, db_pool: int
+    ) -> None:
+        """Build the app's resources from ``settings`` and close each request's session.
+
+        ``redis`` is the process's bounded client (its pool is shared with the rate
+        limiter); ``db_pool`` the Postgres pool size the connection budget gives it.
+        """
         assert settings.database_url and settings.redis_url
         app.extensions[self.key] = Resources(
             settings=settings,
             # No pre-ping: a web request is cheap to fail once (503) after a Postgres
             # restart, and the ping would cost a round trip on every request.
-            db=Database(settings.database_url, pool_size=settings.db_pool_size, pre_ping=False),
-            queues=Queues(redis_from_url(settings.redis_url), settings),
+            db=Database(settings.database_url, pool_size=db_pool, pre_ping=False),
+            queues=Queues(redis, settings),
             probes=Probes(settings),
         )
 

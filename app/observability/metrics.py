@@ -46,6 +46,17 @@ JOB_DURATION = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0),
 )
 
+WORKER_CRASHES = Counter(
+    "feedqueue_fetch_worker_crashes_total",
+    "Fetches whose worker process died under them (crash, OOM, SIGKILL), by what followed: "
+    "retried (at the back of the queue) or quarantined (failed with worker_crashed).",
+    ["outcome"],
+)
+WORKERS_RECYCLED = Counter(
+    "feedqueue_worker_processes_recycled_total",
+    "Worker processes replaced after passing WORKER_MAX_RSS_MB.",
+)
+
 # -- fetches (the network part of a job) ---------------------------------------
 FETCH_DURATION = Histogram(
     "feedqueue_fetch_duration_seconds",
@@ -166,6 +177,16 @@ def job_finished(
         will_retry = "true" if outcome in ("retry", "interrupted") else "false"
         JOBS_FAILED.labels(queue, code, will_retry).inc()
     JOB_DURATION.labels(outcome).observe(seconds)
+
+
+def worker_crash(quarantined: bool) -> None:
+    """A fetch's worker process died under it; the fetch was retried or quarantined."""
+    WORKER_CRASHES.labels("quarantined" if quarantined else "retried").inc()
+
+
+def worker_recycled() -> None:
+    """A worker process passed WORKER_MAX_RSS_MB and will be replaced."""
+    WORKERS_RECYCLED.inc()
 
 
 def fetch_done(

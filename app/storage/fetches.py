@@ -300,3 +300,14 @@ def stale_fetches(
             .with_for_update(skip_locked=True)
         )
     )
+
+
+def count_crash(session: Session, fetch_id: uuid.UUID) -> int | None:
+    """One more death of a worker process under this running fetch; returns its count
+    of such deaths, or None when the fetch was not running (nothing died under it)."""
+    return session.scalar(
+        update(Fetch)
+        .where(Fetch.id == fetch_id, Fetch.state == FetchState.RUNNING)
+        .values(crashes=Fetch.crashes + 1)
+        .returning(Fetch.crashes)
+    )

@@ -170,6 +170,9 @@ class Fetch(Base):
         _enum(FetchState, "fetch_state"), default=FetchState.QUEUED
     )
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # Times its worker process died while it ran (crash, OOM, SIGKILL): past
+    # FETCH_CRASH_RETRIES it fails with worker_crashed instead of running again.
+    crashes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # For scheduled refreshes: when the feed was due (lag = created_at - scheduled_for).

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -18,12 +17,13 @@ from redis.exceptions import RedisError
 
 from app import feed_state
 from app.context import JobContext
+from app.jobs.crashes import settle_orphans
 from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
 from app.queue import registry
 from app.storage.feeds import claim_due_feeds
-from app.storage.fetches import create_refresh_fetches, mark_enqueued, requeue_fetch, stale_fetches
-from app.storage.models import FetchState, FetchTrigger
+from app.storage.fetches import create_refresh_fetches, mark_enqueued, stale_fetches
+from app.storage.models import FetchState
 from app.workers.recovery import enqueue_again
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ def reconcile(ctx: JobContext) -> int:
     now = datetime.now(UTC)
     queued_grace = ctx.settings.reconcile_queued_grace
     running_grace = ctx.settings.job_timeout + 15
-    revived: list[tuple[uuid.UUID, FetchTrigger]] = []
     with ctx.db.session() as session:
         stale = stale_fetches(
             session,
@@ -87,10 +86,11 @@ def reconcile(ctx: JobContext) -> int:
         waiting = {f.id for f in queued if str(f.rq_job_id) in held}
         # Just a long queue (or a batch still at work): look again later.
         mark_enqueued(session, list(waiting))
-        for fetch in stale:
-            if fetch.id not in waiting:
-                requeue_fetch(session, fetch.id, detach=True)
-                revived.append((fetch.id, fetch.trigger))
+        # A fetch still running past the bound lost its process: a crash, counted
+        # against FETCH_CRASH_RETRIES like the supervisor's own recovery.
+        revived = settle_orphans(
+            ctx, session, [f for f in stale if f.id not in waiting], crashed=True
+        )
         session.commit()
     for fetch_id, _trigger in revived:
         log.warning("reconciler: fetch %s had no live job; enqueueing it again", fetch_id)

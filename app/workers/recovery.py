@@ -2,7 +2,9 @@
 
 RQ notices an abandoned job only when its maintenance task runs (every 10
 minutes by default). The supervisor sees a child die the moment it happens,
-so it can requeue that child's job right away.
+so it can requeue that child's job right away: at the front of its queue after
+a planned stop (the grace period ran out), at the back after a crash, and not
+at all once its fetch has crashed too often (app/jobs/crashes.py).
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from app.context import JobContext
+from app.jobs.crashes import settle_orphans
 from app.queue import registry
-from app.storage.fetches import fetches_of_job, mark_enqueued, requeue_fetch
+from app.storage.fetches import fetches_of_job, mark_enqueued
 from app.storage.models import FetchTrigger
 
 log = logging.getLogger(__name__)
 
 
-def recover_worker_job(ctx: JobContext, worker_name: str) -> str | None:
-    """Requeue the job a dead worker was running; returns its id, if any."""
+def recover_worker_job(ctx: JobContext, worker_name: str, *, crashed: bool = True) -> str | None:
+    """Requeue the job a dead worker was running; returns its id, if any.
+
+    ``crashed``: the process died unplanned (not at the end of a shutdown's
+    grace period), so its running fetches count a crash and go to the back.
+    """
     redis = ctx.queues.redis
     worker = Worker.find_by_key(
         Worker.redis_worker_namespace_prefix + worker_name, connection=redis
@@ -39,17 +46,15 @@ def recover_worker_job(ctx: JobContext, worker_name: str) -> str | None:
         return None
     with ctx.db.session() as session:
         # A fetch's own job, or a batch of refreshes: each unfinished one goes back alone.
-        revived = [
-            (fetch.id, fetch.trigger)
-            for fetch in fetches_of_job(session, job_key)
-            if requeue_fetch(session, fetch.id, detach=True)
-        ]
+        orphans = fetches_of_job(session, job_key)
+        revived = settle_orphans(ctx, session, orphans, crashed=crashed)
         session.commit()
+    own_job = len(orphans) == 1 and orphans[0].id == job_key
+    if orphans and (not own_job or not revived):
+        registry.drop_job(ctx.queues, job_id)  # a batch job, or a quarantined fetch's job
     if not revived:
-        return None  # already finished (it died after recording), or unknown
-    if revived[0][0] != job_key:
-        registry.drop_job(ctx.queues, job_id)  # the batch job itself
-    enqueue_again(ctx, revived, at_front=True)
+        return None  # already finished (it died after recording), quarantined, or unknown
+    enqueue_again(ctx, revived, at_front=not crashed)
     log.warning("recovered job %s of dead worker %s", job_id, worker_name)
     return job_id
 

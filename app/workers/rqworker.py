@@ -27,7 +27,7 @@ from types import FrameType, TracebackType
 
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
-from rq.exceptions import DequeueTimeout, StopRequested
+from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.timeouts import TimerDeathPenalty
@@ -35,6 +35,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from app.queue.shutdown import ShutdownInterrupt
+from app.workers.dequeue import SharedDequeue
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,18 @@ class FeedWorker(SimpleWorker):
     #: short job's Redis traffic; the worker's key lives worker_ttl + 60 s (8 minutes).
     heartbeat_every: float = 1.0
 
-    def __init__(self, *args: object, threaded: bool = False, **kwargs: object) -> None:
+    def __init__(
+        self,
+        *args: object,
+        threaded: bool = False,
+        dequeue: SharedDequeue | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._interrupt_timer: threading.Timer | None = None
         self._beaten_at: float | None = None
         self.threaded = threaded
+        self.dequeue = dequeue
         if threaded:
             # SIGALRM reaches only the main thread; time jobs out with a timer instead.
             self.death_penalty_class = TimerDeathPenalty
@@ -115,22 +123,27 @@ class FeedWorker(SimpleWorker):
     def busy(self) -> bool:
         return self.get_state() == WorkerStatus.BUSY
 
+    def subscribe(self) -> None:
+        """Not listening to RQ's command channel (``rq.command``): it would hold a
+        pubsub connection per worker for good, out of the few the connection budget
+        gives a process (app/budget.py). Workers stop on SIGTERM instead."""
+
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
         if not self.threaded or timeout is None:
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-        # A thread blocked in BLPOP cannot be woken by a signal: block for a
-        # short while at a time and look at the stop flag in between.
+        assert self.dequeue is not None
+        self.set_state(WorkerStatus.IDLE)
+        # Idle threads take turns at the process's one blocking dequeue: only a
+        # thread that is free waits on Redis, so a job is never taken before a
+        # thread can run it. A blocked BLPOP cannot be woken by a signal: block
+        # for a short while at a time and look at the stop flag in between.
         while True:
             if self._stop_requested:
                 raise StopRequested()
-            try:
-                result = super().dequeue_job_and_maintain_ttl(
-                    self.idle_wakeup, max_idle_time=self.idle_wakeup
-                )
-            except DequeueTimeout:
-                result = None
+            self.heartbeat()
+            result = self.dequeue.take(self, self.idle_wakeup)
             if result is not None:
                 return result
 

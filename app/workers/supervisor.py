@@ -61,6 +61,7 @@ class Supervisor:
         housekeeping: Callable[[], None] | None = None,
         tick: float = 0.5,
         stop_timeout: float = 25.0,
+        planned_exits: frozenset[int] = frozenset(),
     ) -> None:
         self.slots = [Slot(i) for i in range(size)]
         self.child_main = child_main
@@ -69,6 +70,9 @@ class Supervisor:
         self.housekeeping = housekeeping
         self.tick = tick
         self.stop_timeout = stop_timeout
+        #: Exit statuses of a child that asked to be replaced (e.g. it used too much
+        #: memory): restarted at once and never counted as thrashing.
+        self.planned_exits = planned_exits
         self.stopping = False
 
     # -- main loop -------------------------------------------------------
@@ -146,6 +150,9 @@ class Supervisor:
         if self.stopping:
             return
         now = time.monotonic()
+        if code in self.planned_exits:
+            slot.restart_at = now
+            return
         slot.exits.append(now)
         if slot.thrashing(now):
             slot.backoff = min(MAX_BACKOFF, max(1.0, slot.backoff * 2))
