@@ -47,6 +47,9 @@ _ADVICE = {
     "elements, too deep, or too large to parse); tell the site's owner.",
     "parse_timeout": "The feed took too long to read; feedqueue tries again at its next "
     "refresh. Tell the site's owner if it keeps failing.",
+    "worker_crashed": "Reading this feed stopped the worker process several times, so "
+    "feedqueue set it aside until its next refresh; an admin can requeue it from the status "
+    "page. Tell the site's owner if it keeps happening.",
     "http_401": "The feed needs a login, which feedqueue does not support.",
     "http_403": "The server refuses to serve the feed to feedqueue.",
     "http_404": "Nothing was found at that address; check it, or look for the feed's new "

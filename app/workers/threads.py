@@ -78,6 +78,7 @@ class ThreadedWorkers:
     def run(self) -> None:
         """Work until a stop signal and every thread has finished."""
         sys.setswitchinterval(SWITCH_INTERVAL)
+        self._rss_checked = time.monotonic()
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         threads = [
