@@ -253,10 +253,11 @@ def largest_formation(
     worker_threads: int = 16,
     most: int = 50,
 ) -> Budget | None:
-    """The formation with the most dynos (then the most worker dynos) that fits."""
+    """The formation with the most worker dynos (the feed throughput), then the most
+    web dynos, that fits; None when not even one of each does."""
     best: Budget | None = None
-    for web in range(1, most + 1):
-        for worker in range(1, most + 1):
+    for worker in range(1, most + 1):
+        for web in range(1, most + 1):
             shape = Shape(web, worker, web_concurrency, web_threads, worker_concurrency,
                           worker_threads)
             try:
@@ -265,8 +266,5 @@ def largest_formation(
                 )
             except BudgetError:
                 break
-            key = (web + worker, worker)
-            if best is None or key > (best.shape.web_dynos + best.shape.worker_dynos,
-                                      best.shape.worker_dynos):
-                best = budget
+            best = budget  # later ones have more workers, or as many and more web dynos
     return best

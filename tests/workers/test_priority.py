@@ -68,7 +68,8 @@ def test_worker_threads_hold_the_gil_longer_than_pythons_default() -> None:
     # ThreadedWorkers.run with no threads: it sets the interval and returns at once.
     code = (
         "import sys; from app.workers.threads import ThreadedWorkers;"
-        "w = ThreadedWorkers.__new__(ThreadedWorkers); w.workers = []; w._stop_at = None; w._recycling = False;"
+        "w = ThreadedWorkers.__new__(ThreadedWorkers); w.workers = []; w._stop_at = None;"
+        "w._recycling = False;"
         "w.run(); print(sys.getswitchinterval())"
     )
     assert float(run_python(code)) == SWITCH_INTERVAL > sys.getswitchinterval()
