@@ -71,7 +71,9 @@ def test_gunicorn_binds_every_interface_on_heroku_port(monkeypatch: pytest.Monke
 
 
 def test_gunicorn_runs_web_concurrency_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _gunicorn_conf(monkeypatch, PORT="5000", WEB_CONCURRENCY="7")["workers"] == 7
+    # Seven web processes need more connections than the smallest plans give (app/budget.py).
+    plans = {"REDIS_MAX_CONNECTIONS": "200", "DATABASE_MAX_CONNECTIONS": "120"}
+    assert _gunicorn_conf(monkeypatch, PORT="5000", WEB_CONCURRENCY="7", **plans)["workers"] == 7
     assert _gunicorn_conf(monkeypatch, PORT="5000", WEB_CONCURRENCY="1")["workers"] == 1
 
 
