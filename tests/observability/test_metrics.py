@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
+from redis import Redis
+from rq import Worker
 
+from app.storage.db import Database
+from app.storage.fetches import claim_fetch
+from app.storage.models import Feed, Fetch, FetchTrigger
+from app.workers.recovery import recover_worker_job
 from tests.feedserver import FIXTURES, FeedServer, Request, Response
 from tests.observability.conftest import SUBMISSIONS, Samples, total, value
 
@@ -136,3 +142,31 @@ def test_a_job_that_never_finished_is_not_counted_busy_twice() -> None:
     assert gauge._value.get() - before == 1
     metrics.job_finished("succeeded", 0.1)
     assert gauge._value.get() == before
+
+
+def test_a_quarantined_fetch_shows_in_the_crash_counter(
+    job_context_with: Callable, db: Database, redis: Redis, scrape: Callable[[], Samples]
+) -> None:
+    ctx = job_context_with(fetch_crash_retries=0)
+    with db.session() as session:
+        feed = Feed(url="http://127.0.0.1:9/poison.xml", current_url="http://127.0.0.1:9/poison.xml")
+        session.add(feed)
+        session.flush()
+        fetch = Fetch(feed_id=feed.id, trigger=FetchTrigger.SUBMITTED)
+        session.add(fetch)
+        session.commit()
+        fetch_id = fetch.id
+    ctx.queues.enqueue_fetch(fetch_id, "submitted")
+    job = ctx.queues.submissions.fetch_job(str(fetch_id))
+    ctx.queues.submissions.remove(job.id)  # type: ignore[union-attr]
+    with db.session() as session:
+        claim_fetch(session, fetch_id)
+        session.commit()
+    dead = Worker([ctx.queues.submissions], connection=redis, name="deadhost.obs.t0")
+    dead.register_birth()
+    dead.prepare_execution(job)  # type: ignore[arg-type]
+    before = scrape()
+    recover_worker_job(ctx, dead.name)
+    after = scrape()
+    name = "feedqueue_fetch_worker_crashes_total"
+    assert _moved(before, after, name, outcome="quarantined") == 1
