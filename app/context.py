@@ -20,6 +20,9 @@ from app.queue.politeness import HostBudget
 from app.queue.queues import Queues
 from app.storage.db import Database
 
+#: Seconds a worker thread waits for one of its process's pooled Redis connections.
+WORKER_POOL_WAIT = 120
+
 
 @dataclass
 class JobContext:
@@ -73,10 +76,10 @@ def build_context(
         plan = connection_budget.plan(settings)
         redis_pool = redis_pool or plan.worker_redis_pool
         db_pool = db_pool or plan.worker_db_pool
-    # Threads wait for a pooled connection rather than fail: a wait this long is
-    # contention (many threads, few connections), never Redis being down (that
-    # fails at connect), and an RQ worker thread that gets an error there ends.
-    redis = bounded_redis(settings.redis_url, redis_pool, wait=settings.job_timeout)
+    # Threads wait for a pooled connection rather than fail: a long wait is
+    # contention (many threads, few connections, a busy CPU), never Redis being
+    # down (that fails at connect), and an RQ worker thread that gets an error there ends.
+    redis = bounded_redis(settings.redis_url, redis_pool, wait=WORKER_POOL_WAIT)
     return JobContext(
         settings=settings,
         # Threads share the pool: a job holds a connection for milliseconds at a
