@@ -33,6 +33,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     from app.extensions import csrf, feedqueue, limiter
     from app.logs import configure_logging
     from app.observability import metrics, request_log
+    from app.web import retry_after
 
     if isinstance(config, Settings):
         config.check()  # a hand-built Settings gets the same start-up checks as the environment's
@@ -69,7 +70,8 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     request_log.init_app(app)
     feedqueue.init_app(app, settings)
     csrf.init_app(app)
-    limiter.init_app(app)
+    # The limiter's Retry-After (its window) only on 429s; the app's own hints elsewhere.
+    retry_after.init_app(app, lambda: limiter.init_app(app))
     web.register(app, settings)
     metrics.process_started("web", settings.runtime_metrics_interval)
     return app
