@@ -63,7 +63,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
         RATELIMIT_STRATEGY="fixed-window",
         # When Redis is down the limiter lets requests through rather than failing them.
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_KEY_PREFIX=f"{settings.queue_prefix}-ratelimit",
+        RATELIMIT_KEY_PREFIX=settings.rate_limit_prefix,
     )
     configure_logging(settings.log_level)
     # First, so request timing and the request id cover every other hook.

@@ -383,7 +383,7 @@ class Settings:
     )
     # -- capacity: Redis memory and the submission flow (docs/operations.md#capacity) ----
     queue_max_jobs: int = setting(
-        "QUEUE_MAX_JOBS", 10_000, _positive_int,
+        "QUEUE_MAX_JOBS", 3000, _positive_int,
         "jobs waiting in one queue beyond which submissions get `503 queue_full` and the "
         "scheduler leaves due refreshes in Postgres (see "
         "[operations](docs/operations.md#capacity))",
@@ -505,6 +505,11 @@ class Settings:
     def effective_secret_key(self) -> str:
         """The secret key; development and tests fall back to a fixed, public one."""
         return self.secret_key or _DEV_SECRET
+
+    @property
+    def rate_limit_prefix(self) -> str:
+        """The prefix of the rate limiter's Redis keys (Flask-Limiter's RATELIMIT_KEY_PREFIX)."""
+        return f"{self.queue_prefix}-ratelimit"
 
     @property
     def admin_enabled(self) -> bool:

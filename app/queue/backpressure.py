@@ -65,6 +65,6 @@ def admit_submission(queues: Queues, *, now: float | None = None) -> Full | None
     return None
 
 
-def room_in(queues: Queues, queue: Queue) -> int:
-    """How many more jobs ``queue`` may take before it reaches QUEUE_MAX_JOBS (never < 0)."""
-    return max(0, queues.settings.queue_max_jobs - queues.redis.llen(queue.key))
+def room_in(queues: Queues, queue: Queue, max_jobs: int) -> int:
+    """How many more jobs ``queue`` may take before it holds ``max_jobs`` (never < 0)."""
+    return max(0, max_jobs - queues.redis.llen(queue.key))

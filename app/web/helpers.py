@@ -124,6 +124,11 @@ def rate_limited(view: Callable[P, R]) -> Callable[P, R]:
     return limiter.shared_limit(submission_limit, scope=SUBMISSION_SCOPE)(view)
 
 
+def _limit_args(scope: str) -> list[str]:
+    # Flask-Limiter's own identifiers for a shared limit: key prefix, client, scope.
+    return [settings().rate_limit_prefix, client_key(), scope]
+
+
 def _charge(limit_text: str, scope: str) -> bool:
     """Count one hit against ``limit_text`` for this client in ``scope``; False when over.
 
@@ -132,7 +137,7 @@ def _charge(limit_text: str, scope: str) -> bool:
     """
     try:
         return all(
-            limiter.limiter.hit(item, client_key(), scope) for item in parse_many(limit_text)
+            limiter.limiter.hit(item, *_limit_args(scope)) for item in parse_many(limit_text)
         )
     except RedisError:
         return True  # as RATELIMIT_SWALLOW_ERRORS: a Redis outage does not lock clients out
@@ -142,7 +147,7 @@ def _over(limit_text: str, scope: str) -> bool:
     """True when this client has no hit left in ``scope`` (nothing counted)."""
     try:
         return not all(
-            limiter.limiter.test(item, client_key(), scope) for item in parse_many(limit_text)
+            limiter.limiter.test(item, *_limit_args(scope)) for item in parse_many(limit_text)
         )
     except RedisError:
         return False

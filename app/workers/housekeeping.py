@@ -42,7 +42,7 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
     trip per batch, so the scheduler keeps up with hundreds of refreshes a second.
     """
     try:
-        room = room_in(ctx.queues, ctx.queues.refresh)
+        room = room_in(ctx.queues, ctx.queues.refresh, ctx.settings.queue_max_jobs)
     except RedisError:
         log.warning("scheduler: Redis unavailable; due feeds wait in Postgres")
         return 0
