@@ -399,7 +399,7 @@ class Settings:
     )
     # -- retention (docs/operations.md#retention) -------------------------------------
     retention_fetch_days: int = setting(
-        "RETENTION_FETCH_DAYS", 7, _positive_int,
+        "RETENTION_FETCH_DAYS", 2, _positive_int,
         "days a finished fetch row is kept (at least 1: the status page charts the last day)",
     )
     retention_items_per_feed: int = setting(

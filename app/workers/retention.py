@@ -50,11 +50,17 @@ class Pruner:
     _after_feed: int = 0
     _feeds: list[int] = field(default_factory=list)
 
-    def run(self, max_batches: int | None = BATCHES_PER_TICK) -> Pruned:
-        """Delete up to ``max_batches`` batches (None: until nothing is left)."""
+    def run(
+        self, max_batches: int | None = BATCHES_PER_TICK, *, now: datetime | None = None
+    ) -> Pruned:
+        """Delete up to ``max_batches`` batches (None: until nothing is left).
+
+        ``now`` moves the clock the windows count from (a simulation of months of
+        refreshes, bench/storage.py); by default, the time now.
+        """
         done = Pruned()
         budget = max_batches if max_batches is not None else -1
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         size = self.settings.retention_batch_size
         fetch_cutoff = now - timedelta(days=self.settings.retention_fetch_days)
         while budget != 0:
