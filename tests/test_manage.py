@@ -54,8 +54,8 @@ def test_prune_now_deletes_what_retention_allows_to_the_end(
     with db.session() as session:
         feed = add_feed(session)
         for _ in range(5):
-            add_fetch(session, feed, FetchState.SUCCEEDED, finished_at=NOW - timedelta(days=8))
-        add_fetch(session, feed, FetchState.SUCCEEDED, finished_at=NOW - timedelta(days=6))
+            add_fetch(session, feed, FetchState.SUCCEEDED, finished_at=NOW - timedelta(days=3))
+        add_fetch(session, feed, FetchState.SUCCEEDED, finished_at=NOW - timedelta(hours=12))
         session.commit()
     result = manage({**worker_env, "RETENTION_BATCH_SIZE": "2"}, "prune-now")
     assert result.returncode == 0, result.stderr
