@@ -35,6 +35,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     from app.extensions import csrf, feedqueue, limiter
     from app.logs import configure_logging
     from app.observability import metrics, request_log
+    from app.web import retry_after
 
     if isinstance(config, Settings):
         config.check()  # a hand-built Settings gets the same start-up checks as the environment's
@@ -68,14 +69,15 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
         RATELIMIT_STRATEGY="fixed-window",
         # When Redis is down the limiter lets requests through rather than failing them.
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_KEY_PREFIX=f"{settings.queue_prefix}-ratelimit",
+        RATELIMIT_KEY_PREFIX=settings.rate_limit_prefix,
     )
     configure_logging(settings.log_level)
     # First, so request timing and the request id cover every other hook.
     request_log.init_app(app)
     feedqueue.init_app(app, settings, redis=redis, db_pool=budget.web_db_pool)
     csrf.init_app(app)
-    limiter.init_app(app)
+    # The limiter's Retry-After (its window) only on 429s; the app's own hints elsewhere.
+    retry_after.init_app(app, lambda: limiter.init_app(app))
     web.register(app, settings)
     metrics.process_started("web", settings.runtime_metrics_interval)
     return app

@@ -152,6 +152,27 @@ def _host_list(value: str) -> frozenset[str]:
     return frozenset(h.strip().lower().rstrip(".") for h in value.split(",") if h.strip())
 
 
+#: Where a feed server may listen: the web's ports and the unprivileged range, never
+#: mail, SSH or database ports below 1024. Inclusive (first, last) ranges.
+PortRanges = tuple[tuple[int, int], ...]
+DEFAULT_PORTS: PortRanges = ((80, 80), (443, 443), (1024, 65535))
+
+
+def _port_ranges(value: str) -> PortRanges:
+    ranges: list[tuple[int, int]] = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        first, last = _port(low.strip()), _port((high if dash else low).strip())
+        if first > last:
+            raise ValueError(f"expected a range low-high, got {part!r}")
+        ranges.append((first, last))
+    if not ranges:
+        raise ValueError("expected at least one port")
+    return tuple(sorted(ranges))
+
+
 def _env_name(value: str) -> str:
     if value not in {"development", "test", "production"}:
         raise ValueError("expected development, test or production")
@@ -395,6 +416,48 @@ class Settings:
         "FETCH_HOST_PER_MINUTE", 60, _positive_int,
         "fetches started per minute against one host",
     )
+    fetch_allowed_ports: PortRanges = setting(
+        "FETCH_ALLOWED_PORTS", DEFAULT_PORTS, _port_ranges,
+        "ports a fetch may connect to, every hop (comma-separated ports and ranges)",
+        shown_default="`80,443,1024-65535`",
+    )
+    # -- capacity: Redis memory and the submission flow (docs/operations.md#capacity) ----
+    queue_max_jobs: int = setting(
+        "QUEUE_MAX_JOBS", 3000, _positive_int,
+        "jobs waiting in one queue beyond which submissions get `503 queue_full` and the "
+        "scheduler leaves due refreshes in Postgres (see "
+        "[operations](docs/operations.md#capacity))",
+    )
+    submit_global_per_minute: int = setting(
+        "SUBMIT_GLOBAL_PER_MINUTE", 60_000, _non_negative_int,
+        "submissions accepted per minute from all clients together; beyond it `503 queue_full` "
+        "(0: no limit)",
+    )
+    admin_auth_rate_limit: str = setting(
+        "ADMIN_AUTH_RATE_LIMIT", "10 per minute", str,
+        "per client, on failed admin logins; beyond it `429 rate_limited`",
+    )
+    # -- retention (docs/operations.md#retention) -------------------------------------
+    retention_fetch_days: int = setting(
+        "RETENTION_FETCH_DAYS", 2, _positive_int,
+        "days a finished fetch row is kept (at least 1: the status page charts the last day)",
+    )
+    retention_items_per_feed: int = setting(
+        "RETENTION_ITEMS_PER_FEED", 500, _positive_int,
+        "newest items of each feed always kept (at least `FETCH_MAX_ITEMS`)",
+    )
+    retention_item_days: int = setting(
+        "RETENTION_ITEM_DAYS", 90, _positive_int,
+        "days after which an item beyond a feed's newest `RETENTION_ITEMS_PER_FEED` is deleted",
+    )
+    retention_batch_size: int = setting(
+        "RETENTION_BATCH_SIZE", 500, _positive_int,
+        "rows one retention transaction deletes",
+    )
+    retention_every: float = setting(
+        "RETENTION_EVERY_SECONDS", 300.0, _non_negative_float,
+        "how often housekeeping prunes old rows (0: never; `python -m app.manage prune-now`)",
+    )
     # -- refresh schedule ----------------------------------------------------------
     refresh_default: int = setting(
         "REFRESH_DEFAULT_SECONDS", 30 * 60, _positive_int,
@@ -470,6 +533,9 @@ class Settings:
             raise ConfigError("SECRET_KEY must be set outside development")
         if self.fetch_max_items_read < self.fetch_max_items:
             raise ConfigError("need FETCH_MAX_ITEMS <= FETCH_MAX_ITEMS_READ")
+        if self.retention_items_per_feed < self.fetch_max_items:
+            # Else items still in a feed's document would be deleted and stored again.
+            raise ConfigError("need FETCH_MAX_ITEMS <= RETENTION_ITEMS_PER_FEED")
         if not self.refresh_min <= self.refresh_default <= self.refresh_max:
             raise ConfigError(
                 "need REFRESH_MIN_SECONDS <= REFRESH_DEFAULT_SECONDS <= REFRESH_MAX_SECONDS"
@@ -479,6 +545,11 @@ class Settings:
     def effective_secret_key(self) -> str:
         """The secret key; development and tests fall back to a fixed, public one."""
         return self.secret_key or _DEV_SECRET
+
+    @property
+    def rate_limit_prefix(self) -> str:
+        """The prefix of the rate limiter's Redis keys (Flask-Limiter's RATELIMIT_KEY_PREFIX)."""
+        return f"{self.queue_prefix}-ratelimit"
 
     @property
     def admin_enabled(self) -> bool:

@@ -49,6 +49,7 @@ def fetch_limits(settings: Settings) -> FetchLimits:
         user_agent=settings.fetch_user_agent,
         allow_private_networks=settings.fetch_allow_private_networks,
         allowed_hosts=settings.fetch_allowed_hosts,
+        allowed_ports=settings.fetch_allowed_ports,
         max_items=settings.fetch_max_items,
         max_items_read=settings.fetch_max_items_read,
         max_elements=settings.fetch_max_elements,

@@ -187,3 +187,35 @@ def test_only_the_config_module_reads_the_environment() -> None:
         if path.name != "config.py" and (lines := _reads_the_environment(path))
     }
     assert readers == {}
+
+
+def test_fetch_allowed_ports_default_to_80_443_and_the_unprivileged_range() -> None:
+    settings = Settings.from_env({**BASE, "FEEDQUEUE_ENV": "test"})
+    assert settings.fetch_allowed_ports == ((80, 80), (443, 443), (1024, 65535))
+
+
+def test_fetch_allowed_ports_read_ports_and_ranges() -> None:
+    env = {**BASE, "FEEDQUEUE_ENV": "test", "FETCH_ALLOWED_PORTS": " 443, 8000-8080 ,80"}
+    assert Settings.from_env(env).fetch_allowed_ports == ((80, 80), (443, 443), (8000, 8080))
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "9000-8000", "http", ",", "80-"])
+def test_a_malformed_port_list_fails_loudly(value: str) -> None:
+    with pytest.raises(ConfigError, match="FETCH_ALLOWED_PORTS"):
+        Settings.from_env({**BASE, "FEEDQUEUE_ENV": "test", "FETCH_ALLOWED_PORTS": value})
+
+
+def test_items_kept_per_feed_may_equal_the_items_of_a_document_but_not_fall_below() -> None:
+    env = {**BASE, "FEEDQUEUE_ENV": "test", "FETCH_MAX_ITEMS": "300"}
+    assert Settings.from_env({**env, "RETENTION_ITEMS_PER_FEED": "300"})
+    with pytest.raises(ConfigError, match="RETENTION_ITEMS_PER_FEED"):
+        Settings.from_env({**env, "RETENTION_ITEMS_PER_FEED": "299"})
+
+
+@pytest.mark.parametrize(
+    "variable",
+    ["QUEUE_MAX_JOBS", "RETENTION_FETCH_DAYS", "RETENTION_ITEM_DAYS", "RETENTION_BATCH_SIZE"],
+)
+def test_capacity_and_retention_limits_must_be_positive(variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({**BASE, "FEEDQUEUE_ENV": "test", variable: "0"})

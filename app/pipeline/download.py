@@ -12,7 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions as u3
@@ -31,6 +31,15 @@ ACCEPT = (
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 PERMANENT_STATUSES = frozenset({301, 308})
 CHUNK_SIZE = 64 * 1024
+
+
+def _has_credentials(url: str) -> bool:
+    """True when ``url`` carries a user name or password (``user:pass@host``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "@" in url.split("?", 1)[0].split("#", 1)[0]
+    return parts.username is not None or parts.password is not None
 
 
 def _megabytes(n: int) -> str:
@@ -189,6 +198,12 @@ def _download(
     adapter: PinnedAdapter,
     start: float,
 ) -> Download:
+    if _has_credentials(url):
+        # A submitted address cannot carry them (app.urls); a discovered link could.
+        raise FetchError(
+            "invalid_url",
+            "The address has a user name or password, which feedqueue does not use.",
+        )
     hops = _Hops(limits, _request_headers(limits, validators), session, ctx, adapter)
     visited: set[str] = set()
     all_permanent = True
@@ -212,6 +227,13 @@ def _download(
         redirects += 1
         all_permanent = all_permanent and status in PERMANENT_STATUSES
         current = urldefrag(urljoin(prepared_url, location.strip()))[0]
+        if _has_credentials(current):
+            # Never followed, stored or shown: the address itself is a secret.
+            raise FetchError(
+                "invalid_url",
+                "The address redirects to an address with a user name or password, "
+                "which feedqueue does not follow.",
+            )
         if redirects > limits.max_redirects:
             raise FetchError(
                 "too_many_redirects",

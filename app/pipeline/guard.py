@@ -7,6 +7,7 @@ answer (DNS rebinding) can never replace an address that passed the check.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import threading
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from urllib.parse import SplitResult, urlsplit
 from .addresses import host_ip_literal, is_blocked_ip, is_localhost_name, normalise_host
 from .errors import FetchError
 from .models import FetchLimits
+
+log = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 4096
 SockAddr = tuple[int, tuple]  # (address family, sockaddr as accepted by socket.connect)
@@ -115,6 +118,13 @@ def resolve_allowed(url: str, limits: FetchLimits, timeout: float | None = None)
     parts = split_url(url)
     host = normalise_host(parts.hostname or "")
     port = default_port(parts)
+    if not any(first <= port <= last for first, last in limits.allowed_ports):
+        # Checked for every hop and whatever the address: no fetch may knock on a mail,
+        # SSH or database port, even of a host that FETCH_ALLOWED_HOSTS exempts.
+        raise FetchError(
+            "blocked_address",
+            f"Port {port} is not one feedqueue fetches from (FETCH_ALLOWED_PORTS).",
+        )
     exempt = limits.allow_private_networks or host in limits.allowed_hosts
     if not exempt and is_localhost_name(host):
         raise FetchError(
@@ -130,10 +140,15 @@ def resolve_allowed(url: str, limits: FetchLimits, timeout: float | None = None)
         for _family, sockaddr in addresses:
             ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
             if is_blocked_ip(ip):
-                where = f"{host} is" if literal is not None else f"{host} points to {ip},"
-                raise FetchError(
-                    "blocked_address", f"{where} {_why(ip)}; fetching it is not allowed."
-                )
+                if literal is not None:
+                    message = f"{host} is {_why(ip)}; fetching it is not allowed."
+                else:
+                    # The message is shown to whoever submitted the feed: never say which
+                    # private address a name resolved to (a map of the internal network);
+                    # the log, for operators, does.
+                    log.warning("blocked address: %s resolved to %s (%s)", host, ip, _why(ip))
+                    message = f"{host} points to {_why(ip)}; fetching it is not allowed."
+                raise FetchError("blocked_address", message)
     return Target(host=host, port=port, addresses=tuple(addresses))
 
 

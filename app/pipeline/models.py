@@ -21,6 +21,9 @@ class FetchLimits:
     user_agent: str = "feedqueue/1.0 (+https://github.com/feedqueue/feedqueue)"
     allow_private_networks: bool = False
     allowed_hosts: frozenset[str] = frozenset()  # lowercase host names exempt from the guard
+    # Ports a fetch may connect to, as inclusive (first, last) ranges: by default the
+    # web's and the unprivileged ones, so no fetch can probe mail, SSH or database ports.
+    allowed_ports: tuple[tuple[int, int], ...] = ((80, 80), (443, 443), (1024, 65535))
     max_items: int = 500  # per-feed item cap (newest kept)
     max_items_read: int = 2000  # items of one document read; the rest is never parsed
     # Caps on the document itself, checked by a streaming scan before the feed parser

@@ -17,6 +17,11 @@ from rq import Queue, Retry
 
 from app.config import Settings
 
+#: Longest a job may wait in Redis before its hash expires. Its fetch stays queued
+#: in Postgres, where the reconciler finds it without a job and enqueues it again:
+#: no job hash lives in Redis for ever, even one whose queue nobody works.
+QUEUED_JOB_TTL = 24 * 3600
+
 JOB_FUNC = "app.jobs.fetch.run_fetch"
 BATCH_FUNC = "app.jobs.batch.run_fetch_batch"
 
@@ -55,6 +60,7 @@ class Queues:
         retries = self.settings.fetch_retries
         return {
             "timeout": self.settings.job_timeout,
+            "ttl": QUEUED_JOB_TTL,
             # Results live in Postgres: RQ need not store them (0 = delete the job when done).
             "result_ttl": 0,
             "failure_ttl": 7 * 24 * 3600,

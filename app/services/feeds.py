@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from app.queue.queues import Queues
-from app.services.submissions import QueueUnavailable, request_refresh
+from app.services.submissions import QueueFull, QueueUnavailable, request_refresh
 from app.storage import feeds
 
 
@@ -64,6 +64,6 @@ def requeue_failing(session: Session, queues: Queues, code: str, *, since: datet
         try:
             if request_refresh(session, queues, feed).created:
                 queued += 1
-        except QueueUnavailable:
+        except (QueueUnavailable, QueueFull):
             return Requeued(queued, stopped=True)
     return Requeued(queued, stopped=False)

@@ -10,6 +10,7 @@ is shown for a day (:data:`KEPT_FOR`); each new one removes those older than tha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.opml import parse_opml, plan_import
 from app.queue.queues import Queues
-from app.services.submissions import QueueUnavailable, blocked_reason, submit_url
+from app.services.submissions import QueueFull, QueueUnavailable, blocked_reason, submit_url
 from app.storage import imports
 from app.storage.imports import Entry
 
@@ -27,27 +28,48 @@ KEPT_FOR = timedelta(days=1)
 #: The longest file name kept for the progress page's title.
 MAX_NAME = 200
 QUEUE_DOWN = "The job queue is unavailable; import this one again later."
+QUEUE_FULL = "The job queue is full; import this one again later."
+OVER_LIMIT = (
+    "Over your submission rate limit (each feed of an import counts as a submission); "
+    "import this one again later."
+)
 _DONE = ("succeeded", "failed", "deleted")
 
 
 def import_opml(
-    session: Session, queues: Queues, settings: Settings, *, name: str, data: bytes
+    session: Session,
+    queues: Queues,
+    settings: Settings,
+    *,
+    name: str,
+    data: bytes,
+    charge: Callable[[], bool] = lambda: True,
 ) -> uuid.UUID:
     """Submit every valid feed of the OPML file ``data`` and store the import; its id.
 
-    Raises app.opml.OpmlError when the file as a whole cannot be read. When Redis
-    refuses a submission, what was queued stays and the rest is reported refused,
-    to be imported again later.
+    Each feed is a submission: ``charge()`` counts it against the client's rate
+    limit and says False when the client is over it. Raises app.opml.OpmlError
+    when the file as a whole cannot be read. When the client's limit is reached,
+    or the queue is full or down, what was queued stays and the rest is reported
+    refused, to be imported again later.
     """
     plan = plan_import(parse_opml(data).entries, check=lambda url: blocked_reason(url, settings))
     submitted: list[Entry] = []
     unqueued: list[Entry] = []
     for index, (entry, url) in enumerate(plan.accepted):
-        try:
-            done = submit_url(session, queues, url)
-        except QueueUnavailable:
+        why_not = None
+        if not charge():
+            why_not = OVER_LIMIT
+        else:
+            try:
+                done = submit_url(session, queues, url)
+            except QueueUnavailable:
+                why_not = QUEUE_DOWN
+            except QueueFull:
+                why_not = QUEUE_FULL
+        if why_not is not None:
             unqueued = [
-                Entry(later.line, later.title, later_url, refusal=QUEUE_DOWN)
+                Entry(later.line, later.title, later_url, refusal=why_not)
                 for later, later_url in plan.accepted[index:]
             ]
             break

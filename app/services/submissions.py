@@ -3,7 +3,9 @@
 The order matters. The fetch row is committed before the job is enqueued, so
 a worker never looks for a row that is not there yet. If Redis refuses the
 job, the rows written for this request are removed again and the caller
-answers 503: nothing is left half-written.
+answers 503: nothing is left half-written. Before anything is written, the
+submission is admitted against the queue's depth and the global budget
+(app.queue.backpressure): over either, :class:`QueueFull` and nothing written.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.pipeline import literal_host_blocked
+from app.queue.backpressure import admit_submission
 from app.queue.queues import Queues
 from app.storage.feeds import delete_feed_without_fetches, upsert_feed
 from app.storage.fetches import create_fetch, delete_fetch
@@ -27,6 +30,15 @@ BLOCKED = "That address is on a private or local network, which feedqueue does n
 
 class QueueUnavailable(RuntimeError):
     """Redis could not take the job; try again shortly."""
+
+
+class QueueFull(RuntimeError):
+    """Too much work is waiting (QUEUE_MAX_JOBS) or arriving (SUBMIT_GLOBAL_PER_MINUTE)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class Refused(ValueError):
@@ -72,7 +84,11 @@ def accepted_url(raw: object, settings: Settings) -> str:
 
 
 def submit_url(session: Session, queues: Queues, url: str) -> Submission:
-    """Store the feed at (normalised) ``url`` and queue its first or next fetch."""
+    """Store the feed at (normalised) ``url`` and queue its first or next fetch.
+
+    Raises QueueFull (nothing written) when the queue cannot take more work.
+    """
+    _admit(queues)
     feed, is_new_feed = upsert_feed(session, url)
     return _queue_fetch(session, queues, feed, FetchTrigger.SUBMITTED, drop_feed=is_new_feed)
 
@@ -80,8 +96,18 @@ def submit_url(session: Session, queues: Queues, url: str) -> Submission:
 def request_refresh(
     session: Session, queues: Queues, feed: Feed, trigger: FetchTrigger = FetchTrigger.MANUAL
 ) -> Submission:
-    """Queue a fetch of an existing feed (or return its pending one)."""
+    """Queue a fetch of an existing feed (or return its pending one); QueueFull as above."""
+    _admit(queues)
     return _queue_fetch(session, queues, feed, trigger, drop_feed=False)
+
+
+def _admit(queues: Queues) -> None:
+    try:
+        full = admit_submission(queues)
+    except RedisError as exc:
+        raise QueueUnavailable("The job queue is unavailable.") from exc
+    if full is not None:
+        raise QueueFull(full.reason, full.retry_after)
 
 
 def _queue_fetch(

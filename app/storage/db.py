@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 
 class Database:
@@ -74,12 +73,19 @@ def driver_cursor(session: Session) -> Iterator[Any]:
 
 
 def probe_engine(url: str, timeout: int) -> Engine:
-    """An engine for readiness probes: every use opens (and closes) a new connection,
-    so a probe tests that one can be made and holds none in between; ``timeout``
-    seconds to connect and per statement."""
+    """An engine for readiness probes: one pooled connection per process, never more.
+
+    A probe reuses it, so probing as fast as anyone likes cannot open connections
+    (Postgres plans cap them: 20 on essential-0); probes that arrive together wait
+    ``timeout`` seconds for it and then fail as not ready. ``timeout`` seconds also
+    to connect and per statement. A connection that broke is replaced at the next probe.
+    """
     return create_engine(
         url,
-        poolclass=NullPool,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=timeout,
+        pool_recycle=1800,
         connect_args={
             "connect_timeout": timeout,
             "application_name": "feedqueue-probe",

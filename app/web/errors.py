@@ -4,8 +4,10 @@ API clients, a readable page for browsers, never a stack trace."""
 from __future__ import annotations
 
 import logging
+from typing import Any, NoReturn
 
-from flask import Flask, Response, request
+from flask import Flask, Request, Response, request
+from flask.json.provider import DefaultJSONProvider
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -27,8 +29,37 @@ _HTTP_CODES = {
 }
 
 
+INVALID_JSON = "The body is not valid JSON (or is nested too deeply)."
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """JSON whose reading fails as bad input, not as a crash, however deep it nests.
+
+    ``json.loads`` raises RecursionError (not ValueError) on a document nested
+    a few thousand levels deep, and ``get_json(silent=True)`` only catches
+    ValueError: any endpoint reading JSON would answer 500.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+class AppRequest(Request):
+    """Flask's request, whose unreadable JSON body is the contract's 400 ``invalid_json``."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> NoReturn:
+        if e is None:  # not a JSON content type: Flask's 415
+            super().on_json_loading_failed(e)
+        raise ApiError(400, "invalid_json", INVALID_JSON)
+
+
 def register(app: Flask) -> None:
-    """Install the error handlers on ``app``."""
+    """Install the error handlers on ``app``, and JSON reading that cannot crash it."""
+    app.json = BoundedJSONProvider(app)
+    app.request_class = AppRequest
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> Response:

@@ -14,11 +14,12 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 
 from flask import Response, abort, jsonify, render_template, request
+from limits import parse_many
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.extensions import Probes, feedqueue, limiter
+from app.extensions import Probes, client_key, feedqueue, limiter
 from app.queue.queues import Queues
 from app.storage.feeds import get_feed, newest_feeds
 from app.storage.fetches import pending_fetches
@@ -103,28 +104,88 @@ def error_response(
 # -- access ----------------------------------------------------------------------------------
 
 
+#: The per-client counter that submissions, refreshes and OPML imports share.
+SUBMISSION_SCOPE = "submissions"
+#: The per-client counter of failed admin logins.
+ADMIN_AUTH_SCOPE = "admin-auth"
+
+
 def submission_limit() -> str:
     """Per-client limit on submissions and refreshes (SUBMIT_RATE_LIMIT)."""
     return settings().submit_rate_limit
 
 
 def rate_limited(view: Callable[P, R]) -> Callable[P, R]:
-    """Hold a view that queues or changes work to SUBMIT_RATE_LIMIT per client."""
-    return limiter.limit(submission_limit)(view)
+    """Hold a view that queues or changes work to SUBMIT_RATE_LIMIT per client.
+
+    One counter per client for every such view: a client cannot get a fresh
+    budget by switching from POST /feeds to refreshes or OPML imports.
+    """
+    return limiter.shared_limit(submission_limit, scope=SUBMISSION_SCOPE)(view)
+
+
+def _limit_args(scope: str) -> list[str]:
+    # Flask-Limiter's own identifiers for a shared limit: key prefix, client, scope.
+    return [settings().rate_limit_prefix, client_key(), scope]
+
+
+def _charge(limit_text: str, scope: str) -> bool:
+    """Count one hit against ``limit_text`` for this client in ``scope``; False when over.
+
+    For what a view counts after its start (each feed of an OPML file, each failed
+    login): the same storage and keys as Flask-Limiter's own counters.
+    """
+    try:
+        return all(
+            limiter.limiter.hit(item, *_limit_args(scope)) for item in parse_many(limit_text)
+        )
+    except RedisError:
+        return True  # as RATELIMIT_SWALLOW_ERRORS: a Redis outage does not lock clients out
+
+
+def _over(limit_text: str, scope: str) -> bool:
+    """True when this client has no hit left in ``scope`` (nothing counted)."""
+    try:
+        return not all(
+            limiter.limiter.test(item, *_limit_args(scope)) for item in parse_many(limit_text)
+        )
+    except RedisError:
+        return False
+
+
+def charge_submission() -> bool:
+    """Count one more submission of this client (an OPML file's feed); False when over."""
+    return _charge(submission_limit(), SUBMISSION_SCOPE)
 
 
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Require the admin credentials (HTTP Basic); 404 when none are configured."""
+    """Require the admin credentials (HTTP Basic); 404 when none are configured.
+
+    Failed attempts count per client against ADMIN_AUTH_RATE_LIMIT; over it, every
+    attempt (right or wrong) gets 429 until the window ends, so the password
+    cannot be guessed at the speed of the web.
+    """
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         config = settings()
         if not config.admin_enabled:
             abort(404)
+        if _over(config.admin_auth_rate_limit, ADMIN_AUTH_SCOPE):
+            abort(
+                error_response(
+                    429,
+                    "rate_limited",
+                    "Too many failed admin logins from this address; try again later.",
+                    {"Retry-After": "60"},
+                )
+            )
         auth = request.authorization
         user_ok = _same_secret(auth.username if auth else None, config.admin_user)
         password_ok = _same_secret(auth.password if auth else None, config.admin_password)
         if not (auth and auth.type == "basic" and user_ok and password_ok):
+            if auth is not None:  # a browser's first, credential-less request is no failure
+                _charge(config.admin_auth_rate_limit, ADMIN_AUTH_SCOPE)
             response = error_response(401, "unauthorized", "Admin credentials required.")
             response.headers["WWW-Authenticate"] = 'Basic realm="feedqueue admin"'
             abort(response)

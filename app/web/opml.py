@@ -16,7 +16,7 @@ from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml
 from app.services.opml_import import Progress, import_opml, import_progress
 from app.storage.feeds import all_feeds
 from app.web import wording
-from app.web.helpers import db_session, queues, rate_limited, settings
+from app.web.helpers import charge_submission, db_session, queues, rate_limited, settings
 
 bp = Blueprint("opml", __name__)
 
@@ -51,7 +51,12 @@ def import_file() -> Response:
     data = upload.stream.read(MAX_BYTES + 1)
     try:
         import_id = import_opml(
-            db_session(), queues(), settings(), name=upload.filename, data=data
+            db_session(),
+            queues(),
+            settings(),
+            name=upload.filename,
+            data=data,
+            charge=charge_submission,
         )
     except OpmlError as exc:
         return _form(str(exc), 400)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from app.services.submissions import (
+    QueueFull,
     QueueUnavailable,
     Refused,
     Submission,
@@ -72,6 +73,17 @@ def _queue_unavailable() -> ApiError:
     )
 
 
+def queue_full(err: QueueFull) -> ApiError:
+    """503 queue_full: nothing was saved; the client should come back after Retry-After."""
+    return ApiError(
+        503,
+        "queue_full",
+        f"Too much work is waiting; nothing was saved. Try again in {err.retry_after} s. "
+        f"({err.message})",
+        {"Retry-After": str(err.retry_after)},
+    )
+
+
 @bp.post("/feeds")
 @rate_limited
 def submit_feed() -> Response:
@@ -87,6 +99,8 @@ def submit_feed() -> Response:
         submission = submit_url(db_session(), queues(), url)
     except QueueUnavailable:
         raise _queue_unavailable() from None
+    except QueueFull as err:
+        raise queue_full(err) from None
     return _accepted(submission)
 
 
@@ -98,4 +112,6 @@ def refresh_feed(feed_id: int) -> Response:
         submission = request_refresh(db_session(), queues(), feed)
     except QueueUnavailable:
         raise _queue_unavailable() from None
+    except QueueFull as err:
+        raise queue_full(err) from None
     return _accepted(submission)

@@ -1,4 +1,5 @@
-"""Periodic work of the worker dyno's supervisor: refresh scheduling and reconciliation.
+"""Periodic work of the worker dyno's supervisor: refresh scheduling, reconciliation,
+retention (app.workers.retention) and the dyno's metrics.
 
 Both are safe to run on every dyno at once. Due feeds are claimed with
 ``FOR UPDATE SKIP LOCKED`` and get a new ``next_fetch_at`` in the same
@@ -21,10 +22,12 @@ from app.jobs.crashes import settle_orphans
 from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
 from app.queue import registry
+from app.queue.backpressure import room_in
 from app.storage.feeds import claim_due_feeds
 from app.storage.fetches import create_refresh_fetches, mark_enqueued, stale_fetches
 from app.storage.models import FetchState
 from app.workers.recovery import enqueue_again
+from app.workers.retention import Pruner, prune_some
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,17 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
     Set-based: one claim, one bulk insert, one bulk update and one Redis round
     trip per batch, so the scheduler keeps up with hundreds of refreshes a second.
     """
+    try:
+        room = room_in(ctx.queues, ctx.queues.refresh, ctx.settings.queue_max_jobs)
+    except RedisError:
+        log.warning("scheduler: Redis unavailable; due feeds wait in Postgres")
+        return 0
+    if room == 0:
+        # Backpressure (QUEUE_MAX_JOBS): due feeds keep their next_fetch_at and wait in
+        # Postgres; they are claimed, most overdue first, once the queue has drained.
+        log.warning("scheduler: refresh queue full (QUEUE_MAX_JOBS); due feeds wait")
+        return 0
+    limit = min(limit, room * ctx.settings.refresh_batch_size)
     now = datetime.now(UTC)
     with ctx.db.session() as session:
         due = claim_due_feeds(
@@ -100,10 +114,12 @@ def reconcile(ctx: JobContext) -> int:
 
 @dataclass
 class Housekeeper:
-    """Runs the scheduler and the reconciler at their intervals from the supervisor loop."""
+    """Runs the scheduler, the reconciler and retention at their intervals from the
+    supervisor loop."""
 
     ctx: JobContext
     _next: dict[str, float] = field(default_factory=dict)
+    _pruner: Pruner | None = None
 
     def __call__(self) -> None:
         now = time.monotonic()
@@ -116,6 +132,13 @@ class Housekeeper:
         if now >= self._next.get("reconcile", 0.0):
             self._next["reconcile"] = now + settings.reconcile_every
             reconcile(self.ctx)
+        if settings.retention_every and now >= self._next.get("retention", 0.0):
+            # A pass does a few short transactions; with more to delete it comes back
+            # at the next tick rather than holding up the scheduler.
+            if self._pruner is None:
+                self._pruner = Pruner(self.ctx.db, settings)
+            more = prune_some(self._pruner)
+            self._next["retention"] = now + (0 if more else settings.retention_every)
         if now >= self._next.get("metrics", 0.0):
             self._next["metrics"] = now + METRICS_EVERY
             self._publish_metrics()

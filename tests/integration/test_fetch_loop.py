@@ -3,6 +3,7 @@ local HTTP server, items land in Postgres, the status endpoint reports it."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 
 from flask.testing import FlaskClient
@@ -104,8 +105,11 @@ def test_page_that_is_not_a_feed_fails_with_not_a_feed(
 def test_refused_connection_fails_with_connection_error(
     client: FlaskClient, run_worker_burst: Callable
 ) -> None:
-    # Port 1 on loopback: nothing listens there.
-    submitted = _submit(client, "http://127.0.0.1:1/feed.xml")
+    # A loopback port just freed: nothing listens there (and it is one FETCH_ALLOWED_PORTS allows).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    submitted = _submit(client, f"http://127.0.0.1:{port}/feed.xml")
     run_worker_burst()
     body = client.get(submitted["status_url"]).get_json()
     assert body["state"] == "failed" and body["error"]["code"] == "connection_error"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from app import create_app
 from app.config import Settings
@@ -67,3 +69,27 @@ def test_metrics_scrape_survives_redis_being_down(
     feedqueue.of(app).close()
     assert response.status_code == 200
     assert b"feedqueue_redis_up 0.0" in response.data
+
+
+def _probe_backends(db: Database) -> list[int]:
+    with db.session() as session:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = 'feedqueue-probe' "
+                    "AND datname = current_database()"
+                )
+            )
+        )
+
+
+def test_readyz_probes_reuse_one_pooled_connection_however_many_arrive(
+    client: FlaskClient, db: Database
+) -> None:
+    assert client.get("/readyz").status_code == 200
+    first = _probe_backends(db)
+    assert len(first) == 1  # kept open in the pool, not one per probe
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _n: client.get("/readyz").status_code, range(40)))
+    assert set(codes) <= {200, 503} and 200 in codes
+    assert _probe_backends(db) == first

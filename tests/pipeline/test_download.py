@@ -145,6 +145,24 @@ def test_redirect_loop_is_too_many_redirects(server, limits) -> None:
     assert server.hits("/a") == 1
 
 
+def test_a_redirect_to_an_address_with_credentials_is_refused_without_showing_them(
+    server, limits
+) -> None:
+    server.add("/secret", RSS)
+    target = server.url("/secret").replace("http://", "http://alice:s3cret@")
+    server.route("/feed", redirect(302, target))
+    error = fail(server.url("/feed"), limits)
+    assert error.code == "invalid_url"
+    assert "s3cret" not in error.message and "alice" not in error.message
+    assert server.hits("/secret") == 0
+
+
+def test_a_redirect_to_a_port_outside_the_allowed_ones_is_refused(server, limits) -> None:
+    server.route("/feed", redirect(302, "http://127.0.0.1:25/feed"))
+    error = fail(server.url("/feed"), limits)
+    assert error.code == "blocked_address" and "25" in error.message
+
+
 def test_more_redirects_than_the_limit_is_too_many_redirects(server, limits) -> None:
     for i in range(10):
         server.route(f"/r{i}", redirect(302, f"/r{i + 1}"))

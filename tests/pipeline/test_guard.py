@@ -93,6 +93,46 @@ def test_metadata_address_message_names_host_and_reason(fake_dns) -> None:
     assert "meta.example" in info.value.message and "link-local" in info.value.message
 
 
+def test_the_private_address_a_name_resolved_to_is_logged_never_in_the_message(
+    fake_dns, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_dns({"inside.example": ["10.20.30.40"]})
+    with caplog.at_level("WARNING", logger="app.pipeline.guard"):
+        with pytest.raises(FetchError) as info:
+            check_url_allowed("http://inside.example/feed", GUARD_ON)
+    assert info.value.code == "blocked_address"
+    assert "10.20.30.40" not in info.value.message and "inside.example" in info.value.message
+    assert "10.20.30.40" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("port", "allowed"),
+    [(25, False), (79, False), (80, True), (81, False), (443, True), (444, False),
+     (1023, False), (1024, True), (5432, True), (65535, True)],
+)  # fmt: skip
+def test_default_ports_are_80_443_and_the_unprivileged_range(
+    fake_dns, port: int, allowed: bool
+) -> None:
+    fake_dns({"feed.example": ["93.184.216.34"]})
+    url = f"http://feed.example:{port}/rss"
+    if allowed:
+        check_url_allowed(url, GUARD_ON)
+        return
+    with pytest.raises(FetchError) as info:
+        check_url_allowed(url, GUARD_ON)
+    assert info.value.code == "blocked_address" and str(port) in info.value.message
+
+
+def test_allowed_ports_hold_even_where_private_networks_are_allowed(fake_dns) -> None:
+    limits = FetchLimits(allow_private_networks=True, allowed_ports=((8000, 8999),))
+    check_url_allowed("http://127.0.0.1:8000/feed", limits)
+    check_url_allowed("http://127.0.0.1:8999/feed", limits)
+    for port in (80, 7999, 9000):
+        with pytest.raises(FetchError) as info:
+            check_url_allowed(f"http://127.0.0.1:{port}/feed", limits)
+        assert info.value.code == "blocked_address"
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -112,3 +112,37 @@ def test_credentials_are_compared_in_constant_time(
     admin_app.test_client().get("/_admin_probe", headers=_basic("a", "b" * 300))
     assert len(calls) == 2  # user and password both compared, no short-circuit
     assert all(isinstance(a, bytes) and len(a) == len(b) == 32 for a, b in calls)
+
+
+def test_failed_admin_logins_are_limited_per_client_right_ones_included_after_that(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = _app_with_probe(
+        make_app, admin_user=USER, admin_password=PASSWORD, admin_auth_rate_limit="3 per minute"
+    )
+    client = app.test_client()
+    guesser = {"X-Forwarded-For": "203.0.113.9"}
+    wrong = [
+        client.get("/_admin_probe", headers={**_basic(USER, f"guess{n}"), **guesser}).status_code
+        for n in range(3)
+    ]
+    assert wrong == [401, 401, 401]
+    blocked = client.get("/_admin_probe", headers={**_basic(USER, PASSWORD), **guesser})
+    assert blocked.status_code == 429
+    assert blocked.get_json()["error"]["code"] == "rate_limited"
+    assert int(blocked.headers["Retry-After"]) > 0
+    # Another client is not affected.
+    other = {"X-Forwarded-For": "198.51.100.4"}
+    allowed = client.get("/_admin_probe", headers={**_basic(USER, PASSWORD), **other})
+    assert allowed.status_code == 200
+
+
+def test_a_request_without_credentials_is_no_failed_login(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = _app_with_probe(
+        make_app, admin_user=USER, admin_password=PASSWORD, admin_auth_rate_limit="1 per minute"
+    )
+    client = app.test_client()
+    assert [client.get("/_admin_probe").status_code for _ in range(3)] == [401, 401, 401]
+    assert client.get("/_admin_probe", headers=_basic(USER, PASSWORD)).status_code == 200

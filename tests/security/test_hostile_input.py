@@ -12,6 +12,8 @@ import base64
 import json
 from urllib.parse import quote
 
+import pytest
+from flask import Flask, request
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -129,3 +131,29 @@ def test_any_id_in_a_path_gets_a_json_answer(client: FlaskClient, segment: str) 
     for path in (f"/fetches/{quoted}", f"/api/feeds/{quoted}", f"/api/feeds/{quoted}/items"):
         _assert_well_formed(client.get(path))
     _assert_well_formed(client.post(f"/feeds/{quoted}/refresh", json={}))
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("path", ["/feeds", "/feeds/1/refresh", "/api/feeds", "/status/requeue"])
+def test_deeply_nested_json_is_400_invalid_json_on_any_endpoint(
+    client: FlaskClient, path: str, depth: int
+) -> None:
+    body = "[" * depth + "]" * depth
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code < 500
+    if path == "/feeds":
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_a_view_that_reads_json_strictly_gets_400_invalid_json_for_a_deep_body(
+    app: Flask,
+) -> None:
+    @app.post("/_strict_json")
+    def strict() -> dict[str, object]:
+        return {"got": type(request.get_json()).__name__}
+
+    body = "{\"a\":" * 50_000 + "1" + "}" * 50_000
+    response = app.test_client().post("/_strict_json", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"

@@ -7,6 +7,7 @@ that the app never answers 5xx and that every answer matches the document
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,6 +48,24 @@ def test_the_document_is_openapi_3_1_and_describes_the_json_api() -> None:
     assert "Location" in submit["202"]["headers"]
     error = doc["components"]["schemas"]["Error"]
     assert error["properties"]["error"]["required"] == ["code", "message"]
+
+
+def test_the_202_and_each_poll_carry_the_documented_polling_hint(
+    make_app: Callable[..., Flask],
+) -> None:
+    doc = yaml.safe_load(DOC.read_text())
+    hint = "#/components/headers/PollAfter"
+    paths = doc["paths"]
+    assert paths["/feeds"]["post"]["responses"]["202"]["headers"]["Retry-After"]["$ref"] == hint
+    poll_headers = paths["/fetches/{fetch_id}"]["get"]["responses"]["200"]["headers"]
+    assert poll_headers["Retry-After"]["$ref"] == hint
+    pattern = doc["components"]["headers"]["PollAfter"]["schema"]["pattern"]
+    # As deployed: a per-client limit with a one-minute and a one-hour window.
+    client = make_app(submit_rate_limit="30 per minute;300 per hour").test_client()
+    accepted = client.post("/feeds", json={"url": "https://example.com/polled"})
+    poll = client.get(accepted.headers["Location"])
+    for response in (accepted, poll):
+        assert re.fullmatch(pattern, response.headers["Retry-After"])
 
 
 def test_every_documented_path_exists_in_the_app(app: Flask) -> None:

@@ -1,13 +1,38 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import func, select
 
+from app import create_app
+from app.config import Settings
+from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch
 
 JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def make_limited_client(
+    settings: Settings, db: Database, redis: Redis
+) -> Iterator[Callable[[str], FlaskClient]]:
+    """Clients of apps with SUBMIT_RATE_LIMIT set as in production."""
+    apps: list[Flask] = []
+
+    def make(limit: str) -> FlaskClient:
+        app = create_app(replace(settings, submit_rate_limit=limit))
+        apps.append(app)
+        return app.test_client()
+
+    yield make
+    for app in apps:
+        feedqueue.of(app).close()
 
 
 def _count(db: Database, model: type) -> int:
@@ -182,3 +207,33 @@ def test_responses_carry_security_headers(client: FlaskClient) -> None:
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"]
+
+
+def test_the_202_and_each_poll_carry_the_apps_polling_hint_not_the_limiters_window(
+    make_limited_client: Callable[[str], FlaskClient],
+) -> None:
+    client = make_limited_client("30 per minute;300 per hour")
+    response = client.post("/feeds", json={"url": "https://example.com/hint"})
+    assert response.status_code == 202
+    assert response.headers["X-RateLimit-Limit"]  # the limiter did run on this request
+    assert response.headers["Retry-After"] == "1"
+    poll = client.get(response.headers["Location"])
+    assert poll.status_code == 200 and poll.headers["Retry-After"] == "1"
+
+
+def test_a_refused_submission_carries_no_retry_after_from_the_limiter(
+    make_limited_client: Callable[[str], FlaskClient],
+) -> None:
+    client = make_limited_client("30 per minute")
+    response = client.post("/feeds", json={"url": "ftp://example.com/feed"})
+    assert response.status_code == 400 and "Retry-After" not in response.headers
+
+
+def test_a_429_keeps_the_limiters_retry_after(
+    make_limited_client: Callable[[str], FlaskClient],
+) -> None:
+    client = make_limited_client("1 per hour")
+    assert client.post("/feeds", json={"url": "https://example.com/a"}).status_code == 202
+    response = client.post("/feeds", json={"url": "https://example.com/b"})
+    assert response.status_code == 429
+    assert 60 < int(response.headers["Retry-After"]) <= 3600

@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 from redis import Redis
 from rq import Queue
 from rq.job import JobStatus
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.context import JobContext
 from app.storage.db import Database
-from app.storage.models import Fetch, FetchState
-from app.workers.housekeeping import reconcile
+from app.storage.models import Feed, Fetch, FetchState
+from app.workers.housekeeping import enqueue_due_refreshes, reconcile
 from tests.feedserver import FeedServer
-from tests.refreshes import fetches_by_url, refresh_jobs, schedule
+from tests.refreshes import RSS, due_feeds, fetches_by_url, refresh_jobs, schedule
 
 
 def _queued_since(db: Database, *, minutes: float) -> None:
@@ -64,3 +64,35 @@ def test_the_reconciler_leaves_a_running_batchs_members_to_it(
     fetches = fetches_by_url(db).values()
     assert all(f.job_id is None for f in fetches)
     assert set(ctx.queues.refresh.get_job_ids()) == {str(f.id) for f in fetches}
+
+
+def _next_fetch_times(db: Database) -> list[datetime | None]:
+    with db.session() as session:
+        return list(session.scalars(select(Feed.next_fetch_at).order_by(Feed.id)))
+
+
+def test_a_full_refresh_queue_leaves_due_feeds_waiting_in_postgres_until_it_drains(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis,
+    feed_server: FeedServer,
+) -> None:
+    ctx = job_context_with(queue_max_jobs=2, refresh_batch_size=3)
+    redis.rpush(ctx.queues.refresh.key, "other-1", "other-2")
+    urls = [feed_server.add(f"/w{i}.xml", RSS) for i in range(4)]
+    due_feeds(db, urls)
+    before = _next_fetch_times(db)
+    assert enqueue_due_refreshes(ctx) == 0
+    assert fetches_by_url(db) == {} and _next_fetch_times(db) == before
+    redis.delete(ctx.queues.refresh.key)  # the workers drained the queue
+    assert enqueue_due_refreshes(ctx) == 4
+    assert set(fetches_by_url(db)) == set(urls)
+
+
+def test_the_scheduler_claims_only_what_the_room_left_in_the_queue_can_carry(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis,
+    feed_server: FeedServer,
+) -> None:
+    ctx = job_context_with(queue_max_jobs=2, refresh_batch_size=3)
+    redis.rpush(ctx.queues.refresh.key, "other-1")
+    due_feeds(db, [feed_server.add(f"/r{i}.xml", RSS) for i in range(7)])
+    assert enqueue_due_refreshes(ctx) == 3  # one job of room, three refreshes per job
+    assert redis.llen(ctx.queues.refresh.key) == 2

@@ -1,0 +1,117 @@
+"""Retention passes: keep Postgres' size flat by deleting old fetches and old items.
+
+Run by every worker dyno's housekeeping (every RETENTION_EVERY_SECONDS) and by
+``python -m app.manage prune-now``. The SQL, one short transaction per batch,
+is in app.storage.retention; this module decides what to delete and paces it.
+Two dynos pruning at once is harmless: they skip or wait on each other's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.storage import retention
+from app.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Transactions one housekeeping tick may spend; more work waits for the next tick.
+BATCHES_PER_TICK = 20
+#: Feeds looked at per query when looking for feeds with too many items.
+FEEDS_PER_PAGE = 200
+
+
+@dataclass
+class Pruned:
+    """What a pass deleted, and whether it stopped before the end."""
+
+    fetches: int = 0
+    items: int = 0
+    more: bool = False
+
+
+@dataclass
+class Pruner:
+    """Deletes what retention allows, a batch per transaction, resuming where it stopped."""
+
+    db: Database
+    settings: Settings
+    #: The feed the item pass got to: the next pass goes on from there.
+    _after_feed: int = 0
+    _feeds: list[int] = field(default_factory=list)
+
+    def run(
+        self, max_batches: int | None = BATCHES_PER_TICK, *, now: datetime | None = None
+    ) -> Pruned:
+        """Delete up to ``max_batches`` batches (None: until nothing is left).
+
+        ``now`` moves the clock the windows count from (a simulation of months of
+        refreshes, bench/storage.py); by default, the time now.
+        """
+        done = Pruned()
+        budget = max_batches if max_batches is not None else -1
+        now = now or datetime.now(UTC)
+        size = self.settings.retention_batch_size
+        fetch_cutoff = now - timedelta(days=self.settings.retention_fetch_days)
+        while budget != 0:
+            deleted = self._batch(lambda s: retention.delete_old_fetches(
+                s, before=fetch_cutoff, limit=size
+            ))
+            done.fetches += deleted
+            budget -= 1
+            if deleted < size:
+                break
+        item_cutoff = now - timedelta(days=self.settings.retention_item_days)
+        keep = self.settings.retention_items_per_feed
+        while budget != 0:
+            if not self._feeds:
+                self._feeds = self._batch(
+                    lambda s: retention.feeds_with_more_items_than(
+                        s, keep, after_id=self._after_feed, limit=FEEDS_PER_PAGE
+                    )
+                )
+                if not self._feeds:
+                    self._after_feed = 0  # the next pass starts again from the first feed
+                    return done
+            feed_id = self._feeds[0]
+            deleted = self._batch(lambda s, feed=feed_id: retention.delete_old_items(
+                s, feed, keep=keep, before=item_cutoff, limit=size
+            ))
+            done.items += deleted
+            budget -= 1
+            if deleted < size:  # this feed is done
+                self._feeds.pop(0)
+                self._after_feed = feed_id
+        done.more = True
+        return done
+
+    def _batch(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a transaction of its own, committed at once."""
+        with self.db.session() as session:
+            result = work(session)
+            session.commit()
+            return result
+
+
+def prune_some(pruner: Pruner) -> bool:
+    """One housekeeping tick of retention; True when there is more to delete."""
+    try:
+        done = pruner.run()
+    except DBAPIError as exc:
+        # A lock or statement timeout, or Postgres away: the next tick tries again.
+        log.warning("retention: pass stopped: %s", exc.orig)
+        return False
+    if done.fetches or done.items:
+        log.info("retention: deleted fetches=%d items=%d more=%s",
+                 done.fetches, done.items, done.more)
+    return done.more
