@@ -150,11 +150,17 @@ def load_feeds(
     conn.close()
 
 
-def reset_run(db_url: str) -> None:
-    """Forget the previous run's fetches and counters (the feeds stay as they are)."""
+def reset_run(db_url: str, *, checkpoint: bool) -> None:
+    """Forget the previous run's fetches and counters (the feeds stay as they are).
+
+    ``checkpoint``: every run starts just after a checkpoint, so each pays the same
+    full-page images (the first change of a page after a checkpoint logs the whole page).
+    """
     conn = connect(db_url)
     with conn.cursor() as cur:
         cur.execute("TRUNCATE fetches")
+        if checkpoint:
+            cur.execute("CHECKPOINT")
         cur.execute("SELECT pg_stat_reset()")
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
         if cur.fetchone():

@@ -112,7 +112,7 @@ def measure(
     updates, autovacuum runs) are the whole run's, read once the dynos have stopped:
     a pooled connection reports them to the statistics only every few seconds.
     """
-    scale_db.reset_run(db_url)
+    scale_db.reset_run(db_url, checkpoint=plan.server == "private")
     redis.Redis.from_url(services.redis_url).flushdb()
     procs = _start_workers(services, workers)
     stats = scale_db.connect(db_url)
