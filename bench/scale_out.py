@@ -127,6 +127,7 @@ def measure(
             time.sleep(plan.seconds)
             end = time.time()
             after = scale_db.counters(stats)
+            connections = _connections(services, stats)
             worker_cpu = sum(cpu_seconds(p) for p in procs) - worker_cpu
             server_cpu = cpu_seconds(feedserver) - server_cpu
             postgres = sampler.finish()
@@ -143,6 +144,7 @@ def measure(
     window = end - start
     row = _row(workers, window, fetches, before, after, postgres, worker_cpu)
     row["run_refreshes"] = finished
+    row.update(connections)
     row["tables"] = _tables(whole_run, finished)
     row["sizes_mib"] = sizes
     row["statements"] = top
@@ -168,6 +170,30 @@ def _tables(counters: dict[str, Any], refreshes: int) -> dict[str, Any]:
             "autovacuums": c["autovacuums"],
         }
     return out
+
+
+def _connections(services: Services, stats: Any) -> dict[str, Any]:
+    """Connections the dynos hold (Redis clients, Postgres backends) and Redis memory
+    (the whole server's: on a shared server, an upper bound)."""
+    client = redis.Redis.from_url(services.redis_url)
+    try:
+        # The server may carry other databases' clients: count this database's only.
+        db = str(client.connection_pool.connection_kwargs.get("db", 0))
+        clients = sum(1 for c in client.client_list() if c.get("db") == db) - 1  # less this one
+        memory = client.info("memory")["used_memory"]
+    finally:
+        client.close()
+    with stats.cursor() as cur:
+        (backends,) = scale_db.query_one(
+            cur,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        )
+    return {
+        "redis_clients": int(clients),
+        "redis_used_mib": round(memory / 2**20, 1),
+        "postgres_connections": int(backends) - 1,  # less the sampler's
+    }
 
 
 def _per(total: float, refreshes: int, scale: float = 1.0) -> float | None:
