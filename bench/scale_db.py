@@ -239,7 +239,7 @@ def sizes(conn: psycopg2.extensions.connection) -> dict[str, int]:
         return {name: round(size / 2**20, 1) for name, size in cur.fetchall()}
 
 
-def statements(conn: psycopg2.extensions.connection, limit: int = 8) -> list[dict[str, Any]]:
+def statements(conn: psycopg2.extensions.connection, limit: int = 16) -> list[dict[str, Any]]:
     """The bench database's costliest statements since the reset (pg_stat_statements)."""
     with conn.cursor() as cur:
         cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
+from typing import Any
 
 import psutil
 
@@ -45,6 +46,7 @@ class Sampler:
         self._latest: dict[int, float] = {}
         self._base: dict[int, float] = {}
         self.waits = {"Lock": 0, "LWLock": 0, "IO": 0}
+        self.events: dict[str, int] = {}  # "Lock:extend" -> samples
         self._postmaster: psutil.Process | None = None
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -67,11 +69,11 @@ class Sampler:
         self._thread.join(5)
         self._conn.close()
 
-    def _pids(self, rows: list[tuple[int, str | None]]) -> list[psutil.Process]:
+    def _pids(self, rows: list[tuple[int, str | None, str | None]]) -> list[psutil.Process]:
         if self._postmaster is not None:
             return [self._postmaster, *self._postmaster.children()]
         procs = []
-        for pid, _ in rows:
+        for pid, _, _ in rows:
             try:
                 procs.append(psutil.Process(pid))
             except psutil.NoSuchProcess:
@@ -81,7 +83,7 @@ class Sampler:
     def _sample(self) -> None:
         with self._conn.cursor() as cur:
             cur.execute(
-                "SELECT pid, wait_event_type FROM pg_stat_activity"
+                "SELECT pid, wait_event_type, wait_event FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             rows = cur.fetchall()
@@ -98,9 +100,11 @@ class Sampler:
                     self._base[pid] = 0.0  # born in the window: all its CPU counts
                 self._latest[pid] = seconds
             if self._started:
-                for _pid, wait in rows:
+                for _pid, wait, event in rows:
                     if wait in self.waits:
                         self.waits[wait] += 1
+                        key = f"{wait}:{event}"
+                        self.events[key] = self.events.get(key, 0) + 1
 
     def _loop(self) -> None:
         while not self._stop.wait(PERIOD):
@@ -113,7 +117,7 @@ class Sampler:
             self._base = dict(self._latest)
             self._started = True
 
-    def finish(self) -> dict[str, float]:
+    def finish(self) -> dict[str, Any]:
         """The window ends: CPU seconds and wait seconds within it."""
         self._sample()
         self._stop.set()
@@ -124,4 +128,5 @@ class Sampler:
                 "lock_wait_s": self.waits["Lock"] * PERIOD,
                 "lwlock_wait_s": self.waits["LWLock"] * PERIOD,
                 "io_wait_s": self.waits["IO"] * PERIOD,
+                "wait_s_by_event": {k: v * PERIOD for k, v in sorted(self.events.items())},
             }
