@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import create_engine, make_url, text
 
 from app.config import normalize_database_url
-from bench.scale_out import Plan, markdown, run
+from bench.scale_out import Plan, run
+from bench.scale_report import markdown
 from tests.dynos import free_port
 
 
