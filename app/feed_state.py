@@ -154,8 +154,8 @@ def resumed(now: datetime) -> Change:
 
 
 def provisional_next(now: datetime, refresh_interval: int | None, policy: Policy) -> datetime:
-    """The next fetch time the scheduler sets when it claims a due feed; the fetch's
-    outcome sets the real one."""
+    """The next fetch time the scheduler sets when it claims a due feed (before its
+    jitter); the fetch's outcome keeps it when the interval stays, else sets another."""
     return now + timedelta(seconds=refresh_interval or policy.refresh_default)
 
 

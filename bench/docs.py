@@ -9,6 +9,7 @@ from bench.report import LOAD_HEADERS, load_row, machine_table, table
 from bench.web_scenarios import P99_BUDGET_MS
 
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
+SCALE_OUT = Path(__file__).resolve().parent / "scale_out.md"
 
 
 def _verdict(ok: bool | None) -> str:
@@ -321,6 +322,8 @@ def render(results: dict[str, Any]) -> str:
         "See the rows with 1, 2 and 4 processes and two worker.py in sections 4 and 6.",
         "",
     ]
+    if SCALE_OUT.exists():  # bench.scale_out's runs: long, run on their own
+        out += [SCALE_OUT.read_text()]
     out += _memory(results)
     if FINDINGS.exists():
         out += [FINDINGS.read_text()]

@@ -11,7 +11,8 @@ decided by the options below, per feed and per request:
   a new version of the feed), ETag/Last-Modified with 304 answers, error rate (503).
 
 Run: ``python -m bench.feedserver --port 8700 --latency fixed:5``. ``GET /stats``
-returns counters as JSON.
+returns counters as JSON. ``--hosts N`` also listens on N more loopback addresses
+(:func:`host_address`), so feeds can live on many hosts as they do on the web.
 """
 
 from __future__ import annotations
@@ -196,15 +197,22 @@ class FeedServer:
         await writer.drain()
 
 
-async def serve(options: Options, host: str, port: int) -> None:
-    """Serve until cancelled."""
+def host_address(index: int) -> str:
+    """The loopback address of bench host ``index`` (0, 1, ...): 127.1.0.1, 127.1.0.2, ..."""
+    number = index + 1
+    return f"127.1.{number // 256}.{number % 256}"
+
+
+async def serve(options: Options, host: str, port: int, hosts: int = 0) -> None:
+    """Serve until cancelled, on ``host`` and on ``hosts`` bench host addresses."""
     server = FeedServer(options)
-    listener = await asyncio.start_server(server.handle, host, port, backlog=4096)
+    addresses = [host, *(host_address(i) for i in range(hosts))]
+    listener = await asyncio.start_server(server.handle, addresses, port, backlog=4096)
     async with listener:
         await listener.serve_forever()
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[Options, str, int]:
+def parse_args(argv: list[str] | None = None) -> tuple[Options, str, int, int]:
     parser = argparse.ArgumentParser(description="loopback feed server for benchmarks")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)
@@ -214,7 +222,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, str, int]:
     parser.add_argument("--change-rate", type=float, default=0.0)
     parser.add_argument("--error-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--hosts", type=int, default=0, help="more loopback addresses to serve on")
     args = parser.parse_args(argv)
+    if not 0 <= args.hosts < 65_000:
+        parser.error("--hosts must be between 0 and 64999")
     if args.host not in ("127.0.0.1", "::1", "localhost"):
         parser.error("the feed server listens on loopback only")
     options = Options(
@@ -225,13 +236,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, str, int]:
         error_rate=args.error_rate,
         seed=args.seed,
     )
-    return options, args.host, args.port
+    return options, args.host, args.port, args.hosts
 
 
 def main(argv: list[str] | None = None) -> None:
-    options, host, port = parse_args(argv)
+    options, host, port, hosts = parse_args(argv)
     try:
-        asyncio.run(serve(options, host, port))
+        asyncio.run(serve(options, host, port, hosts))
     except KeyboardInterrupt:
         pass
 

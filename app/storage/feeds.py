@@ -20,6 +20,8 @@ from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 #: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
 _MAX_ID = 2**63 - 1
+#: How far a claimed feed's provisional next fetch time moves, as a share of its interval.
+JITTER = 0.1
 
 
 def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
@@ -131,7 +133,10 @@ def claim_due_feeds(
     provisional next fetch time, and return their ids and due times.
 
     ``FOR UPDATE SKIP LOCKED``: schedulers of several dynos claim disjoint sets.
-    The provisional time is app.feed_state.provisional_next, computed per row.
+    The provisional time is app.feed_state.provisional_next, computed per row and
+    moved by up to ±JITTER of the interval, as app.feed_state.with_jitter moves a
+    success's: a refresh that keeps its interval keeps this time
+    (app.storage.outcomes), so feeds claimed together drift apart here.
     """
     due = [
         (feed_id, due_at)
@@ -148,7 +153,12 @@ def claim_due_feeds(
         session.execute(
             update(Feed)
             .where(Feed.id.in_([feed_id for feed_id, _ in due]))
-            .values(next_fetch_at=now + func.make_interval(0, 0, 0, 0, 0, 0, interval)),
+            .values(
+                next_fetch_at=now
+                + func.make_interval(
+                    0, 0, 0, 0, 0, 0, interval * (1 + JITTER * (2 * func.random() - 1))
+                )
+            ),
             execution_options={"synchronize_session": False},
         )
     return due

@@ -3,7 +3,11 @@
 A success finishes the fetch and updates its feed in one statement: nothing is
 recorded twice if another worker finished the fetch meanwhile, and the feed row
 is read and written inside the statement, so a pause made while the fetch ran
-is kept. Its state rule is generated from app.feed_state's tables. A failure
+is kept. Its state rule is generated from app.feed_state's tables. A scheduled
+refresh whose interval stays the same keeps the next fetch time its claim set
+(app.storage.feeds.claim_due_feeds): then no indexed column of the feed changes, and
+Postgres can write the update in place (a HOT update, with the room the table's fill
+factor leaves), without a new entry in each of the feed's indexes. A failure
 locks the feed row, and the caller decides the change with
 app.feed_state.after_failure before writing it here.
 """
@@ -41,7 +45,7 @@ WITH finished AS (
         not_modified = %(not_modified)s, warning = %(warning)s,
         discovered_url = %(discovered_url)s
     WHERE id = CAST(%(fetch_id)s AS uuid) AND state IN ('queued', 'running')
-    RETURNING feed_id
+    RETURNING feed_id, trigger
 )
 UPDATE feeds
 SET current_url = coalesce(%(current_url)s, current_url),
@@ -56,7 +60,11 @@ SET current_url = coalesce(%(current_url)s, current_url),
     last_error = NULL,
     last_fetched_at = %(now)s,
     last_success_at = %(now)s,
-    next_fetch_at = CASE WHEN {_stays_stopped()} THEN NULL ELSE %(next_fetch_at)s END,
+    next_fetch_at = CASE WHEN {_stays_stopped()} THEN NULL
+                         WHEN finished.trigger = 'refresh'
+                              AND feeds.refresh_interval = %(interval)s
+                              AND feeds.next_fetch_at > %(now)s THEN feeds.next_fetch_at
+                         ELSE %(next_fetch_at)s END,
     refresh_interval = %(interval)s,
     item_count = CASE WHEN %(items_changed)s
                       THEN (SELECT count(*) FROM items WHERE items.feed_id = feeds.id)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.feed_state import REFRESHABLE, FeedState, Policy, paused, provisional_next, resumed
 from app.storage import feeds
 from app.storage.db import Database
-from app.storage.models import Feed, Fetch, FetchState
+from app.storage.models import FEEDS_FILLFACTOR, Feed, Fetch, FetchState
 from app.storage.pagination import BadCursor
 from tests.storage.rows import add_feed, add_fetch
 
@@ -173,8 +173,14 @@ def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Databas
     }
     assert all(due_at == due for _, due_at in claimed)
     for (state, interval), feed_id in rows.items():
-        expected = provisional_next(NOW, interval, POLICY) if state in REFRESHABLE else due
-        assert _read(db, feed_id).next_fetch_at == expected
+        stored = _read(db, feed_id).next_fetch_at
+        if state not in REFRESHABLE:
+            assert stored == due
+            continue
+        # The provisional time, moved by up to JITTER of the interval either way.
+        centre = provisional_next(NOW, interval, POLICY)
+        spread = (centre - NOW) * feeds.JITTER
+        assert centre - spread <= stored <= centre + spread
     assert _read(db, later).next_fetch_at == NOW + timedelta(minutes=1)
 
 
@@ -217,3 +223,23 @@ def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
     holder.join(10)
     assert len(first) == 3 and len(second) == 3
     assert not {f for f, _ in first} & {f for f, _ in second}
+
+
+def test_feeds_claimed_together_get_different_next_fetch_times(db: Database) -> None:
+    with db.session() as session:
+        for i in range(20):
+            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
+                     next_fetch_at=NOW - timedelta(minutes=1))  # fmt: skip
+        session.commit()
+        feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        session.commit()
+        times = set(session.scalars(select(Feed.next_fetch_at)))
+    assert len(times) > 1
+
+
+def test_the_feeds_table_leaves_room_in_its_pages_for_updates_in_place(db: Database) -> None:
+    with db.session() as session:
+        options = session.scalar(
+            text("SELECT reloptions FROM pg_class WHERE oid = 'feeds'::regclass")
+        )
+    assert f"fillfactor={FEEDS_FILLFACTOR}" in options

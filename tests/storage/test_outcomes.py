@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.feed_state import AFTER_SUCCESS, STOPPED, FeedState, Policy, after_failure
 from app.storage.db import Database
@@ -137,3 +137,54 @@ def test_many_successes_are_written_together(db: Database) -> None:
         session.commit()
         done = session.scalars(select(Fetch.state).where(Fetch.id.in_([f.id for f in fetches])))
         assert set(done) == {FetchState.SUCCEEDED}
+
+
+def _claimed(db: Database, interval: int) -> int:
+    """An active feed as the scheduler leaves it: claimed, next fetch 50 minutes on."""
+    with db.session() as session:
+        feed = add_feed(
+            session,
+            state=FeedState.ACTIVE,
+            refresh_interval=interval,
+            next_fetch_at=NOW + timedelta(minutes=50),
+        )
+        session.commit()
+        return feed.id
+
+
+def _succeed_as(db: Database, feed_id: int, trigger: FetchTrigger) -> tuple[Feed, int]:
+    """Record SUCCESS for a ``trigger`` fetch; returns the feed and how many of the
+    transaction's updates of feeds were HOT (written in place, no index entries)."""
+    with db.session() as session:
+        fetch, _ = create_fetch(session, feed_id, trigger)
+        session.commit()
+        assert record_success(session, fetch.id, SUCCESS)
+        hot = session.scalar(text("SELECT pg_stat_get_xact_tuples_hot_updated('feeds'::regclass)"))
+        session.commit()
+    return _read(db, feed_id), int(hot or 0)
+
+
+def test_a_refresh_that_keeps_its_interval_keeps_the_claimed_next_fetch_time(
+    db: Database,
+) -> None:
+    feed, _ = _succeed_as(db, _claimed(db, interval=3600), FetchTrigger.REFRESH)
+    assert feed.next_fetch_at == NOW + timedelta(minutes=50)
+    assert feed.last_success_at == NOW and feed.etag == '"v2"'
+
+
+def test_a_refresh_that_keeps_its_interval_updates_its_feed_in_place(db: Database) -> None:
+    _, hot = _succeed_as(db, _claimed(db, interval=3600), FetchTrigger.REFRESH)
+    assert hot == 1
+
+
+def test_a_refresh_whose_interval_changes_gets_the_new_next_fetch_time(db: Database) -> None:
+    feed, _ = _succeed_as(db, _claimed(db, interval=1800), FetchTrigger.REFRESH)
+    assert feed.next_fetch_at == SUCCESS.next_fetch_at and feed.refresh_interval == 3600
+
+
+@pytest.mark.parametrize("trigger", [FetchTrigger.MANUAL, FetchTrigger.SUBMITTED])
+def test_a_fetch_a_person_asked_for_sets_the_next_fetch_time_from_its_end(
+    db: Database, trigger: FetchTrigger
+) -> None:
+    feed, _ = _succeed_as(db, _claimed(db, interval=3600), trigger)
+    assert feed.next_fetch_at == SUCCESS.next_fetch_at
