@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ from app.context import JobContext, build_context, set_context
 from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
+from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
-from app.storage.models import Base
+from app.storage.models import Base, User
+from app.storage.users import create_user
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.servers import resolve_services
@@ -157,8 +160,46 @@ def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
     feedqueue.of(flask_app).close()
 
 
+#: The password of the accounts the fixtures create.
+PASSWORD = "correct horse battery"
+
+
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+
+
+def add_user(db: Database, username: str = "reader", *, is_admin: bool = False) -> User:
+    """An account (committed) whose password is :data:`PASSWORD`."""
+    with db.session() as session:
+        user = create_user(session, username, _password_hash(), is_admin=is_admin)
+        session.commit()
+        return user
+
+
+def sign_in(client: FlaskClient, user: User) -> FlaskClient:
+    """Give ``client`` a session of ``user``, as the sign-in form does."""
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["fp"] = session_fingerprint(user)
+    return client
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def user(db: Database) -> User:
+    """The account the ``client`` fixture is signed in as."""
+    return add_user(db, "reader")
+
+
+@pytest.fixture
+def client(app: Flask, user: User) -> FlaskClient:
+    """A client signed in as ``user``."""
+    return sign_in(app.test_client(), user)
+
+
+@pytest.fixture
+def anon_client(app: Flask) -> FlaskClient:
+    """A client nobody signed in with."""
     return app.test_client()
 
 

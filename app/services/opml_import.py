@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.opml import parse_opml, plan_import
+from app.opml import OpmlEntry, parse_opml, plan_import
 from app.queue.queues import Queues
-from app.services.submissions import QueueUnavailable, blocked_reason, submit_url
+from app.services.submissions import QueueUnavailable, Subscriber, blocked_reason, submit_url
 from app.storage import imports
 from app.storage.imports import Entry
+from app.storage.subscriptions import ensure_folder, folders_of, subscriptions_of
 
 #: How long an import's progress can be looked at.
 KEPT_FOR = timedelta(days=1)
@@ -31,9 +32,16 @@ _DONE = ("succeeded", "failed", "deleted")
 
 
 def import_opml(
-    session: Session, queues: Queues, settings: Settings, *, name: str, data: bytes
+    session: Session,
+    queues: Queues,
+    settings: Settings,
+    *,
+    name: str,
+    data: bytes,
+    user_id: int,
 ) -> uuid.UUID:
-    """Submit every valid feed of the OPML file ``data`` and store the import; its id.
+    """Subscribe the person ``user_id`` to every valid feed of the OPML file ``data``,
+    filed in folders as the file's categories nest, and store the import; its id.
 
     Raises app.opml.OpmlError when the file as a whole cannot be read. When Redis
     refuses a submission, what was queued stays and the rest is reported refused,
@@ -42,9 +50,16 @@ def import_opml(
     plan = plan_import(parse_opml(data).entries, check=lambda url: blocked_reason(url, settings))
     submitted: list[Entry] = []
     unqueued: list[Entry] = []
+    folders: dict[tuple[str, ...], int | None] = {(): None}
     for index, (entry, url) in enumerate(plan.accepted):
+        subscriber = Subscriber.of(
+            user_id,
+            settings,
+            folder_id=_folder(session, user_id, entry.folder, folders),
+            title=entry.title if entry.title != entry.xml_url else None,
+        )
         try:
-            done = submit_url(session, queues, url)
+            done = submit_url(session, queues, url, subscriber)
         except QueueUnavailable:
             unqueued = [
                 Entry(later.line, later.title, later_url, refusal=QUEUE_DOWN)
@@ -57,9 +72,24 @@ def import_opml(
         for r in plan.rejected
     ]
     imports.delete_imports_before(session, datetime.now(UTC) - KEPT_FOR)
-    import_id = imports.create_import(session, name[:MAX_NAME], [*submitted, *refused, *unqueued])
+    import_id = imports.create_import(
+        session, name[:MAX_NAME], [*submitted, *refused, *unqueued], user_id=user_id
+    )
     session.commit()
     return import_id
+
+
+def _folder(
+    session: Session,
+    user_id: int,
+    path: tuple[str, ...],
+    known: dict[tuple[str, ...], int | None],
+) -> int | None:
+    """The person's folder for a category path, nested as in the file (created if needed)."""
+    if path not in known:
+        parent = _folder(session, user_id, path[:-1], known)
+        known[path] = ensure_folder(session, user_id, path[-1], parent)
+    return known[path]
 
 
 @dataclass(frozen=True)
@@ -107,9 +137,12 @@ class Progress:
         return {"total": total, "done": done, "failed": self.failed, "pending": total - done}
 
 
-def import_progress(session: Session, import_id: uuid.UUID) -> Progress | None:
-    """The import with each feed's fetch state as it is now; None when unknown or too old."""
-    record = imports.get_import(session, import_id, since=datetime.now(UTC) - KEPT_FOR)
+def import_progress(session: Session, import_id: uuid.UUID, user_id: int) -> Progress | None:
+    """The person's import with each feed's fetch state as it is now; None when unknown,
+    someone else's or too old."""
+    record = imports.get_import(
+        session, import_id, since=datetime.now(UTC) - KEPT_FOR, user_id=user_id
+    )
     if record is None:
         return None
     feeds = [
@@ -130,3 +163,28 @@ def import_progress(session: Session, import_id: uuid.UUID) -> Progress | None:
         for e in imports.refused_entries(session, import_id)
     ]
     return Progress(record.name, feeds, refused)
+
+
+def export_entries(session: Session, user_id: int) -> list[OpmlEntry]:
+    """The person's subscriptions as OPML entries, each with its folder path."""
+    folders = {f.id: f for f in folders_of(session, user_id)}
+
+    def path(folder_id: int | None) -> tuple[str, ...]:
+        names: list[str] = []
+        seen: set[int] = set()
+        while folder_id is not None and folder_id in folders and folder_id not in seen:
+            seen.add(folder_id)
+            names.append(folders[folder_id].name)
+            folder_id = folders[folder_id].parent_id
+        return tuple(reversed(names))
+
+    return [
+        OpmlEntry(
+            0,
+            sub.title or sub.feed.title or sub.feed.current_url,
+            sub.feed.current_url,
+            sub.feed.site_url,
+            folder=path(sub.folder_id),
+        )
+        for sub in subscriptions_of(session, user_id)
+    ]

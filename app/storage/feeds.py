@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.feed_state import REFRESHABLE, Change, FeedState, Policy, paused, resumed
-from app.storage.models import Feed, Fetch, FetchState
+from app.storage.models import Feed, Fetch, FetchState, Subscription
 from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 #: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
@@ -50,9 +50,15 @@ def all_feeds(session: Session) -> Iterator[Feed]:
     return iter(session.scalars(select(Feed).order_by(Feed.id)))
 
 
-def feeds_page(session: Session, *, limit: int, cursor: str | None = None) -> Page[Feed]:
-    """Feeds, newest first."""
+def feeds_page(
+    session: Session, *, limit: int, cursor: str | None = None, user_id: int | None = None
+) -> Page[Feed]:
+    """Feeds (those ``user_id`` follows, when given), newest first."""
     stmt = select(Feed).order_by(Feed.id.desc()).limit(limit + 1)
+    if user_id is not None:
+        stmt = stmt.join(Subscription, Subscription.feed_id == Feed.id).where(
+            Subscription.user_id == user_id
+        )
     if cursor:
         (last_id,) = decode_cursor(cursor, 1)
         try:

@@ -1,9 +1,9 @@
 """Buttons on the feed page: pause, resume and delete a feed (form posts, CSRF-checked).
 
 Each answers with a redirect for browsers (303, with a flash message) and
-with JSON for API clients. Anyone may pause or resume (rate-limited like
-submissions); deleting destroys data other people read, so it is an admin
-action and does not exist when no admin credentials are configured.
+with JSON for API clients. A feed is shared by its subscribers, so these are
+admin actions (on a feed the admin follows); a person leaves a feed by
+unsubscribing (app.web.reader_api).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _change(feed_id: int, change: Callable[[Session, int], object], message: str
 
 
 @bp.post("/feeds/<int:feed_id>/pause")
+@admin_required
 @rate_limited
 def pause(feed_id: int) -> Response:
     """Stop scheduled refreshes of the feed."""
@@ -41,6 +42,7 @@ def pause(feed_id: int) -> Response:
 
 
 @bp.post("/feeds/<int:feed_id>/resume")
+@admin_required
 @rate_limited
 def resume(feed_id: int) -> Response:
     """Refresh the feed on its schedule again, starting now."""

@@ -9,7 +9,7 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 
 from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
@@ -47,6 +47,7 @@ def _template_helpers() -> dict[str, object]:
         "advice": wording.advice,
         "duration": wording.duration,
         "admin_enabled": settings().admin_enabled,
+        "signed_in": g.get("user"),
     }
 
 
