@@ -28,7 +28,8 @@ from app.queue.queues import Queues
 from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
 from app.storage.models import Base, User
-from app.storage.users import create_user
+from app.storage.subscriptions import subscribe
+from app.storage.users import create_user, user_by_name
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.servers import resolve_services
@@ -170,11 +171,34 @@ def _password_hash() -> str:
 
 
 def add_user(db: Database, username: str = "reader", *, is_admin: bool = False) -> User:
-    """An account (committed) whose password is :data:`PASSWORD`."""
+    """The account ``username`` (created and committed if new), password :data:`PASSWORD`."""
     with db.session() as session:
-        user = create_user(session, username, _password_hash(), is_admin=is_admin)
+        user = user_by_name(session, username)
+        if user is None:
+            user = create_user(session, username, _password_hash(), is_admin=is_admin)
+        elif is_admin and not user.is_admin:
+            user.is_admin = True
         session.commit()
         return user
+
+
+def follow(db: Database, feed_id: int, username: str = "reader") -> int:
+    """Subscribe ``username`` (created if needed) to the feed; returns the feed id."""
+    user = add_user(db, username)
+    with db.session() as session:
+        subscribe(session, user.id, feed_id, unread_recent=1000)
+        session.commit()
+    return feed_id
+
+
+def signed_in(app: Flask, username: str = "reader", *, is_admin: bool = False) -> FlaskClient:
+    """A client of ``app`` signed in as ``username`` (created if needed) in the app's database."""
+    db = Database(feedqueue.of(app).settings.database_url or "", pool_size=1)
+    try:
+        user = add_user(db, username, is_admin=is_admin)
+    finally:
+        db.dispose()
+    return sign_in(app.test_client(), user)
 
 
 def sign_in(client: FlaskClient, user: User) -> FlaskClient:

@@ -25,6 +25,7 @@ def register(app: Flask, settings: Settings) -> None:
         health,
         opml,
         pages,
+        reader_api,
         security,
         submit,
     )
@@ -42,6 +43,7 @@ def register(app: Flask, settings: Settings) -> None:
         opml,
         dashboard,
         api,
+        reader_api,
         docs,
     ):
         app.register_blueprint(module.bp)

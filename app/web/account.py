@@ -7,15 +7,13 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from app.extensions import limiter
 from app.services import accounts
 from app.storage.users import tokens_of
-from app.web.auth import current_user, login_limit, start_session
-from app.web.helpers import db_session, settings
+from app.web.helpers import current_user, db_session, login_limit, settings, start_session
 
 bp = Blueprint("account", __name__)
 
 
 def _page(status: int = 200, **context: object) -> Response:
     user = current_user()
-    assert user is not None
     html = render_template(
         "settings.html",
         user=user,
@@ -37,7 +35,6 @@ def page() -> Response:
 def change_password() -> Response:
     """Replace the password; other sessions end, this one goes on."""
     user = current_user()
-    assert user is not None
     try:
         accounts.change_password(
             db_session(),
@@ -58,7 +55,6 @@ def change_password() -> Response:
 def create_token() -> Response:
     """Create an API token and show it once."""
     user = current_user()
-    assert user is not None
     try:
         new = accounts.create_token(db_session(), user, request.form.get("name"))
     except accounts.AccountError as err:
@@ -70,7 +66,6 @@ def create_token() -> Response:
 def revoke_token(token_id: int) -> Response:
     """Revoke one of the person's tokens."""
     user = current_user()
-    assert user is not None
     if accounts.revoke_token(db_session(), user, token_id):
         flash("The token is revoked.", "ok")
     else:

@@ -33,29 +33,31 @@ from app.extensions import client_key, limiter
 from app.services import accounts
 from app.storage.models import User
 from app.storage.users import get_user
-from app.web.helpers import ApiError, db_session, settings, wants_json
+from app.web.helpers import (
+    ApiError,
+    db_session,
+    login_limit,
+    settings,
+    start_session,
+    wants_json,
+)
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
-#: Endpoints anyone may reach; every other one needs a signed-in person.
+#: Endpoints anyone may reach; every other one needs a signed-in person (or is marked
+#: :func:`public` and checks credentials of its own, as /metrics does).
 PUBLIC_ENDPOINTS = frozenset(
-    {
-        "auth.signin",
-        "auth.signup",
-        "health.healthz",
-        "health.readyz",
-        "health.prometheus_metrics",
-        "docs.openapi",
-        "static",
-    }
+    {"auth.signin", "auth.signup", "health.healthz", "health.readyz", "docs.openapi", "static"}
 )
 
-
-def login_limit() -> str:
-    """Per-client limit on sign-in and sign-up attempts (LOGIN_RATE_LIMIT)."""
-    return settings().login_rate_limit
+def _is_public(app: Flask, endpoint: str) -> tuple[bool, bool]:
+    """(anyone may reach it, it reads its own Authorization header)."""
+    if endpoint in PUBLIC_ENDPOINTS:
+        return True, False
+    own = getattr(app.view_functions.get(endpoint), "own_credentials", False)
+    return own, own
 
 
 def _basic_allowed() -> bool:
@@ -100,19 +102,6 @@ def _from_session() -> User | None:
     return user
 
 
-def current_user() -> User | None:
-    """The person this request is from, or None (public endpoints only)."""
-    return g.get("user")
-
-
-def start_session(user: User) -> None:
-    """Sign ``user`` in: a new session (and CSRF token) bound to their password."""
-    session.clear()
-    session.permanent = True
-    session["uid"] = user.id
-    session["fp"] = accounts.session_fingerprint(user)
-
-
 def _unauthorized() -> Response:
     if wants_json() or request.authorization is not None:
         raise ApiError(
@@ -130,13 +119,13 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _identify() -> Response | None:
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            # /metrics reads its own Authorization header (scrapers' token or Basic).
-            if request.endpoint != "health.prometheus_metrics":
-                g.user = _from_session()
-            return None
         if request.endpoint is None:
             return None  # a 404 or 405: the error handler answers
+        anyone, own_credentials = _is_public(app, request.endpoint)
+        if anyone:
+            if not own_credentials:
+                g.user = _from_session()
+            return None
         g.user = _from_header() or (None if request.authorization else _from_session())
         if g.user is None:
             return _unauthorized()
@@ -164,7 +153,7 @@ def signin() -> Response:
     """The sign-in form; a right name and password start a session."""
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        if current_user() is not None:
+        if g.get("user") is not None:
             return redirect(next_url, code=303)
         first_run = accounts.no_accounts(db_session())
         return _form_page("signin.html", next=next_url, first_run=first_run)

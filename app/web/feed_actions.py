@@ -14,7 +14,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, url_for
 from sqlalchemy.orm import Session
 
 from app.services import feeds
-from app.web.helpers import admin_required, db_session, get_feed_or_404, rate_limited, wants_json
+from app.web.helpers import admin_required, any_feed_or_404, db_session, rate_limited, wants_json
 from app.web.serializers import feed_json
 
 bp = Blueprint("feed_actions", __name__)
@@ -22,13 +22,13 @@ bp = Blueprint("feed_actions", __name__)
 
 def _done(feed_id: int, message: str) -> Response:
     if wants_json():
-        return jsonify(feed=feed_json(get_feed_or_404(feed_id)))
+        return jsonify(feed=feed_json(any_feed_or_404(feed_id)))
     flash(message, "ok")
     return redirect(url_for("pages.feed", feed_id=feed_id), code=303)
 
 
 def _change(feed_id: int, change: Callable[[Session, int], object], message: str) -> Response:
-    feed = get_feed_or_404(feed_id)
+    feed = any_feed_or_404(feed_id)
     change(db_session(), feed.id)
     return _done(feed.id, message)
 
@@ -53,7 +53,7 @@ def resume(feed_id: int) -> Response:
 @admin_required
 def delete(feed_id: int) -> Response:
     """Remove the feed with its items and fetch history."""
-    feed = get_feed_or_404(feed_id)
+    feed = any_feed_or_404(feed_id)
     title = feed.title or feed.url
     feeds.delete_feed(db_session(), feed.id)
     if wants_json():

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, abort, g, jsonify, render_template, request
+from flask import Response, abort, g, jsonify, render_template, request, session
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.extensions import Probes, feedqueue, limiter
 from app.queue.queues import Queues
+from app.services.accounts import session_fingerprint
 from app.storage.feeds import get_feed
 from app.storage.fetches import pending_fetches
 from app.storage.models import Feed, Fetch, FetchState, User
@@ -30,7 +31,7 @@ from app.web.serializers import fetch_json
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Feeds listed on the home page (the person's, by title).
+#: Feeds listed on the home page (the person's, newest subscription first).
 FEEDS_ON_HOME = 200
 
 
@@ -114,6 +115,29 @@ def rate_limited(view: Callable[P, R]) -> Callable[P, R]:
     return limiter.limit(submission_limit)(view)
 
 
+V = TypeVar("V", bound=Callable[..., object])
+
+
+def public(view: V) -> V:
+    """Mark a view anyone may reach that checks credentials of its own: the sign-in guard
+    (app.web.auth) then leaves its Authorization header alone. /metrics, for scrapers."""
+    view.own_credentials = True  # type: ignore[attr-defined]
+    return view
+
+
+def login_limit() -> str:
+    """Per-client limit on sign-in, sign-up and password attempts (LOGIN_RATE_LIMIT)."""
+    return settings().login_rate_limit
+
+
+def start_session(user: User) -> None:
+    """Sign ``user`` in: a new session (and CSRF token) bound to their password."""
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["fp"] = session_fingerprint(user)
+
+
 def current_user() -> User:
     """The signed-in person (app.web.auth's guard admits no one else to a private view)."""
     user = g.get("user")
@@ -136,7 +160,8 @@ def admin_required(view: Callable[P, R]) -> Callable[P, R]:
 
 def basic_admin_required(view: Callable[P, R]) -> Callable[P, R]:
     """Require ADMIN_USER / ADMIN_PASSWORD as HTTP Basic (for scrapers of /metrics);
-    404 when they are not configured."""
+    404 when they are not configured. Mark the view app.web.auth.public too: the
+    sign-in guard then leaves its Authorization header to it."""
 
     @wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -181,6 +206,14 @@ def get_feed_or_404(feed_id: int) -> Feed:
     return feed
 
 
+def any_feed_or_404(feed_id: int) -> Feed:
+    """Any feed, followed or not (for admin views only), or a 404 API error."""
+    feed = get_feed(db_session(), feed_id)
+    if feed is None:
+        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
+    return feed
+
+
 def fetch_status(
     fetch: Fetch, *, just_enqueued: bool = False
 ) -> tuple[dict[str, object], dict[str, str]]:
@@ -204,7 +237,9 @@ def render_home(*, form_error: str | None = None, submitted_url: object = "") ->
     """The home page (form and feed list); with ``form_error``, a 400 showing the error
     beside the field, which keeps what was typed."""
     session = db_session()
-    feeds = [sub.feed for sub in subscriptions_of(session, current_user().id)][:FEEDS_ON_HOME]
+    # Newest subscription first, as a person expects right after adding a feed.
+    subs = sorted(subscriptions_of(session, current_user().id), key=lambda sub: -sub.id)
+    feeds = [sub.feed for sub in subs][:FEEDS_ON_HOME]
     pending = pending_fetches(session, (f.id for f in feeds))
     rows = [
         (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))

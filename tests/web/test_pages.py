@@ -17,6 +17,7 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
+from tests.conftest import follow, signed_in
 
 HTML = {"Accept": "text/html"}
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -27,7 +28,7 @@ def _feed(db: Database, url: str = "https://example.com/feed", **values: object)
         feed = Feed(url=url, current_url=url, **values)
         session.add(feed)
         session.commit()
-        return feed.id
+    return follow(db, feed.id)
 
 
 def _fetch(db: Database, feed_id: int, state: FetchState) -> None:
@@ -114,7 +115,7 @@ def guarded_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     """A client of an app with the private-network guard on and CSRF off."""
     app = create_app(replace(settings, fetch_allow_private_networks=False))
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    yield app.test_client()
+    yield signed_in(app)
     feedqueue.of(app).close()
 
 
