@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.services.text import storable
 from app.storage import users
 from app.storage.models import ApiToken, User
 
@@ -55,9 +56,8 @@ def _clean_name(raw: object) -> str:
         raise AccountError(
             "invalid_username", f"A user name has 1 to {MAX_USERNAME} characters."
         )
-    if any(ch.isspace() or unicodedata.category(ch).startswith("C") for ch in name) or (
-        ":" in name
-    ):
+    unusual = (ch.isspace() or unicodedata.category(ch).startswith("C") for ch in name)
+    if not storable(name) or any(unusual) or ":" in name:
         raise AccountError(
             "invalid_username", "A user name has no spaces, colons or control characters."
         )
@@ -70,7 +70,7 @@ def _check_password(raw: object, settings: Settings) -> str:
             "weak_password",
             f"A password has at least {settings.password_min_length} characters.",
         )
-    if len(raw) > MAX_PASSWORD:
+    if len(raw) > MAX_PASSWORD or not storable(raw):
         raise AccountError("invalid_password", f"A password has at most {MAX_PASSWORD} characters.")
     return raw
 
@@ -100,6 +100,8 @@ def authenticate(session: Session, username: object, password: object) -> User |
     if not isinstance(username, str) or not isinstance(password, str):
         return None
     if len(password) > MAX_PASSWORD or len(username) > 4 * MAX_USERNAME:
+        return None
+    if not storable(username) or not storable(password):
         return None
     user = users.user_by_name(session, unicodedata.normalize("NFKC", username).strip())
     try:
@@ -168,7 +170,12 @@ class NewToken:
 
 def create_token(session: Session, user: User, name: object) -> NewToken:
     """A new API token for the person, named ``name``. Commits."""
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_TOKEN_NAME:
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or len(name.strip()) > MAX_TOKEN_NAME
+        or not storable(name)
+    ):
         raise AccountError(
             "invalid_token_name", f"Name the token (1 to {MAX_TOKEN_NAME} characters)."
         )

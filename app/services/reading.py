@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.services.text import storable
 from app.storage import reading, search, subscriptions
 from app.storage.pagination import Page
 from app.storage.reading import Filters, RiverItem
@@ -80,7 +81,7 @@ def find(
     session: Session, user_id: int, query: str, scope: Scope, cursor: str | None, limit: int
 ) -> Page[RiverItem]:
     """A page of search results over the person's items."""
-    if not query.strip() or len(query) > MAX_QUERY:
+    if not query.strip() or len(query) > MAX_QUERY or not storable(query):
         raise Invalid("invalid_query", f"Search for 1 to {MAX_QUERY} characters.")
     filters = filters_for(session, user_id, scope)
     return search.search(session, user_id, query, filters, cursor, limit=limit)
@@ -164,7 +165,9 @@ def update_subscription(
     values: dict[str, object] = {}
     if "title" in changes:
         title = changes["title"]
-        if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
+        if title is not None and (
+            not isinstance(title, str) or len(title) > MAX_TITLE or not storable(title)
+        ):
             raise Invalid("invalid_title", f"A title is text of at most {MAX_TITLE} characters.")
         values["title"] = title.strip() or None if isinstance(title, str) else None
     if "folder_id" in changes:
@@ -183,7 +186,12 @@ def update_subscription(
 
 
 def _folder_name(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.strip() or len(raw.strip()) > MAX_FOLDER_NAME:
+    if (
+        not isinstance(raw, str)
+        or not raw.strip()
+        or len(raw.strip()) > MAX_FOLDER_NAME
+        or not storable(raw)
+    ):
         raise Invalid("invalid_name", f"A folder name has 1 to {MAX_FOLDER_NAME} characters.")
     return raw.strip()
 

@@ -348,9 +348,9 @@ class Subscription(Base):
     """A person following a feed, under their own title and folder.
 
     Read state: an item is read when a row of ``item_states`` says so, else when
-    the subscription's watermark covers it: ``id <= read_upto_id`` (moved by
-    "mark all read") or ``sort_at < read_before`` (moved by "mark read older
-    than", and set at subscription so only the newest items start unread).
+    the subscription's watermark covers it: ``id <= read_upto_id`` (item ids grow
+    as items arrive; set at subscription and moved by "mark all read") or
+    ``sort_at < read_before`` (moved by "mark read older than").
     """
 
     __tablename__ = "subscriptions"

@@ -34,18 +34,10 @@ def subscribe(
     """Follow the feed (or keep following it); the subscription and whether it is new.
 
     A new subscriber starts with the feed's ``unread_recent`` newest items unread:
-    older ones fall under the ``read_before`` watermark. Items of a feed not
-    fetched yet all arrive unread.
+    the ``read_upto_id`` watermark covers every item stored now, and the newest
+    ones get "unread" exceptions. Every item arriving later is unread.
     """
-    nth_newest = (
-        select(Item.sort_at)
-        .where(Item.feed_id == feed_id)
-        .order_by(Item.sort_at.desc(), Item.id.desc())
-        .offset(max(unread_recent - 1, 0))
-        .limit(1)
-        .scalar_subquery()
-    )
-    read_before = nth_newest if unread_recent > 0 else func.now()
+    newest_id = session.scalar(select(func.max(Item.id)).where(Item.feed_id == feed_id)) or 0
     inserted = session.scalar(
         pg_insert(Subscription)
         .values(
@@ -53,11 +45,30 @@ def subscribe(
             feed_id=feed_id,
             title=title,
             folder_id=folder_id,
-            read_before=read_before,
+            read_upto_id=newest_id,
         )
         .on_conflict_do_nothing(constraint="uq_subscriptions_user_feed")
         .returning(Subscription.id)
     )
+    if inserted is not None and unread_recent > 0 and newest_id:
+        session.execute(
+            text(
+                """
+                INSERT INTO item_states (user_id, item_id, feed_id, read)
+                SELECT :user_id, id, feed_id, false FROM items
+                WHERE feed_id = :feed_id AND id <= :newest_id
+                ORDER BY sort_at DESC, id DESC
+                LIMIT :unread_recent
+                ON CONFLICT (user_id, item_id) DO NOTHING
+                """
+            ),
+            {
+                "user_id": user_id,
+                "feed_id": feed_id,
+                "newest_id": newest_id,
+                "unread_recent": unread_recent,
+            },
+        )
     subscription = get_subscription(session, user_id, feed_id)
     assert subscription is not None
     return subscription, inserted is not None
