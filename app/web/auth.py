@@ -49,7 +49,7 @@ bp = Blueprint("auth", __name__)
 #: Endpoints anyone may reach; every other one needs a signed-in person (or is marked
 #: :func:`public` and checks credentials of its own, as /metrics does).
 PUBLIC_ENDPOINTS = frozenset(
-    {"auth.signin", "auth.signup", "health.healthz", "health.readyz", "docs.openapi", "static"}
+    {"auth.signin", "auth.signup", "pages.healthz", "health.readyz", "docs.openapi", "static"}
 )
 
 def _is_public(app: Flask, endpoint: str) -> tuple[bool, bool]:

@@ -62,8 +62,9 @@ def _pending(db: Database) -> int:
 
 
 def test_status_page_shows_queue_depths_and_failures_by_code(
-    client: FlaskClient, db: Database, redis: Redis
+    admin_client: FlaskClient, db: Database, redis: Redis
 ) -> None:
+    client = admin_client
     client.post("/feeds", json={"url": "https://example.com/a"})
     client.post("/feeds", json={"url": "https://example.com/b"})
     _failed_feed(db, "https://c.example/", "http_404")
@@ -74,16 +75,15 @@ def test_status_page_shows_queue_depths_and_failures_by_code(
     assert html.count('<svg class="chart"') == 2
 
 
-def test_status_page_says_when_no_worker_runs(client: FlaskClient, db: Database) -> None:
-    assert "No worker is running" in client.get("/status").get_data(as_text=True)
+def test_status_page_says_when_no_worker_runs(admin_client: FlaskClient, db: Database) -> None:
+    assert "No worker is running" in admin_client.get("/status").get_data(as_text=True)
 
 
-def test_status_page_hides_admin_actions_without_credentials(
-    client: FlaskClient, db: Database
-) -> None:
+def test_status_page_is_for_admins_only(client: FlaskClient, db: Database) -> None:
     _failed_feed(db, "https://c.example/", "timeout")
-    html = client.get("/status").get_data(as_text=True)
-    assert "/status/requeue" not in html
+    response = client.get("/status", headers=HTML)
+    assert response.status_code == 403
+    assert "/status/requeue" not in response.get_data(as_text=True)
 
 
 def test_admin_actions_are_refused_to_a_person_who_is_not_an_admin(

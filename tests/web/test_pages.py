@@ -189,7 +189,8 @@ def test_unknown_feed_page_is_404(client: FlaskClient, db: Database) -> None:
 def test_pages_link_to_each_other_in_the_nav(client: FlaskClient, db: Database) -> None:
     html = client.get("/").get_data(as_text=True)
     nav = html[html.index('<nav class="site-nav"') : html.index("</nav>")]
-    assert 'href="/"' in nav and 'href="/status"' in nav and 'href="/opml"' in nav
+    assert 'href="/"' in nav and 'href="/settings"' in nav and 'href="/opml"' in nav
+    assert 'href="/status"' not in nav  # for admins only
 
 
 def test_static_assets_are_versioned_and_cacheable(client: FlaskClient, db: Database) -> None:
