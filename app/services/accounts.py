@@ -64,12 +64,9 @@ def _clean_name(raw: object) -> str:
     return name
 
 
-def _check_password(raw: object, settings: Settings) -> str:
-    if not isinstance(raw, str) or len(raw) < settings.password_min_length:
-        raise AccountError(
-            "weak_password",
-            f"A password has at least {settings.password_min_length} characters.",
-        )
+def _check_password(raw: object, min_length: int) -> str:
+    if not isinstance(raw, str) or len(raw) < min_length:
+        raise AccountError("weak_password", f"A password has at least {min_length} characters.")
     if len(raw) > MAX_PASSWORD or not storable(raw):
         raise AccountError("invalid_password", f"A password has at most {MAX_PASSWORD} characters.")
     return raw
@@ -82,7 +79,7 @@ def sign_up(session: Session, settings: Settings, username: object, password: ob
     exists, when the name is taken (whatever its case) or the password too short.
     """
     name = _clean_name(username)
-    secret = _check_password(password, settings)
+    secret = _check_password(password, settings.password_min_length)
     first = users.count_users(session) == 0
     if not first and not settings.signup_enabled:
         raise AccountError("signup_disabled", "Sign-up is closed on this server.")
@@ -122,18 +119,20 @@ def change_password(
     """Replace the person's password after checking the current one. Commits."""
     if authenticate(session, user.username, current) is None:
         raise AccountError("wrong_password", "The current password is not right.")
-    users.set_password_hash(session, user.id, hash_password(_check_password(new, settings)))
+    secret = _check_password(new, settings.password_min_length)
+    users.set_password_hash(session, user.id, hash_password(secret))
     session.commit()
 
 
-def ensure_admin(session: Session, settings: Settings, username: str, password: str) -> User:
+def ensure_admin(session: Session, username: str, password: str, *, min_length: int) -> User:
     """Create the admin account ``username``, or make it admin and set its password. Commits.
 
-    Run at start (the release phase, ``make run``) when ADMIN_USER and
-    ADMIN_PASSWORD are set; the password rules apply.
+    Run at start (the release phase, ``make run``: scripts/admin.py) when
+    ADMIN_USER and ADMIN_PASSWORD are set; passwords shorter than ``min_length``
+    (PASSWORD_MIN_LENGTH) are refused.
     """
     name = _clean_name(username)
-    secret = _check_password(password, settings)
+    secret = _check_password(password, min_length)
     user = users.user_by_name(session, name)
     if user is None:
         user = users.create_user(session, name, hash_password(secret), is_admin=True)
