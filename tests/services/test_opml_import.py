@@ -13,7 +13,13 @@ from app.config import Settings
 from app.opml import OpmlError
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
-from app.services.opml_import import KEPT_FOR, QUEUE_DOWN, import_opml, import_progress
+from app.services.opml_import import (
+    KEPT_FOR,
+    QUEUE_DOWN,
+    export_entries,
+    import_opml,
+    import_progress,
+)
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState, OpmlImport, User
 from tests.feedserver import FIXTURES
@@ -118,3 +124,23 @@ def test_a_long_file_name_is_cut_to_the_first_200_characters(
             user.id,
         )
     assert progress is not None and progress.name == "n" * 200
+
+
+def test_an_import_files_feeds_in_folders_as_the_file_nests_them(
+    user: User, db: Database, queues: Queues, settings: Settings
+) -> None:
+    nested = b"""<?xml version="1.0"?>
+<opml version="2.0"><body>
+<outline text="Top"><outline text="News">
+  <outline text="A" xmlUrl="https://a.example/feed"/></outline>
+  <outline text="B" xmlUrl="https://b.example/feed"/></outline>
+<outline text="C" xmlUrl="https://c.example/feed"/>
+</body></opml>"""
+    with db.session() as session:
+        import_opml(session, queues, settings, name="f", data=nested, user_id=user.id)
+        exported = export_entries(session, user.id)
+    assert sorted((e.title, e.folder) for e in exported) == [
+        ("A", ("Top", "News")),
+        ("B", ("Top",)),
+        ("C", ()),
+    ]
