@@ -133,8 +133,8 @@ def delete_feed_without_fetches(session: Session, feed_id: int) -> None:
 def claim_due_feeds(
     session: Session, *, now: datetime, limit: int, policy: Policy
 ) -> list[tuple[int, datetime]]:
-    """Lock up to ``limit`` feeds due at ``now`` (oldest due first), give each its
-    provisional next fetch time, and return their ids and due times.
+    """Lock up to ``limit`` feeds due at ``now`` (oldest due first) that someone
+    follows, give each its provisional next fetch time, and return their ids and due times.
 
     ``FOR UPDATE SKIP LOCKED``: schedulers of several dynos claim disjoint sets.
     The provisional time is app.feed_state.provisional_next, computed per row.
@@ -143,7 +143,14 @@ def claim_due_feeds(
         (feed_id, due_at)
         for feed_id, due_at in session.execute(
             select(Feed.id, Feed.next_fetch_at)
-            .where(Feed.state.in_(sorted(REFRESHABLE)), Feed.next_fetch_at <= now)
+            .where(
+                Feed.state.in_(sorted(REFRESHABLE)),
+                Feed.next_fetch_at <= now,
+                # A feed nobody follows is not refreshed (its last subscriber's
+                # unsubscription also cleared next_fetch_at: this covers a fetch
+                # that was running then and scheduled the next one).
+                exists().where(Subscription.feed_id == Feed.id),
+            )
             .order_by(Feed.next_fetch_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

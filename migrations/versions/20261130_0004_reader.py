@@ -1,7 +1,8 @@
 """users, api_tokens, folders, subscriptions, item_states; items.search_vector
 
 The reader: people and what is theirs. Feeds and items stay shared. Existing
-OPML imports are dropped (they are shown for a day and now belong to a person).
+OPML imports are dropped (they are shown for a day and now belong to a person),
+and existing feeds stop being refreshed until someone subscribes to them.
 Adding the generated search column rewrites the items table once.
 
 Revision ID: 0004
@@ -149,6 +150,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_items_search", "items", ["search_vector"], postgresql_using="gin")
     op.create_index("ix_items_feed_id", "items", ["feed_id", "id"])
+    # Feeds are now refreshed only while someone follows them: nobody does yet. A
+    # feed someone subscribes to is fetched then and scheduled again from there.
+    op.execute("UPDATE feeds SET next_fetch_at = NULL")
     op.execute("DELETE FROM opml_imports")
     op.add_column("opml_imports", sa.Column("user_id", sa.BigInteger(), nullable=True))
     op.create_foreign_key(
