@@ -191,6 +191,20 @@ def follow(db: Database, feed_id: int, username: str = "reader") -> int:
     return feed_id
 
 
+def follow_all(db: Database, username: str = "reader") -> None:
+    """Subscribe ``username`` (created if needed) to every feed, in one statement: the
+    scheduler refreshes only feeds someone follows."""
+    user = add_user(db, username)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (user_id, feed_id) SELECT :user_id, id FROM feeds "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"user_id": user.id},
+        )
+
+
 def signed_in(app: Flask, username: str = "reader", *, is_admin: bool = False) -> FlaskClient:
     """A client of ``app`` signed in as ``username`` (created if needed) in the app's database."""
     db = Database(feedqueue.of(app).settings.database_url or "", pool_size=1)
