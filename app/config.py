@@ -226,12 +226,32 @@ class Settings:
     )
     admin_user: str | None = setting(
         "ADMIN_USER", None, str,
-        "admin actions and metrics; unset disables them",
+        "the admin account, created (or its password reset) at start by `python -m "
+        "scripts.admin` (release phase, `make run`); also the `/metrics` Basic user",
     )
     admin_password: str | None = setting(
         "ADMIN_PASSWORD", None, str,
         "the admin's password",
         secret=True,
+    )
+    signup_enabled: bool = setting(
+        "SIGNUP_ENABLED", True, _bool,
+        "anyone may create an account at `/signup`; off: only the first account (the admin) "
+        "can be created there",
+    )
+    login_rate_limit: str = setting(
+        "LOGIN_RATE_LIMIT", "10 per minute;100 per hour", str,
+        "per client, on sign-in, sign-up, password changes and HTTP Basic API sign-ins "
+        "that fail",
+    )
+    password_min_length: int = setting(
+        "PASSWORD_MIN_LENGTH", 8, _positive_int,
+        "shortest password accepted at sign-up and password change",
+    )
+    new_subscriber_unread: int = setting(
+        "NEW_SUBSCRIBER_UNREAD", 25, _non_negative_int,
+        "a new subscriber to a feed that has items starts with this many of its newest "
+        "unread; older ones count as read (a feed's first fetch arrives all unread)",
     )
     metrics_token: str | None = setting(
         "METRICS_TOKEN", None, str,

@@ -20,6 +20,10 @@ from app.urls import InvalidURL, normalize_url
 
 MAX_BYTES = 1024 * 1024
 MAX_OUTLINES = 1000
+#: Folder levels kept from nested categories (deeper ones file into the deepest kept).
+MAX_FOLDER_DEPTH = 8
+#: Longest folder name kept.
+MAX_FOLDER_NAME = 200
 
 
 class OpmlError(ValueError):
@@ -34,6 +38,8 @@ class OpmlEntry:
     title: str
     xml_url: str
     html_url: str | None = None
+    #: The category outlines it sits in, outermost first: the person's folders.
+    folder: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,17 +117,29 @@ def parse_opml(data: bytes) -> OpmlDocument:
         raise OpmlError("The OPML file has no <body>.")
     title_element = root.find("head/title")
     title = ((title_element.text or "").strip() or None) if title_element is not None else None
-    entries = []
-    for outline in body.iter("outline"):
+    entries: list[OpmlEntry] = []
+    # Depth-first, in document order; a category's path goes with each feed inside it.
+    stack: list[tuple[ET.Element, tuple[str, ...]]] = [
+        (child, ()) for child in reversed(list(body))
+    ]
+    while stack:
+        outline, folder = stack.pop()
+        if outline.tag != "outline":
+            continue
         xml_url = _attr(outline.attrib, "xmlUrl")
+        name = _attr(outline.attrib, "title") or _attr(outline.attrib, "text")
         if not xml_url and len(outline):
-            continue  # a category holding other outlines
+            # A category holding other outlines: a folder (nameless ones add no level).
+            inner = (*folder, name[:MAX_FOLDER_NAME]) if name else folder
+            stack.extend((child, inner) for child in reversed(list(outline)))
+            continue
         entries.append(
             OpmlEntry(
                 line=lines.get(id(outline), 0),
-                title=_attr(outline.attrib, "title") or _attr(outline.attrib, "text") or xml_url,
+                title=name or xml_url,
                 xml_url=xml_url,
                 html_url=_attr(outline.attrib, "htmlUrl") or None,
+                folder=folder[:MAX_FOLDER_DEPTH],
             )
         )
     return OpmlDocument(title, entries)
@@ -163,16 +181,27 @@ def build_opml(
     title: str = "feedqueue subscriptions",
     now: datetime | None = None,
 ) -> bytes:
-    """An OPML 2.0 document listing ``feeds`` (UTF-8, with XML declaration)."""
+    """An OPML 2.0 document listing ``feeds`` (UTF-8, with XML declaration), each inside
+    category outlines for its folder path."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = title
     ET.SubElement(head, "dateCreated").text = format_datetime(now or datetime.now(UTC), usegmt=True)
     body = ET.SubElement(root, "body")
+    # Category outlines for folders, created as their first feed needs them.
+    folders: dict[tuple[str, ...], ET.Element] = {(): body}
     for feed in feeds:
+        parent = body
+        for depth in range(1, len(feed.folder) + 1):
+            path = feed.folder[:depth]
+            if path not in folders:
+                folders[path] = ET.SubElement(
+                    folders[path[:-1]], "outline", {"text": path[-1], "title": path[-1]}
+                )
+            parent = folders[path]
         attrs = {"type": "rss", "text": feed.title, "title": feed.title, "xmlUrl": feed.xml_url}
         if feed.html_url:
             attrs["htmlUrl"] = feed.html_url
-        ET.SubElement(body, "outline", attrs)
+        ET.SubElement(parent, "outline", attrs)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

@@ -138,10 +138,12 @@ def _wait_for_redis(url: str, proc: subprocess.Popen[bytes], timeout: float = 10
 
 
 def migrate(env: dict[str, str]) -> None:
-    """Bring the schema up to date (what Heroku's release phase does)."""
+    """Bring the schema up to date and ensure the admin account from ADMIN_USER and
+    ADMIN_PASSWORD, if set (what Heroku's release phase does)."""
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True
     )
+    subprocess.run([sys.executable, "-m", "scripts.admin"], cwd=ROOT, env=env, check=True)
 
 
 def run(command: list[str], data_dir: Path) -> int:

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,11 @@ from app.context import JobContext, build_context, set_context
 from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
+from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
-from app.storage.models import Base
+from app.storage.models import Base, User
+from app.storage.subscriptions import subscribe
+from app.storage.users import create_user, user_by_name
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.servers import resolve_services
@@ -157,8 +161,83 @@ def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
     feedqueue.of(flask_app).close()
 
 
+#: The password of the accounts the fixtures create.
+PASSWORD = "correct horse battery"
+
+
+@cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+
+
+def add_user(db: Database, username: str = "reader", *, is_admin: bool = False) -> User:
+    """The account ``username`` (created and committed if new), password :data:`PASSWORD`."""
+    with db.session() as session:
+        user = user_by_name(session, username)
+        if user is None:
+            user = create_user(session, username, _password_hash(), is_admin=is_admin)
+        elif is_admin and not user.is_admin:
+            user.is_admin = True
+        session.commit()
+        return user
+
+
+def follow(db: Database, feed_id: int, username: str = "reader") -> int:
+    """Subscribe ``username`` (created if needed) to the feed; returns the feed id."""
+    user = add_user(db, username)
+    with db.session() as session:
+        subscribe(session, user.id, feed_id, unread_recent=1000)
+        session.commit()
+    return feed_id
+
+
+def follow_all(db: Database, username: str = "reader") -> None:
+    """Subscribe ``username`` (created if needed) to every feed, in one statement: the
+    scheduler refreshes only feeds someone follows."""
+    user = add_user(db, username)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO subscriptions (user_id, feed_id) SELECT :user_id, id FROM feeds "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"user_id": user.id},
+        )
+
+
+def signed_in(app: Flask, username: str = "reader", *, is_admin: bool = False) -> FlaskClient:
+    """A client of ``app`` signed in as ``username`` (created if needed) in the app's database."""
+    db = Database(feedqueue.of(app).settings.database_url or "", pool_size=1)
+    try:
+        user = add_user(db, username, is_admin=is_admin)
+    finally:
+        db.dispose()
+    return sign_in(app.test_client(), user)
+
+
+def sign_in(client: FlaskClient, user: User) -> FlaskClient:
+    """Give ``client`` a session of ``user``, as the sign-in form does."""
+    with client.session_transaction() as session:
+        session["uid"] = user.id
+        session["fp"] = session_fingerprint(user)
+    return client
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
+def user(db: Database) -> User:
+    """The account the ``client`` fixture is signed in as."""
+    return add_user(db, "reader")
+
+
+@pytest.fixture
+def client(app: Flask, user: User) -> FlaskClient:
+    """A client signed in as ``user``."""
+    return sign_in(app.test_client(), user)
+
+
+@pytest.fixture
+def anon_client(app: Flask) -> FlaskClient:
+    """A client nobody signed in with."""
     return app.test_client()
 
 

@@ -11,23 +11,27 @@ from app.context import JobContext
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch
 from app.workers.housekeeping import enqueue_due_refreshes
+from tests.conftest import follow
 from tests.feedserver import FIXTURES, FeedServer
 
 RSS = (FIXTURES / "example-rss20.xml").read_bytes()
 
 
 def due_feeds(db: Database, urls: list[str]) -> None:
-    """Active feeds at ``urls``, due five seconds ago."""
+    """Active feeds at ``urls``, due five seconds ago, followed by someone (the scheduler
+    refreshes only feeds someone follows)."""
     due = datetime.now(UTC) - timedelta(seconds=5)
     with db.session() as session:
-        session.execute(
-            insert(Feed),
+        ids = session.scalars(
+            insert(Feed).returning(Feed.id),
             [
                 {"url": url, "current_url": url, "state": FeedState.ACTIVE, "next_fetch_at": due}
                 for url in urls
             ],
-        )
+        ).all()
         session.commit()
+    for feed_id in ids:
+        follow(db, feed_id)
 
 
 def fetches_by_url(db: Database) -> dict[str, Fetch]:

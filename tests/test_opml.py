@@ -8,6 +8,7 @@ import pytest
 
 from app.opml import (
     MAX_BYTES,
+    MAX_FOLDER_DEPTH,
     MAX_OUTLINES,
     OpmlEntry,
     OpmlError,
@@ -152,3 +153,44 @@ def test_build_writes_opml_2_that_parses_back() -> None:
         ("A & B <feed>", "https://a.example/feed", "https://a.example/"),
         ("C", "https://c.example/rss", None),
     ]
+
+
+NESTED = b"""<?xml version="1.0"?>
+<opml version="2.0"><head><title>t</title></head><body>
+<outline text="Top"><outline text="News">
+  <outline text="A" xmlUrl="https://a.example/feed"/>
+</outline>
+  <outline text="B" xmlUrl="https://b.example/feed"/>
+</outline>
+<outline text="C" xmlUrl="https://c.example/feed"/>
+</body></opml>"""
+
+
+def test_parse_keeps_the_folder_path_of_nested_categories() -> None:
+    doc = parse_opml(NESTED)
+    assert [(e.title, e.folder) for e in doc.entries] == [
+        ("A", ("Top", "News")),
+        ("B", ("Top",)),
+        ("C", ()),
+    ]
+
+
+def test_build_writes_folders_back_as_nested_outlines_that_parse_the_same() -> None:
+    entries = parse_opml(NESTED).entries
+    again = parse_opml(build_opml(entries)).entries
+    assert [(e.title, e.xml_url, e.folder) for e in again] == [
+        (e.title, e.xml_url, e.folder) for e in entries
+    ]
+
+
+def test_parse_keeps_at_most_the_folder_depth_limit() -> None:
+    depth = MAX_FOLDER_DEPTH + 3
+    opml = (
+        b'<opml version="2.0"><body>'
+        + b"".join(f'<outline text="L{n}">'.encode() for n in range(depth))
+        + b'<outline text="F" xmlUrl="https://f.example/"/>'
+        + b"</outline>" * depth
+        + b"</body></opml>"
+    )
+    (entry,) = parse_opml(opml).entries
+    assert entry.folder == tuple(f"L{n}" for n in range(MAX_FOLDER_DEPTH))

@@ -17,11 +17,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.opml import parse_opml, plan_import
+from app.opml import OpmlEntry, parse_opml, plan_import
 from app.queue.queues import Queues
-from app.services.submissions import QueueFull, QueueUnavailable, blocked_reason, submit_url
+from app.services.submissions import (
+    QueueFull,
+    QueueUnavailable,
+    Subscriber,
+    blocked_reason,
+    submit_url,
+)
 from app.storage import imports
 from app.storage.imports import Entry
+from app.storage.subscriptions import ensure_folder, folders_of, subscriptions_of
 
 #: How long an import's progress can be looked at.
 KEPT_FOR = timedelta(days=1)
@@ -43,9 +50,11 @@ def import_opml(
     *,
     name: str,
     data: bytes,
+    user_id: int,
     charge: Callable[[], bool] = lambda: True,
 ) -> uuid.UUID:
-    """Submit every valid feed of the OPML file ``data`` and store the import; its id.
+    """Subscribe the person ``user_id`` to every valid feed of the OPML file ``data``,
+    filed in folders as the file's categories nest, and store the import; its id.
 
     Each feed is a submission: ``charge()`` counts it against the client's rate
     limit and says False when the client is over it. Raises app.opml.OpmlError
@@ -56,13 +65,20 @@ def import_opml(
     plan = plan_import(parse_opml(data).entries, check=lambda url: blocked_reason(url, settings))
     submitted: list[Entry] = []
     unqueued: list[Entry] = []
+    folders: dict[tuple[str, ...], int | None] = {(): None}
     for index, (entry, url) in enumerate(plan.accepted):
         why_not = None
         if not charge():
             why_not = OVER_LIMIT
         else:
+            subscriber = Subscriber.of(
+                user_id,
+                settings,
+                folder_id=_folder(session, user_id, entry.folder, folders),
+                title=entry.title if entry.title != entry.xml_url else None,
+            )
             try:
-                done = submit_url(session, queues, url)
+                done = submit_url(session, queues, url, subscriber)
             except QueueUnavailable:
                 why_not = QUEUE_DOWN
             except QueueFull:
@@ -79,9 +95,24 @@ def import_opml(
         for r in plan.rejected
     ]
     imports.delete_imports_before(session, datetime.now(UTC) - KEPT_FOR)
-    import_id = imports.create_import(session, name[:MAX_NAME], [*submitted, *refused, *unqueued])
+    import_id = imports.create_import(
+        session, name[:MAX_NAME], [*submitted, *refused, *unqueued], user_id=user_id
+    )
     session.commit()
     return import_id
+
+
+def _folder(
+    session: Session,
+    user_id: int,
+    path: tuple[str, ...],
+    known: dict[tuple[str, ...], int | None],
+) -> int | None:
+    """The person's folder for a category path, nested as in the file (created if needed)."""
+    if path not in known:
+        parent = _folder(session, user_id, path[:-1], known)
+        known[path] = ensure_folder(session, user_id, path[-1], parent)
+    return known[path]
 
 
 @dataclass(frozen=True)
@@ -129,9 +160,12 @@ class Progress:
         return {"total": total, "done": done, "failed": self.failed, "pending": total - done}
 
 
-def import_progress(session: Session, import_id: uuid.UUID) -> Progress | None:
-    """The import with each feed's fetch state as it is now; None when unknown or too old."""
-    record = imports.get_import(session, import_id, since=datetime.now(UTC) - KEPT_FOR)
+def import_progress(session: Session, import_id: uuid.UUID, user_id: int) -> Progress | None:
+    """The person's import with each feed's fetch state as it is now; None when unknown,
+    someone else's or too old."""
+    record = imports.get_import(
+        session, import_id, since=datetime.now(UTC) - KEPT_FOR, user_id=user_id
+    )
     if record is None:
         return None
     feeds = [
@@ -152,3 +186,28 @@ def import_progress(session: Session, import_id: uuid.UUID) -> Progress | None:
         for e in imports.refused_entries(session, import_id)
     ]
     return Progress(record.name, feeds, refused)
+
+
+def export_entries(session: Session, user_id: int) -> list[OpmlEntry]:
+    """The person's subscriptions as OPML entries, each with its folder path."""
+    folders = {f.id: f for f in folders_of(session, user_id)}
+
+    def path(folder_id: int | None) -> tuple[str, ...]:
+        names: list[str] = []
+        seen: set[int] = set()
+        while folder_id is not None and folder_id in folders and folder_id not in seen:
+            seen.add(folder_id)
+            names.append(folders[folder_id].name)
+            folder_id = folders[folder_id].parent_id
+        return tuple(reversed(names))
+
+    return [
+        OpmlEntry(
+            0,
+            sub.title or sub.feed.title or sub.feed.current_url,
+            sub.feed.current_url,
+            sub.feed.site_url,
+            folder=path(sub.folder_id),
+        )
+        for sub in subscriptions_of(session, user_id)
+    ]

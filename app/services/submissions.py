@@ -11,6 +11,7 @@ submission is admitted against the queue's depth and the global budget
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
@@ -21,8 +22,9 @@ from app.pipeline import literal_host_blocked
 from app.queue.backpressure import admit_submission
 from app.queue.queues import Queues
 from app.storage.feeds import delete_feed_without_fetches, upsert_feed
-from app.storage.fetches import create_fetch, delete_fetch
+from app.storage.fetches import create_fetch, delete_fetch, latest_succeeded_fetch
 from app.storage.models import Feed, Fetch, FetchTrigger
+from app.storage.subscriptions import subscribe, unsubscribe
 from app.urls import InvalidURL, normalize_url
 
 BLOCKED = "That address is on a private or local network, which feedqueue does not fetch."
@@ -54,7 +56,32 @@ class Refused(ValueError):
 class Submission:
     feed: Feed
     fetch: Fetch
-    created: bool  # False: an already pending fetch was returned
+    created: bool  # False: an already pending (or fresh) fetch was returned
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """Who follows the submitted feed, and how (see app.storage.subscriptions.subscribe).
+
+    ``fresh_for``: a feed that succeeded less than this long ago is not fetched
+    again; its last fetch is the answer, at once (REFRESH_MIN_SECONDS).
+    """
+
+    user_id: int
+    unread_recent: int
+    fresh_for: timedelta
+    folder_id: int | None = None
+    title: str | None = None
+
+    @classmethod
+    def of(cls, user_id: int, settings: Settings, **values: object) -> Subscriber:
+        """The subscriber ``user_id`` with the settings' rules."""
+        return cls(
+            user_id,
+            settings.new_subscriber_unread,
+            timedelta(seconds=settings.refresh_min),
+            **values,  # type: ignore[arg-type]
+        )
 
 
 def blocked_reason(url: str, settings: Settings) -> str | None:
@@ -83,14 +110,46 @@ def accepted_url(raw: object, settings: Settings) -> str:
     return url
 
 
-def submit_url(session: Session, queues: Queues, url: str) -> Submission:
-    """Store the feed at (normalised) ``url`` and queue its first or next fetch.
+def submit_url(
+    session: Session, queues: Queues, url: str, subscriber: Subscriber | None = None
+) -> Submission:
+    """Store the feed at (normalised) ``url``, subscribe ``subscriber`` to it, and queue
+    its first or next fetch.
 
-    Raises QueueFull (nothing written) when the queue cannot take more work.
+    Feeds are shared: a feed someone else follows and that was fetched within
+    ``subscriber.fresh_for`` is not fetched again; its last successful fetch is
+    returned, so the new subscriber sees its items at once. Raises QueueFull (nothing
+    written) when the queue cannot take more work.
     """
     _admit(queues)
     feed, is_new_feed = upsert_feed(session, url)
-    return _queue_fetch(session, queues, feed, FetchTrigger.SUBMITTED, drop_feed=is_new_feed)
+    subscribed = False
+    if subscriber is not None:
+        _, subscribed = subscribe(
+            session,
+            subscriber.user_id,
+            feed.id,
+            unread_recent=subscriber.unread_recent,
+            title=subscriber.title,
+            folder_id=subscriber.folder_id,
+        )
+        fresh = _fresh_fetch(session, feed, subscriber.fresh_for)
+        if fresh is not None:
+            session.commit()
+            return Submission(feed, fresh, created=False)
+    try:
+        return _queue_fetch(session, queues, feed, FetchTrigger.SUBMITTED, drop_feed=is_new_feed)
+    except QueueUnavailable:
+        if subscribed and not is_new_feed and subscriber is not None:
+            unsubscribe(session, subscriber.user_id, feed.id)
+            session.commit()
+        raise
+
+
+def _fresh_fetch(session: Session, feed: Feed, fresh_for: timedelta) -> Fetch | None:
+    if feed.last_success_at is None or datetime.now(UTC) - feed.last_success_at >= fresh_for:
+        return None
+    return latest_succeeded_fetch(session, feed.id)
 
 
 def request_refresh(

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.feed_state import REFRESHABLE, Change, FeedState, Policy, paused, resumed
-from app.storage.models import Feed, Fetch, FetchState
+from app.storage.models import Feed, Fetch, FetchState, Subscription
 from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 #: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
@@ -52,9 +52,15 @@ def all_feeds(session: Session) -> Iterator[Feed]:
     return iter(session.scalars(select(Feed).order_by(Feed.id)))
 
 
-def feeds_page(session: Session, *, limit: int, cursor: str | None = None) -> Page[Feed]:
-    """Feeds, newest first."""
+def feeds_page(
+    session: Session, *, limit: int, cursor: str | None = None, user_id: int | None = None
+) -> Page[Feed]:
+    """Feeds (those ``user_id`` follows, when given), newest first."""
     stmt = select(Feed).order_by(Feed.id.desc()).limit(limit + 1)
+    if user_id is not None:
+        stmt = stmt.join(Subscription, Subscription.feed_id == Feed.id).where(
+            Subscription.user_id == user_id
+        )
     if cursor:
         (last_id,) = decode_cursor(cursor, 1)
         try:
@@ -129,8 +135,8 @@ def delete_feed_without_fetches(session: Session, feed_id: int) -> None:
 def claim_due_feeds(
     session: Session, *, now: datetime, limit: int, policy: Policy
 ) -> list[tuple[int, datetime]]:
-    """Lock up to ``limit`` feeds due at ``now`` (oldest due first), give each its
-    provisional next fetch time, and return their ids and due times.
+    """Lock up to ``limit`` feeds due at ``now`` (oldest due first) that someone
+    follows, give each its provisional next fetch time, and return their ids and due times.
 
     ``FOR UPDATE SKIP LOCKED``: schedulers of several dynos claim disjoint sets.
     The provisional time is app.feed_state.provisional_next, computed per row and
@@ -142,7 +148,14 @@ def claim_due_feeds(
         (feed_id, due_at)
         for feed_id, due_at in session.execute(
             select(Feed.id, Feed.next_fetch_at)
-            .where(Feed.state.in_(sorted(REFRESHABLE)), Feed.next_fetch_at <= now)
+            .where(
+                Feed.state.in_(sorted(REFRESHABLE)),
+                Feed.next_fetch_at <= now,
+                # A feed nobody follows is not refreshed (its last subscriber's
+                # unsubscription also cleared next_fetch_at: this covers a fetch
+                # that was running then and scheduled the next one).
+                exists().where(Subscription.feed_id == Feed.id),
+            )
             .order_by(Feed.next_fetch_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

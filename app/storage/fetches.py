@@ -50,6 +50,16 @@ def pending_fetches(session: Session, feed_ids: Iterable[int]) -> dict[int, Fetc
     return {fetch.feed_id: fetch for fetch in rows}
 
 
+def latest_succeeded_fetch(session: Session, feed_id: int) -> Fetch | None:
+    """The feed's most recent successful fetch, or None."""
+    return session.scalar(
+        select(Fetch)
+        .where(Fetch.feed_id == feed_id, Fetch.state == FetchState.SUCCEEDED)
+        .order_by(Fetch.finished_at.desc().nulls_last())
+        .limit(1)
+    )
+
+
 def create_fetch(session: Session, feed_id: int, trigger: FetchTrigger) -> tuple[Fetch, bool]:
     """Create a queued fetch for the feed, or return its pending one.
 

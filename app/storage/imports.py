@@ -25,9 +25,12 @@ class Entry:
     refusal: str | None = None
 
 
-def create_import(session: Session, name: str, entries: Sequence[Entry]) -> uuid.UUID:
-    """Store an import and its entries, in their order; returns its id. The caller commits."""
-    record = OpmlImport(id=uuid.uuid4(), name=name)
+def create_import(
+    session: Session, name: str, entries: Sequence[Entry], *, user_id: int
+) -> uuid.UUID:
+    """Store the person's import and its entries, in their order; returns its id. The
+    caller commits."""
+    record = OpmlImport(id=uuid.uuid4(), name=name, user_id=user_id)
     record.entries = [
         OpmlImportEntry(position=position, **asdict(entry))
         for position, entry in enumerate(entries)
@@ -37,10 +40,16 @@ def create_import(session: Session, name: str, entries: Sequence[Entry]) -> uuid
     return record.id
 
 
-def get_import(session: Session, import_id: uuid.UUID, *, since: datetime) -> OpmlImport | None:
-    """The import of that id made at or after ``since``, or None."""
+def get_import(
+    session: Session, import_id: uuid.UUID, *, since: datetime, user_id: int
+) -> OpmlImport | None:
+    """The person's import of that id made at or after ``since``, or None."""
     return session.scalar(
-        select(OpmlImport).where(OpmlImport.id == import_id, OpmlImport.created_at >= since)
+        select(OpmlImport).where(
+            OpmlImport.id == import_id,
+            OpmlImport.created_at >= since,
+            OpmlImport.user_id == user_id,
+        )
     )
 
 

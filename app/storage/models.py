@@ -1,4 +1,5 @@
-"""The tables: feeds, their items, the fetches promised to someone, OPML imports.
+"""The tables: feeds, their items, the fetches promised to someone, OPML imports, and the
+reader's people, subscriptions, folders and per-item state.
 
 Postgres is the source of truth; Redis only carries work. The ``fetches`` row
 is what a client polls, so it must say everything about a fetch's progress.
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Computed,
     DateTime,
     Enum,
     ForeignKey,
@@ -27,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.feed_state import REFRESHABLE, FeedState
@@ -46,7 +48,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-__all__ = ["Base", "Feed", "FeedState", "Fetch", "FetchState", "FetchTrigger", "Item"]
+__all__ = [
+    "ApiToken",
+    "Base",
+    "Feed",
+    "FeedState",
+    "Fetch",
+    "FetchState",
+    "FetchTrigger",
+    "Folder",
+    "Item",
+    "ItemState",
+    "Subscription",
+    "User",
+]
 
 
 class FetchState(enum.StrEnum):
@@ -92,7 +107,7 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-#: Percent of each feeds page filled by inserts (migration 0005).
+#: Percent of each feeds page filled by inserts (migration 0006).
 FEEDS_FILLFACTOR = 80
 
 
@@ -135,6 +150,17 @@ class Feed(Base):
     )
 
 
+#: The searchable text of an item: the title weighs more than the body. HTML tags are
+#: tokens the text search parser skips. The body is cut at SEARCH_BODY_CHARS: a tsvector
+#: holds at most 1 MB, and an item's insert must never fail for its size.
+SEARCH_BODY_CHARS = 100_000
+SEARCH_VECTOR_SQL = (
+    "setweight(to_tsvector('english'::regconfig, coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english'::regconfig, "
+    f"left(coalesce(content_html, summary_html, ''), {SEARCH_BODY_CHARS})), 'B')"
+)
+
+
 class Item(Base):
     __tablename__ = "items"
 
@@ -157,6 +183,10 @@ class Item(Base):
     )
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sort_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Full-text search (app.storage.search): kept by Postgres, never loaded with the row.
+    search_vector: Mapped[str] = mapped_column(
+        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True), deferred=True
+    )
 
     feed: Mapped[Feed] = relationship(back_populates="items")
 
@@ -164,6 +194,9 @@ class Item(Base):
         UniqueConstraint("feed_id", "key", name="uq_items_feed_id_key"),
         # Newest-first pages with a (sort_at, id) cursor.
         Index("ix_items_feed_sort", "feed_id", text("sort_at DESC"), text("id DESC")),
+        # Unread items above a subscription's read_upto_id watermark.
+        Index("ix_items_feed_id", "feed_id", "id"),
+        Index("ix_items_search", "search_vector", postgresql_using="gin"),
     )
 
 
@@ -232,6 +265,10 @@ class OpmlImport(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text)  # the uploaded file's name
+    # Whose import it is: only they see its progress.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
@@ -257,3 +294,118 @@ class OpmlImportEntry(Base):
     feed_id: Mapped[int | None] = mapped_column(BigInteger)
     fetch_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     refusal: Mapped[str | None] = mapped_column(Text)  # why it was not submitted
+
+
+# -- the reader: people, their subscriptions, folders and per-item state --------------------
+#
+# Feeds and items stay shared: a feed is fetched once whatever the number of its
+# subscribers. What is a person's own lives in these tables, always keyed by the
+# person, so every query of theirs starts from their user id.
+
+
+class User(Base):
+    """A person who signs in. The first account is the admin (app.services.accounts)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    username: Mapped[str] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, encoded with its parameters
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        # Names are unique whatever their case: "Ann" cannot sign up beside "ann".
+        Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+    )
+
+
+class ApiToken(Base):
+    """A person's API token; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Folder(Base):
+    """A person's folder of subscriptions; folders nest (OPML outlines inside outlines)."""
+
+    __tablename__ = "folders"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index(
+            "uq_folders_user_parent_name",
+            "user_id",
+            func.coalesce(text("parent_id"), 0),
+            "name",
+            unique=True,
+        ),
+    )
+
+
+class Subscription(Base):
+    """A person following a feed, under their own title and folder.
+
+    Read state: an item is read when a row of ``item_states`` says so, else when
+    the subscription's watermark covers it: ``id <= read_upto_id`` (item ids grow
+    as items arrive; set at subscription and moved by "mark all read") or
+    ``sort_at < read_before`` (moved by "mark read older than").
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    folder_id: Mapped[int | None] = mapped_column(
+        ForeignKey("folders.id", ondelete="SET NULL"), index=True
+    )
+    read_upto_id: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    read_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    feed: Mapped[Feed] = relationship()
+
+    __table_args__ = (UniqueConstraint("user_id", "feed_id", name="uq_subscriptions_user_feed"),)
+
+
+class ItemState(Base):
+    """A person's exception to the watermark for one item: read or unread, starred."""
+
+    __tablename__ = "item_states"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The item's feed, copied so "mark this feed read" finds the rows without a join.
+    feed_id: Mapped[int] = mapped_column(BigInteger)
+    read: Mapped[bool | None] = mapped_column()  # None: as the watermark says
+    starred: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    starred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_item_states_user_feed", "user_id", "feed_id"),
+        # Starred lists, and retention's "starred by anyone" check.
+        Index("ix_item_states_starred", "item_id", postgresql_where=text("starred")),
+        Index(
+            "ix_item_states_user_starred",
+            "user_id",
+            text("starred_at DESC"),
+            postgresql_where=text("starred"),
+        ),
+    )

@@ -15,7 +15,9 @@ from app.config import Settings
 def register(app: Flask, settings: Settings) -> None:
     """Install the error handlers, the security policies and every blueprint on ``app``."""
     from app.web import (
+        account,
         api,
+        auth,
         dashboard,
         docs,
         errors,
@@ -23,11 +25,25 @@ def register(app: Flask, settings: Settings) -> None:
         health,
         opml,
         pages,
+        reader_api,
         security,
         submit,
     )
 
     errors.register(app)
     security.init_app(app, settings)
-    for module in (health, pages, submit, feed_actions, opml, dashboard, api, docs):
+    auth.init_app(app)
+    for module in (
+        health,
+        auth,
+        account,
+        pages,
+        submit,
+        feed_actions,
+        opml,
+        dashboard,
+        api,
+        reader_api,
+        docs,
+    ):
         app.register_blueprint(module.bp)

@@ -1,4 +1,4 @@
-"""The JSON API: fetch status, feeds and items."""
+"""The JSON API: fetch status, feeds and items, each only of feeds the person follows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from app.storage import feeds, fetches, items
 from app.storage.pagination import BadCursor
-from app.web.helpers import ApiError, db_session, fetch_status, get_feed_or_404
+from app.storage.subscriptions import is_subscribed
+from app.web.helpers import ApiError, current_user, db_session, fetch_status, get_feed_or_404
 from app.web.serializers import feed_json, item_json
 
 bp = Blueprint("api", __name__)
@@ -39,7 +40,8 @@ def get_fetch(fetch_id: str) -> Response:
     except ValueError:
         raise ApiError(404, "fetch_not_found", "There is no such fetch.") from None
     fetch = fetches.get_fetch(db_session(), key)
-    if fetch is None:
+    # Someone else's fetch does not exist for this person.
+    if fetch is None or not is_subscribed(db_session(), current_user().id, fetch.feed_id):
         raise ApiError(404, "fetch_not_found", "There is no such fetch.")
     body, headers = fetch_status(fetch)
     response = jsonify(body)
@@ -50,7 +52,9 @@ def get_fetch(fetch_id: str) -> Response:
 @bp.get("/api/feeds")
 def list_feeds() -> Response:
     try:
-        page = feeds.feeds_page(db_session(), limit=_limit(), cursor=_cursor())
+        page = feeds.feeds_page(
+            db_session(), limit=_limit(), cursor=_cursor(), user_id=current_user().id
+        )
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
     return jsonify(

@@ -1,7 +1,6 @@
 """The status dashboard: queues, workers, throughput and failures, plus admin actions.
 
-Reading is open to everyone (nothing secret is shown); the actions that
-change state need the admin credentials and do not exist without them.
+For admin accounts only: failures name feeds and errors of everyone's feeds.
 """
 
 from __future__ import annotations
@@ -60,6 +59,7 @@ def _charts(minutes: list[stats.MinuteStats]) -> dict[str, object]:
 
 
 @bp.get("/status")
+@admin_required
 def status() -> str:
     """The dashboard page."""
     now = datetime.now(UTC)

@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from app.observability import metrics
 from app.observability.collectors import scrape
-from app.web.helpers import admin_required, error_response, probes, settings
+from app.web.helpers import basic_admin_required, error_response, probes, public, settings
 
 bp = Blueprint("health", __name__)
 
@@ -71,12 +71,13 @@ def metrics_access(view: Callable[P, R]) -> Callable[P, R]:
                 response = error_response(401, "unauthorized", "A metrics token is required.")
                 response.headers["WWW-Authenticate"] = 'Bearer realm="feedqueue metrics"'
                 abort(response)
-        return admin_required(view)(*args, **kwargs)
+        return basic_admin_required(view)(*args, **kwargs)
 
     return wrapper
 
 
 @bp.get("/metrics")
+@public
 @metrics_access
 def prometheus_metrics() -> Response:
     """Prometheus text (format 0.0.4, read by every Prometheus) of this dyno and the queues."""

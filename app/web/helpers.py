@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Response, abort, jsonify, render_template, request
+from flask import Response, abort, g, jsonify, render_template, request, session
 from limits import parse_many
 from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
@@ -21,16 +21,18 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.extensions import Probes, client_key, feedqueue, limiter
 from app.queue.queues import Queues
-from app.storage.feeds import get_feed, newest_feeds
+from app.services.accounts import session_fingerprint
+from app.storage.feeds import get_feed
 from app.storage.fetches import pending_fetches
-from app.storage.models import Feed, Fetch, FetchState
+from app.storage.models import Feed, Fetch, FetchState, User
+from app.storage.subscriptions import is_subscribed, subscriptions_of
 from app.web import wording
 from app.web.serializers import fetch_json
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Feeds listed on the home page.
+#: Feeds listed on the home page (the person's, newest subscription first).
 FEEDS_ON_HOME = 200
 
 
@@ -158,8 +160,53 @@ def charge_submission() -> bool:
     return _charge(submission_limit(), SUBMISSION_SCOPE)
 
 
+V = TypeVar("V", bound=Callable[..., object])
+
+
+def public(view: V) -> V:
+    """Mark a view anyone may reach that checks credentials of its own: the sign-in guard
+    (app.web.auth) then leaves its Authorization header alone. /metrics, for scrapers."""
+    view.own_credentials = True  # type: ignore[attr-defined]
+    return view
+
+
+def login_limit() -> str:
+    """Per-client limit on sign-in, sign-up and password attempts (LOGIN_RATE_LIMIT)."""
+    return settings().login_rate_limit
+
+
+def start_session(user: User) -> None:
+    """Sign ``user`` in: a new session (and CSRF token) bound to their password."""
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["fp"] = session_fingerprint(user)
+
+
+def current_user() -> User:
+    """The signed-in person (app.web.auth's guard admits no one else to a private view)."""
+    user = g.get("user")
+    if user is None:
+        raise ApiError(401, "unauthorized", "Sign in first.")
+    return user
+
+
 def admin_required(view: Callable[P, R]) -> Callable[P, R]:
-    """Require the admin credentials (HTTP Basic); 404 when none are configured.
+    """Only for an admin account: others get 403."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if not current_user().is_admin:
+            raise ApiError(403, "admin_only", "Only an admin may do this.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def basic_admin_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Require ADMIN_USER / ADMIN_PASSWORD as HTTP Basic (for scrapers of /metrics);
+    404 when they are not configured. Mark the view app.web.auth.public too: the
+    sign-in guard then leaves its Authorization header to it.
 
     Failed attempts count per client against ADMIN_AUTH_RATE_LIMIT; over it, every
     attempt (right or wrong) gets 429 until the window ends, so the password
@@ -209,7 +256,19 @@ def _same_secret(given: str | None, expected: str | None) -> bool:
 
 
 def get_feed_or_404(feed_id: int) -> Feed:
-    """The feed, or a 404 API error (also for ids beyond the column's range)."""
+    """The feed, if the signed-in person follows it; else a 404 API error (also for ids
+    beyond the column's range): someone else's feed does not exist for them."""
+    session = db_session()
+    if not is_subscribed(session, current_user().id, feed_id):
+        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
+    feed = get_feed(session, feed_id)
+    if feed is None:
+        raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
+    return feed
+
+
+def any_feed_or_404(feed_id: int) -> Feed:
+    """Any feed, followed or not (for admin views only), or a 404 API error."""
     feed = get_feed(db_session(), feed_id)
     if feed is None:
         raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
@@ -239,7 +298,9 @@ def render_home(*, form_error: str | None = None, submitted_url: object = "") ->
     """The home page (form and feed list); with ``form_error``, a 400 showing the error
     beside the field, which keeps what was typed."""
     session = db_session()
-    feeds = newest_feeds(session, FEEDS_ON_HOME)
+    # Newest subscription first, as a person expects right after adding a feed.
+    subs = sorted(subscriptions_of(session, current_user().id), key=lambda sub: -sub.id)
+    feeds = [sub.feed for sub in subs][:FEEDS_ON_HOME]
     pending = pending_fetches(session, (f.id for f in feeds))
     rows = [
         (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))

@@ -1,4 +1,4 @@
-"""OPML pages: import a subscription list, watch its feeds being fetched, export all feeds.
+"""OPML pages: import a subscription list, watch its feeds being fetched, export one's feeds.
 
 The import itself is app.services.opml_import: this blueprint hands it the
 uploaded file, redirects to the import's progress page, and shows that page
@@ -12,11 +12,17 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 
-from app.opml import MAX_BYTES, OpmlEntry, OpmlError, build_opml
-from app.services.opml_import import Progress, import_opml, import_progress
-from app.storage.feeds import all_feeds
+from app.opml import MAX_BYTES, OpmlError, build_opml
+from app.services.opml_import import Progress, export_entries, import_opml, import_progress
 from app.web import wording
-from app.web.helpers import charge_submission, db_session, queues, rate_limited, settings
+from app.web.helpers import (
+    charge_submission,
+    current_user,
+    db_session,
+    queues,
+    rate_limited,
+    settings,
+)
 
 bp = Blueprint("opml", __name__)
 
@@ -56,6 +62,7 @@ def import_file() -> Response:
             settings(),
             name=upload.filename,
             data=data,
+            user_id=current_user().id,
             charge=charge_submission,
         )
     except OpmlError as exc:
@@ -70,7 +77,7 @@ def _progress(batch_id: str) -> Progress:
         import_id = uuid.UUID(hex=batch_id)
     except ValueError:
         abort(404)
-    progress = import_progress(db_session(), import_id)
+    progress = import_progress(db_session(), import_id, current_user().id)
     if progress is None:
         abort(404, "This import is unknown or older than a day.")
     return progress
@@ -119,11 +126,8 @@ def batch_progress(batch_id: str) -> Response:
 
 @bp.get("/opml/export")
 def export() -> Response:
-    """Every feed as an OPML 2.0 download."""
-    data = build_opml(
-        OpmlEntry(0, feed.title or feed.current_url, feed.current_url, feed.site_url)
-        for feed in all_feeds(db_session())
-    )
+    """The person's subscriptions as an OPML 2.0 download, in their folders."""
+    data = build_opml(export_entries(db_session(), current_user().id))
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(
         data,

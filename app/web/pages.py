@@ -9,13 +9,13 @@ import hashlib
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, g, render_template, request, url_for
 
 from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
 from app.storage.pagination import BadCursor
 from app.web import wording
-from app.web.helpers import ApiError, db_session, get_feed_or_404, render_home, settings
+from app.web.helpers import ApiError, db_session, get_feed_or_404, render_home
 
 bp = Blueprint("pages", __name__)
 
@@ -46,7 +46,8 @@ def _template_helpers() -> dict[str, object]:
         "timestamp": wording.timestamp,
         "advice": wording.advice,
         "duration": wording.duration,
-        "admin_enabled": settings().admin_enabled,
+        "signed_in": g.get("user"),
+        "is_admin": bool(g.get("user") and g.user.is_admin),
     }
 
 

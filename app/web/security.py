@@ -3,7 +3,9 @@
 - CSRF (Flask-WTF) guards every state-changing request. Only bodies sent as
   exactly ``application/json`` are exempt: a cross-site page cannot send that
   type without a CORS preflight, which this app never grants. Everything else
-  (forms, text/plain, ``+json`` variants, empty bodies) needs the token.
+  (forms, text/plain, ``+json`` variants, empty bodies) needs the token,
+  except requests carrying an API token (``Authorization: Bearer``): no
+  cross-site page can set that header, and such a request ignores the cookie.
 - A strict Content-Security-Policy (no inline script) and the usual headers
   go on every response; HSTS only when the request came over https.
 - Heroku's router is one proxy hop: ProxyFix trusts exactly one
@@ -13,8 +15,9 @@
 - In production, plain-http requests that came through the router are
   redirected to https: the session cookie is Secure, so forms over http
   could never carry a valid CSRF token.
-- Admin views compare credentials in constant time and do not exist at all
-  (404) when ADMIN_USER / ADMIN_PASSWORD are unset (app.web.helpers.admin_required).
+- Every view but the public ones needs a signed-in person (app.web.auth); admin
+  views need an admin account (app.web.helpers.admin_required). /metrics compares
+  its Basic credentials (ADMIN_USER / ADMIN_PASSWORD) or token in constant time.
 
 The CSRF and rate-limit extensions themselves are created in app.extensions and
 bound by create_app().
@@ -47,6 +50,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _bearer() -> bool:
+    # An API token travels in a header no cross-site page can set; the request is
+    # the token's owner's, never the cookie's (app.web.auth), so it needs no CSRF token.
+    auth = request.authorization
+    return auth is not None and auth.type == "bearer"
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Install the defences on ``app`` (whose CSRF and rate-limit extensions are bound)."""
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
@@ -69,6 +79,7 @@ def init_app(app: Flask, settings: Settings) -> None:
             app.config.get("WTF_CSRF_ENABLED", True)
             and request.method in ("POST", "PUT", "PATCH", "DELETE")
             and request.mimetype != "application/json"
+            and not _bearer()
         ):
             csrf.protect()
 

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from flask import url_for
 
-from app.storage.models import Feed, Fetch, FetchState, Item
+from app.storage.models import Feed, Fetch, FetchState, Item, Subscription
+from app.storage.reading import RiverItem
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -89,4 +90,42 @@ def item_json(item: Item) -> dict[str, object]:
         "published_at": _iso(item.published_at),
         "updated_at": _iso(item.updated_at),
         "first_seen_at": _iso(item.first_seen_at),
+    }
+
+
+def river_item_json(item: RiverItem) -> dict[str, object]:
+    """An item as one person sees it (their feed title, read and starred state); search
+    results add ``rank``, ``title_html`` and ``snippet_html`` (escaped, matches in <mark>)."""
+    body: dict[str, object] = {
+        "id": item.id,
+        "feed_id": item.feed_id,
+        "feed_title": item.feed_title,
+        "folder_id": item.folder_id,
+        "url": item.url,
+        "title": item.title,
+        "author": item.author,
+        "summary_html": item.summary_html,
+        "content_html": item.content_html,
+        "published_at": _iso(item.published_at),
+        "updated_at": _iso(item.updated_at),
+        "sort_at": _iso(item.sort_at),
+        "read": item.read,
+        "starred": item.starred,
+        "starred_at": _iso(item.starred_at),
+    }
+    if item.rank is not None:
+        body.update(rank=item.rank, title_html=item.title_html, snippet_html=item.snippet_html)
+    return body
+
+
+def subscription_json(sub: Subscription, unread: int) -> dict[str, object]:
+    """A person's subscription: their title and folder, the shared feed, their unread count."""
+    return {
+        "feed_id": sub.feed_id,
+        "title": sub.title or sub.feed.title or sub.feed.current_url,
+        "custom_title": sub.title,
+        "folder_id": sub.folder_id,
+        "unread": unread,
+        "subscribed_at": _iso(sub.created_at),
+        "feed": feed_json(sub.feed),
     }

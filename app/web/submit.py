@@ -1,7 +1,8 @@
 """Accepting work over HTTP: feed submissions and refresh requests.
 
-Both answer at once: 202 with the fetch to poll (JSON clients), or 303 to the
-feed page (browser forms). Nothing here touches the network.
+A submission subscribes the person who sent it. Both answer at once: 202 with
+the fetch to poll (JSON clients), or 303 to the feed page (browser forms).
+Nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from app.services.submissions import (
     QueueUnavailable,
     Refused,
     Submission,
+    Subscriber,
     accepted_url,
     request_refresh,
     submit_url,
 )
 from app.web.helpers import (
     ApiError,
+    current_user,
     db_session,
     fetch_status,
     get_feed_or_404,
@@ -96,7 +99,8 @@ def submit_feed() -> Response:
             return render_home(form_error=err.message, submitted_url=raw)
         raise ApiError(400, err.code, err.message) from None
     try:
-        submission = submit_url(db_session(), queues(), url)
+        subscriber = Subscriber.of(current_user().id, settings())
+        submission = submit_url(db_session(), queues(), url, subscriber)
     except QueueUnavailable:
         raise _queue_unavailable() from None
     except QueueFull as err:

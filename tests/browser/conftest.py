@@ -8,6 +8,7 @@ image cannot pass silently.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from redis import Redis
 from rq import Worker
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
-from tests.conftest import ROOT, WebDyno, WorkerDyno, wait_for
+from tests.conftest import PASSWORD, ROOT, WebDyno, WorkerDyno, wait_for
 
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 # scripts/screenshots.py sets this to refresh the screenshots in docs/.
@@ -95,6 +96,17 @@ class PageProbe:
         return [e for e in self.errors if not any(x in e for x in self.expected)]
 
 
+def sign_up(probe: PageProbe, username: str = "reader") -> None:
+    """Create the first account (the admin) through the pages, as a newcomer does."""
+    probe.goto("/")
+    probe.page.wait_for_url(re.compile(r"/signin"))
+    probe.page.locator("#first-run a").click()
+    probe.page.get_by_label("User name").fill(username)
+    probe.page.get_by_label("Password").fill(PASSWORD)
+    probe.page.get_by_role("button", name="Sign up").click()
+    probe.page.wait_for_url(probe.base_url + "/")
+
+
 @pytest.fixture
 def page(browser: Any, live_app: LiveApp) -> Iterator[PageProbe]:
     """A fresh browser context on the live app; fails the test on any console error."""
@@ -113,6 +125,7 @@ def page(browser: Any, live_app: LiveApp) -> Iterator[PageProbe]:
         ),
     )
     tab.on("pageerror", lambda exc: probe.errors.append(f"page error: {exc} ({tab.url})"))
+    sign_up(probe)
     yield probe
     context.close()
     unexpected = probe.unexpected_errors()

@@ -197,8 +197,8 @@ def _head() -> str:
     return head
 
 
-def test_the_release_command_is_alembic_upgrade_head() -> None:
-    assert procfile()["release"] == "alembic upgrade head"
+def test_the_release_command_migrates_then_ensures_the_admin_account() -> None:
+    assert procfile()["release"] == "alembic upgrade head && python -m scripts.admin"
 
 
 def test_release_migrates_an_empty_database(scratch_database: str) -> None:
@@ -235,3 +235,29 @@ def test_release_without_a_database_url_fails_with_one_clear_line(value: str | N
     assert len(lines) == 1, err
     assert "DATABASE_URL is not set" in lines[0]
     assert "heroku addons:wait" in lines[0]
+
+
+def test_release_creates_the_admin_account_then_resets_its_password(
+    scratch_database: str,
+) -> None:
+    from app.services.accounts import authenticate
+    from app.storage.db import Database
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "TEST_"))}
+    for password in ("first password", "second password"):
+        proc = _run_as_heroku(
+            procfile()["release"],
+            {**env, "DATABASE_URL": scratch_database, "ADMIN_USER": "boss",
+             "ADMIN_PASSWORD": password},  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out
+        assert "boss is an admin" in out
+    db = Database(normalize_database_url(scratch_database), pool_size=1)
+    with db.session() as session:
+        user = authenticate(session, "boss", "second password")
+        assert user is not None and user.is_admin
+        assert authenticate(session, "boss", "first password") is None
+    db.dispose()

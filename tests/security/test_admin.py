@@ -1,4 +1,5 @@
-"""Admin access: HTTP Basic with constant-time comparison; no credentials configured, no admin."""
+"""Admin credentials for scrapers (/metrics): HTTP Basic with constant-time comparison; none
+configured, no access. (The admin account's pages: tests/web/test_dashboard.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 
 from app.web import helpers
-from app.web.helpers import admin_required
+from app.web.helpers import basic_admin_required, public
 
 USER, PASSWORD = "admin", "correct horse battery staple"
 
@@ -23,7 +24,8 @@ def _basic(user: str, password: str) -> dict[str, str]:
 def _app_with_probe(make_app: Callable[..., Flask], **changes: object) -> Flask:
     app = make_app(**changes)
 
-    @admin_required
+    @public
+    @basic_admin_required
     def probe() -> str:
         return "admin ok"
 

@@ -10,6 +10,7 @@ from flask import Flask
 
 from app import create_app
 from app.config import ConfigError, Settings
+from tests.conftest import signed_in
 
 HTML = {"Accept": "text/html"}
 JSON = {"Accept": "application/json"}
@@ -53,7 +54,7 @@ def _failing_app(make_app: Callable[..., Flask], **changes: object) -> Flask:
 def test_responses_carry_the_security_headers(
     make_app: Callable[..., Flask], path: str, headers: dict[str, str]
 ) -> None:
-    response = make_app().test_client().get(path, headers=headers)
+    response = signed_in(make_app()).get(path, headers=headers)
     assert response.status_code < 500
     _assert_security_headers(response.headers, path)
 
@@ -61,7 +62,7 @@ def test_responses_carry_the_security_headers(
 def test_error_responses_from_failing_views_carry_the_security_headers(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = _failing_app(make_app).test_client()
+    client = signed_in(_failing_app(make_app))
     for headers in (HTML, JSON):
         response = client.get("/_boom", headers=headers)
         assert response.status_code == 500
@@ -71,7 +72,7 @@ def test_error_responses_from_failing_views_carry_the_security_headers(
 def test_method_not_allowed_and_too_large_answers_carry_the_headers(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = make_app().test_client()
+    client = signed_in(make_app())
     not_allowed = client.get("/feeds", headers=JSON)
     assert not_allowed.status_code == 405
     _assert_security_headers(not_allowed.headers, "405")
@@ -81,14 +82,14 @@ def test_method_not_allowed_and_too_large_answers_carry_the_headers(
 
 
 def test_no_hsts_over_plain_http(make_app: Callable[..., Flask]) -> None:
-    response = make_app().test_client().get("/", headers=HTML)
+    response = signed_in(make_app()).get("/", headers=HTML)
     assert "Strict-Transport-Security" not in response.headers
 
 
 def test_hsts_when_the_router_says_the_request_came_over_https(
     make_app: Callable[..., Flask],
 ) -> None:
-    response = make_app().test_client().get("/", headers={**HTML, **HTTPS})
+    response = signed_in(make_app()).get("/", headers={**HTML, **HTTPS})
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     assert int(response.headers["Strict-Transport-Security"].split("=")[1].split(";")[0]) >= 86400
 
@@ -96,7 +97,7 @@ def test_hsts_when_the_router_says_the_request_came_over_https(
 def test_production_session_cookie_is_secure_httponly_and_samesite(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = make_app(env="production", secret_key=SECRET).test_client()
+    client = signed_in(make_app(env="production", secret_key=SECRET))
     response = client.get("/", headers={**HTML, **HTTPS})  # the form sets the CSRF session
     cookie = response.headers.get("Set-Cookie", "")
     assert cookie.startswith("session="), cookie
@@ -108,7 +109,7 @@ def test_production_session_cookie_is_secure_httponly_and_samesite(
 def test_production_redirects_plain_http_through_the_router_to_https(
     make_app: Callable[..., Flask],
 ) -> None:
-    client = make_app(env="production", secret_key=SECRET).test_client()
+    client = signed_in(make_app(env="production", secret_key=SECRET))
     response = client.get(
         "/feeds/1?x=1",
         headers={"X-Forwarded-Proto": "http", "Host": "feedqueue.herokuapp.com"},
@@ -121,7 +122,7 @@ def test_production_serves_direct_local_requests_without_redirect(
     make_app: Callable[..., Flask],
 ) -> None:
     # No X-Forwarded-Proto: a local run of the Procfile, not a request via the router.
-    client = make_app(env="production", secret_key=SECRET).test_client()
+    client = signed_in(make_app(env="production", secret_key=SECRET))
     assert client.get("/healthz").status_code == 200
 
 
@@ -153,7 +154,7 @@ def test_an_exception_in_a_view_gives_a_json_500_without_traceback(
     make_app: Callable[..., Flask], env: str
 ) -> None:
     app = _failing_app(make_app, env=env, secret_key=SECRET)
-    response = app.test_client().get("/_boom", headers={**JSON, **HTTPS})
+    response = signed_in(app).get("/_boom", headers={**JSON, **HTTPS})
     assert response.status_code == 500
     assert response.get_json() == {
         "error": {"code": "internal_error", "message": "Something went wrong on our side."}
@@ -165,7 +166,7 @@ def test_an_exception_in_a_view_gives_an_html_500_without_traceback(
     make_app: Callable[..., Flask],
 ) -> None:
     app = _failing_app(make_app, env="production", secret_key=SECRET)
-    response = app.test_client().get("/_boom", headers={**HTML, **HTTPS})
+    response = signed_in(app).get("/_boom", headers={**HTML, **HTTPS})
     assert response.status_code == 500
     assert response.mimetype == "text/html"
     body = response.get_data(as_text=True)

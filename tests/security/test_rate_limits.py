@@ -11,6 +11,8 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import signed_in
+
 LIMIT = "2 per minute"
 
 
@@ -24,7 +26,7 @@ def _submit(client: FlaskClient, forwarded_for: str, n: int = 0) -> int:
 
 
 def _limited_client(make_app: Callable[..., Flask]) -> FlaskClient:
-    return make_app(submit_rate_limit=LIMIT).test_client()
+    return signed_in(make_app(submit_rate_limit=LIMIT))
 
 
 def test_a_client_over_its_budget_gets_429_json_with_retry_after(
@@ -86,7 +88,7 @@ def test_form_clients_get_the_429_as_a_page_with_retry_after(
 ) -> None:
     app = make_app(submit_rate_limit=LIMIT)
     app.config["WTF_CSRF_ENABLED"] = False  # the token is not what this test is about
-    client = app.test_client()
+    client = signed_in(app)
     headers = {"X-Forwarded-For": "192.0.2.9", "Accept": "text/html"}
     for _ in range(2):
         client.post("/feeds", data={"url": "https://example.com/f"}, headers=headers)

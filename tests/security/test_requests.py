@@ -17,6 +17,7 @@ from werkzeug.routing import Rule
 
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch
+from tests.conftest import signed_in
 
 JSON = {"Accept": "application/json"}
 HTML = {"Accept": "text/html"}
@@ -66,7 +67,7 @@ def test_every_post_route_refuses_a_tokenless_cross_site_body(
     make_app: Callable[..., Flask], db: Database, body: object, content_type: str | None
 ) -> None:
     app = make_app()
-    client = app.test_client()
+    client = signed_in(app)
     refused = {}
     for rule in _post_rules(app):
         url = _example_url(app, rule)
@@ -84,7 +85,7 @@ def test_every_post_route_refuses_a_tokenless_cross_site_body(
 def test_json_lookalike_content_types_still_need_the_token(
     make_app: Callable[..., Flask], db: Database
 ) -> None:
-    client = make_app().test_client()
+    client = signed_in(make_app())
     for content_type in ("application/vnd.api+json", "application/merge-patch+json"):
         response = client.post(
             "/feeds",
@@ -101,7 +102,7 @@ def test_a_form_post_with_the_pages_token_is_accepted(
     make_app: Callable[..., Flask], db: Database
 ) -> None:
     # The other half of the CSRF proof: the token the page hands out works.
-    client = make_app().test_client()
+    client = signed_in(make_app())
     page = client.get("/", headers=HTML).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, "the home page form carries no CSRF token"
@@ -118,10 +119,10 @@ def test_a_token_from_another_session_is_refused(
     make_app: Callable[..., Flask], db: Database
 ) -> None:
     app = make_app()
-    page = app.test_client().get("/", headers=HTML).get_data(as_text=True)
+    page = signed_in(app).get("/", headers=HTML).get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token
-    response = app.test_client().post(
+    response = signed_in(app).post(
         "/feeds",
         data={"url": "https://example.com/feed", "csrf_token": token.group(1)},
         headers=JSON,
@@ -131,7 +132,7 @@ def test_a_token_from_another_session_is_refused(
 
 
 def test_application_json_needs_no_token(make_app: Callable[..., Flask], db: Database) -> None:
-    response = make_app().test_client().post("/feeds", json={"url": "https://example.com/feed"})
+    response = signed_in(make_app()).post("/feeds", json={"url": "https://example.com/feed"})
     assert response.status_code == 202
 
 
@@ -139,7 +140,7 @@ def test_a_body_over_one_mebibyte_is_refused_with_413_too_large(
     make_app: Callable[..., Flask], db: Database
 ) -> None:
     big = '{"url": "https://example.com/feed", "pad": "' + "x" * (1024 * 1024) + '"}'
-    response = make_app().test_client().post("/feeds", data=big, content_type="application/json")
+    response = signed_in(make_app()).post("/feeds", data=big, content_type="application/json")
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "too_large"
     assert _count(db, Feed) == 0
@@ -161,5 +162,5 @@ def test_a_body_just_under_the_limit_is_read(make_app: Callable[..., Flask], db:
     # The limit is not set lower than promised: 1 MiB minus a little still gets through.
     pad = "x" * (1024 * 1024 - 100)
     body = '{"url": "https://example.com/feed", "pad": "' + pad + '"}'
-    response = make_app().test_client().post("/feeds", data=body, content_type="application/json")
+    response = signed_in(make_app()).post("/feeds", data=body, content_type="application/json")
     assert response.status_code == 202

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
+from tests.conftest import PASSWORD
 from tests.dynos import WebDyno
 from tests.feedserver import FeedServer
 
@@ -193,6 +194,12 @@ def _open(chromium: Any, base_url: str, *, bypass_csp: bool) -> tuple[Any, dict[
     context.route("**/*", route)
     context.add_init_script(_RECORD_CSP)
     page = context.new_page()
+    # Sign in as the person whose client subscribed to the hostile feeds.
+    page.goto(base_url + "/signin")
+    page.get_by_label("User name").fill("reader")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base_url + "/")
 
     def on_dialog(dialog: Any) -> None:
         seen["dialogs"].append(dialog.message)

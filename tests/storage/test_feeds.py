@@ -13,7 +13,7 @@ from app.storage import feeds
 from app.storage.db import Database
 from app.storage.models import FEEDS_FILLFACTOR, Feed, Fetch, FetchState
 from app.storage.pagination import BadCursor
-from tests.storage.rows import add_feed, add_fetch
+from tests.storage.rows import add_feed, add_fetch, add_follower
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 POLICY = Policy(refresh_default=1800, refresh_min=300, refresh_max=86400, max_errors=10)
@@ -153,24 +153,31 @@ def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Databas
     due = NOW - timedelta(minutes=1)
     with db.session() as session:
         rows = {
-            (state, interval): add_feed(
+            (state, interval): add_follower(
                 session,
-                f"https://e.example/{state}/{interval}",
-                state=state,
-                refresh_interval=interval,
-                next_fetch_at=due,
+                add_feed(
+                    session,
+                    f"https://e.example/{state}/{interval}",
+                    state=state,
+                    refresh_interval=interval,
+                    next_fetch_at=due,
+                ),
             ).id
             for state in FeedState
             for interval in (None, 600)
         }
-        later = add_feed(session, "https://later.example/", state=FeedState.ACTIVE,
-                         next_fetch_at=NOW + timedelta(minutes=1)).id  # fmt: skip
+        later = add_follower(session, add_feed(session, "https://later.example/",
+                         state=FeedState.ACTIVE,
+                         next_fetch_at=NOW + timedelta(minutes=1))).id  # fmt: skip
+        unfollowed = add_feed(session, "https://nobody.example/", state=FeedState.ACTIVE,
+                              next_fetch_at=due).id  # fmt: skip
         session.commit()
         claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
         session.commit()
     assert {feed_id for feed_id, _ in claimed} == {
         feed_id for (state, _), feed_id in rows.items() if state in REFRESHABLE
     }
+    assert _read(db, unfollowed).next_fetch_at == due  # nobody follows it: not refreshed
     assert all(due_at == due for _, due_at in claimed)
     for (state, interval), feed_id in rows.items():
         stored = _read(db, feed_id).next_fetch_at
@@ -187,8 +194,9 @@ def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Databas
 def test_the_scheduler_claims_the_longest_due_first_up_to_its_limit(db: Database) -> None:
     with db.session() as session:
         ids = [
-            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
-                     next_fetch_at=NOW - timedelta(minutes=i)).id  # fmt: skip
+            add_follower(session, add_feed(session, f"https://e.example/{i}",
+                     state=FeedState.ACTIVE,
+                     next_fetch_at=NOW - timedelta(minutes=i))).id  # fmt: skip
             for i in range(1, 5)
         ]
         session.commit()
@@ -199,8 +207,9 @@ def test_the_scheduler_claims_the_longest_due_first_up_to_its_limit(db: Database
 def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
     with db.session() as session:
         for i in range(6):
-            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
-                     next_fetch_at=NOW - timedelta(minutes=1))  # fmt: skip
+            add_follower(session, add_feed(session, f"https://e.example/{i}",
+                         state=FeedState.ACTIVE,
+                         next_fetch_at=NOW - timedelta(minutes=1)))  # fmt: skip
         session.commit()
     first_claimed = threading.Event()
     release = threading.Event()

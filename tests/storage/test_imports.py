@@ -11,6 +11,7 @@ from app.storage import imports
 from app.storage.db import Database
 from app.storage.imports import Entry
 from app.storage.models import FetchState, OpmlImport, OpmlImportEntry
+from tests.conftest import add_user
 from tests.storage.rows import add_feed, add_fetch
 
 HOUR_AGO = datetime.now(UTC) - timedelta(hours=1)
@@ -31,6 +32,7 @@ def _import(db: Database) -> tuple[uuid.UUID, list[uuid.UUID]]:
                 Entry(5, "Bad", "ftp://c.example/", refusal="Only http:// and https://."),
                 Entry(0, "", "", refusal="The outline has no feed address (xmlUrl)."),
             ],
+            user_id=add_user(db).id,
         )
         session.commit()
     return import_id, [fetch.id, gone]
@@ -55,9 +57,14 @@ def test_an_import_keeps_its_entries_in_order_with_their_fetches_as_they_are_now
 def test_an_import_is_found_only_when_made_since_the_given_time(db: Database) -> None:
     import_id, _ = _import(db)
     with db.session() as session:
-        assert imports.get_import(session, import_id, since=HOUR_AGO) is not None
-        assert imports.get_import(session, import_id, since=datetime.now(UTC)) is None
-        assert imports.get_import(session, uuid.uuid4(), since=HOUR_AGO) is None
+        user_id = add_user(db).id
+        found = imports.get_import(session, import_id, since=HOUR_AGO, user_id=user_id)
+        assert found is not None
+        now = datetime.now(UTC)
+        assert imports.get_import(session, import_id, since=now, user_id=user_id) is None
+        assert imports.get_import(session, uuid.uuid4(), since=HOUR_AGO, user_id=user_id) is None
+        other = add_user(db, "someone else").id
+        assert imports.get_import(session, import_id, since=HOUR_AGO, user_id=other) is None
 
 
 def test_old_imports_are_deleted_with_their_entries(db: Database) -> None:

@@ -10,13 +10,14 @@ from app import create_app
 from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
+from tests.conftest import signed_in
 
 
 @pytest.fixture
 def app_without_private(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     """A client of an app with the private-network guard on (the production default)."""
     app = create_app(replace(settings, fetch_allow_private_networks=False))
-    yield app.test_client()
+    yield signed_in(app)
     feedqueue.of(app).close()
 
 
@@ -24,5 +25,5 @@ def app_without_private(settings: Settings, db: Database) -> Iterator[FlaskClien
 def client_with_dead_redis(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     """A client of an app whose Redis is unreachable (a closed loopback port)."""
     app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
-    yield app.test_client()
+    yield signed_in(app)
     feedqueue.of(app).close()

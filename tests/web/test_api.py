@@ -8,6 +8,7 @@ from sqlalchemy import insert
 
 from app.storage.db import Database
 from app.storage.models import Feed, Item
+from tests.conftest import follow
 
 
 def _feed_with_items(db: Database, count: int) -> int:
@@ -31,7 +32,7 @@ def _feed_with_items(db: Database, count: int) -> int:
         if rows:
             session.execute(insert(Item), rows)
         session.commit()
-        return feed.id
+    return follow(db, feed.id)
 
 
 def test_unknown_fetch_is_404_json(client: FlaskClient) -> None:
@@ -103,9 +104,11 @@ def test_feed_list_shows_state_and_links(client: FlaskClient, db: Database) -> N
 
 def test_feed_list_paginates(client: FlaskClient, db: Database) -> None:
     with db.session() as session:
-        for i in range(5):
-            session.add(Feed(url=f"https://e.com/{i}", current_url=f"https://e.com/{i}"))
+        feeds = [Feed(url=f"https://e.com/{i}", current_url=f"https://e.com/{i}") for i in range(5)]
+        session.add_all(feeds)
         session.commit()
+        for feed in feeds:
+            follow(db, feed.id)
     first = client.get("/api/feeds?limit=3").get_json()
     second = client.get(first["next_url"]).get_json()
     assert len(first["feeds"]) == 3 and len(second["feeds"]) == 2

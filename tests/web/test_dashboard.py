@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,23 +16,17 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger
+from tests.conftest import follow, signed_in
 
 HTML = {"Accept": "text/html"}
 
 
-def _auth(user: str, password: str) -> dict[str, str]:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return {**HTML, "Authorization": f"Basic {token}"}
-
-
-ADMIN = _auth("admin", "s3cret")
-
 
 @pytest.fixture
 def admin_client(settings: Settings, db: Database, redis: Redis) -> Iterator[FlaskClient]:
-    app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
+    app = create_app(settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    yield app.test_client()
+    yield signed_in(app, "admin", is_admin=True)
     feedqueue.of(app).close()
 
 
@@ -56,7 +48,7 @@ def _failed_feed(db: Database, url: str, code: str) -> int:
             )
         )
         session.commit()
-        return feed.id
+    return follow(db, feed.id)
 
 
 def _pending(db: Database) -> int:
@@ -70,8 +62,9 @@ def _pending(db: Database) -> int:
 
 
 def test_status_page_shows_queue_depths_and_failures_by_code(
-    client: FlaskClient, db: Database, redis: Redis
+    admin_client: FlaskClient, db: Database, redis: Redis
 ) -> None:
+    client = admin_client
     client.post("/feeds", json={"url": "https://example.com/a"})
     client.post("/feeds", json={"url": "https://example.com/b"})
     _failed_feed(db, "https://c.example/", "http_404")
@@ -82,31 +75,30 @@ def test_status_page_shows_queue_depths_and_failures_by_code(
     assert html.count('<svg class="chart"') == 2
 
 
-def test_status_page_says_when_no_worker_runs(client: FlaskClient, db: Database) -> None:
-    assert "No worker is running" in client.get("/status").get_data(as_text=True)
+def test_status_page_says_when_no_worker_runs(admin_client: FlaskClient, db: Database) -> None:
+    assert "No worker is running" in admin_client.get("/status").get_data(as_text=True)
 
 
-def test_status_page_hides_admin_actions_without_credentials(
-    client: FlaskClient, db: Database
-) -> None:
+def test_status_page_is_for_admins_only(client: FlaskClient, db: Database) -> None:
     _failed_feed(db, "https://c.example/", "timeout")
-    html = client.get("/status").get_data(as_text=True)
-    assert "/status/requeue" not in html
+    response = client.get("/status", headers=HTML)
+    assert response.status_code == 403
+    assert "/status/requeue" not in response.get_data(as_text=True)
 
 
-def test_admin_actions_do_not_exist_without_credentials_configured(
+def test_admin_actions_are_refused_to_a_person_who_is_not_an_admin(
     client: FlaskClient, db: Database
 ) -> None:
-    assert client.post("/status/requeue", data={"code": "x"}, headers=ADMIN).status_code == 404
-    assert client.post("/status/resume-paused", headers=ADMIN).status_code == 404
+    assert client.post("/status/requeue", data={"code": "x"}, headers=HTML).status_code == 403
+    assert client.post("/status/resume-paused", headers=HTML).status_code == 403
 
 
-def test_admin_actions_refuse_wrong_credentials(admin_client: FlaskClient, db: Database) -> None:
-    response = admin_client.post(
-        "/status/requeue", data={"code": "timeout"}, headers=_auth("admin", "nope")
-    )
-    assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"].startswith("Basic")
+def test_admin_actions_send_an_anonymous_browser_to_sign_in(
+    anon_client: FlaskClient, db: Database
+) -> None:
+    response = anon_client.post("/status/requeue", data={"code": "timeout"}, headers=HTML)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/signin")
 
 
 def test_requeue_creates_new_fetches_for_feeds_failing_with_the_code(
@@ -115,16 +107,16 @@ def test_requeue_creates_new_fetches_for_feeds_failing_with_the_code(
     _failed_feed(db, "https://a.example/", "timeout")
     _failed_feed(db, "https://b.example/", "timeout")
     _failed_feed(db, "https://c.example/", "http_404")
-    response = admin_client.post("/status/requeue", data={"code": "timeout"}, headers=ADMIN)
+    response = admin_client.post("/status/requeue", data={"code": "timeout"}, headers=HTML)
     assert response.status_code == 303
     assert _pending(db) == 2
     assert redis.llen("rq:queue:feedqueue-test-submissions") == 2
-    page = admin_client.get("/status", headers=ADMIN).get_data(as_text=True)
+    page = admin_client.get("/status", headers=HTML).get_data(as_text=True)
     assert "Requeued 2 feeds that failed with timeout." in page
 
 
 def test_requeue_without_a_code_is_a_bad_request(admin_client: FlaskClient, db: Database) -> None:
-    assert admin_client.post("/status/requeue", data={}, headers=ADMIN).status_code == 400
+    assert admin_client.post("/status/requeue", data={}, headers=HTML).status_code == 400
 
 
 def test_resume_paused_resumes_every_paused_feed(admin_client: FlaskClient, db: Database) -> None:
@@ -133,7 +125,7 @@ def test_resume_paused_resumes_every_paused_feed(admin_client: FlaskClient, db: 
             state = FeedState.PAUSED if n < 2 else FeedState.GONE
             session.add(Feed(url=f"https://{n}.example/", current_url="x", state=state))
         session.commit()
-    assert admin_client.post("/status/resume-paused", headers=ADMIN).status_code == 303
+    assert admin_client.post("/status/resume-paused", headers=HTML).status_code == 303
     with db.session() as session:
         states = sorted(s.value for s in session.scalars(select(Feed.state)))
     assert states == ["active", "active", "gone"]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -16,7 +15,8 @@ from app import create_app
 from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
-from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
+from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item, User
+from tests.conftest import add_user, follow, signed_in
 
 HTML = {"Accept": "text/html"}
 
@@ -28,7 +28,13 @@ def _feed(db: Database, **values: object) -> int:
             setattr(feed, key, value)
         session.add(feed)
         session.commit()
-        return feed.id
+    return follow(db, feed.id)
+
+
+@pytest.fixture
+def user(db: Database) -> User:
+    """Feed actions change a shared feed: the signed-in person is an admin."""
+    return add_user(db, "reader", is_admin=True)
 
 
 def _get(db: Database, feed_id: int) -> Feed | None:
@@ -44,7 +50,7 @@ def csrf_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     """A client of an app with CSRF protection on, as in production."""
     app = create_app(settings)
     app.config.update(TESTING=True)
-    yield app.test_client()
+    yield signed_in(app, is_admin=True)
     feedqueue.of(app).close()
 
 
@@ -84,14 +90,14 @@ def test_resume_makes_the_feed_due_now_with_a_clean_error_count(
 
 @pytest.fixture
 def admin_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
-    """A client of an app with admin credentials configured (CSRF off, as in `client`)."""
-    app = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
+    """A client signed in as an admin (CSRF off, as in `client`)."""
+    app = create_app(settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    yield app.test_client()
+    yield signed_in(app, "admin", is_admin=True)
     feedqueue.of(app).close()
 
 
-ADMIN = {**HTML, "Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+ADMIN = HTML
 
 
 def test_delete_removes_the_feed_with_its_items_and_fetches(
@@ -110,16 +116,15 @@ def test_delete_removes_the_feed_with_its_items_and_fetches(
     assert _get(db, feed_id) is None
 
 
-def test_delete_needs_the_admin_credentials(admin_client: FlaskClient, db: Database) -> None:
-    feed_id = _feed(db)
-    assert admin_client.post(f"/feeds/{feed_id}/delete", headers=HTML).status_code == 401
-    assert _get(db, feed_id) is not None
-
-
-def test_delete_does_not_exist_without_admin_credentials(client: FlaskClient, db: Database) -> None:
-    feed_id = _feed(db)
-    assert client.post(f"/feeds/{feed_id}/delete", headers=HTML).status_code == 404
-    assert b"Delete</button>" not in client.get(f"/feeds/{feed_id}", headers=HTML).data
+def test_feed_actions_are_refused_to_a_person_who_is_not_an_admin(
+    app: Flask, db: Database
+) -> None:
+    feed_id = follow(db, _feed(db), "someone")
+    client = signed_in(app, "someone")
+    for action in ("pause", "resume", "delete"):
+        assert client.post(f"/feeds/{feed_id}/{action}", headers=HTML).status_code == 403
+    page = client.get(f"/feeds/{feed_id}", headers=HTML).data
+    assert b"Delete</button>" not in page and b"Pause refreshes" not in page
     assert _get(db, feed_id) is not None
 
 

@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 
 from app.opml import parse_opml
 from app.storage.db import Database
-from app.storage.models import Feed, Fetch, FetchState
+from app.storage.models import Feed, Fetch, FetchState, User
+from app.storage.subscriptions import ensure_folder, subscribe
+from tests.conftest import follow
 from tests.feedserver import FIXTURES
 
 HTML = {"Accept": "text/html"}
@@ -116,19 +118,29 @@ def test_import_of_a_file_over_1_mib_is_refused_as_too_large(
         assert session.scalar(select(Feed.id)) is None
 
 
-def test_export_is_an_opml_attachment_of_every_feed(client: FlaskClient, db: Database) -> None:
+def test_export_is_an_opml_attachment_of_the_persons_feeds_in_their_folders(
+    client: FlaskClient, db: Database, user: User
+) -> None:
     with db.session() as session:
-        session.add(Feed(url="https://a.example/", current_url="https://a.example/feed", title="A"))
-        session.add(Feed(url="https://b.example/", current_url="https://b.example/"))
+        a = Feed(url="https://a.example/", current_url="https://a.example/feed", title="A")
+        b = Feed(url="https://b.example/", current_url="https://b.example/")
+        other = Feed(url="https://other.example/", current_url="https://other.example/")
+        session.add_all([a, b, other])
+        session.flush()
+        inner = ensure_folder(session, user.id, "Inner", ensure_folder(session, user.id, "Outer"))
+        subscribe(session, user.id, a.id, unread_recent=10, folder_id=inner)
+        subscribe(session, user.id, b.id, unread_recent=10)
         session.commit()
+        other_id = other.id
+    follow(db, other_id, "someone else")
     response = client.get("/opml/export")
     assert response.status_code == 200
     assert response.mimetype == "application/xml"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     doc = parse_opml(response.data)
-    assert [(e.title, e.xml_url) for e in doc.entries] == [
-        ("A", "https://a.example/feed"),
-        ("https://b.example/", "https://b.example/"),
+    assert [(e.title, e.xml_url, e.folder) for e in doc.entries] == [
+        ("A", "https://a.example/feed", ("Outer", "Inner")),
+        ("https://b.example/", "https://b.example/", ()),
     ]
 
 

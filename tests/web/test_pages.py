@@ -17,6 +17,7 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
+from tests.conftest import follow, signed_in
 
 HTML = {"Accept": "text/html"}
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -27,7 +28,7 @@ def _feed(db: Database, url: str = "https://example.com/feed", **values: object)
         feed = Feed(url=url, current_url=url, **values)
         session.add(feed)
         session.commit()
-        return feed.id
+    return follow(db, feed.id)
 
 
 def _fetch(db: Database, feed_id: int, state: FetchState) -> None:
@@ -114,7 +115,7 @@ def guarded_client(settings: Settings, db: Database) -> Iterator[FlaskClient]:
     """A client of an app with the private-network guard on and CSRF off."""
     app = create_app(replace(settings, fetch_allow_private_networks=False))
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    yield app.test_client()
+    yield signed_in(app)
     feedqueue.of(app).close()
 
 
@@ -188,7 +189,8 @@ def test_unknown_feed_page_is_404(client: FlaskClient, db: Database) -> None:
 def test_pages_link_to_each_other_in_the_nav(client: FlaskClient, db: Database) -> None:
     html = client.get("/").get_data(as_text=True)
     nav = html[html.index('<nav class="site-nav"') : html.index("</nav>")]
-    assert 'href="/"' in nav and 'href="/status"' in nav and 'href="/opml"' in nav
+    assert 'href="/"' in nav and 'href="/settings"' in nav and 'href="/opml"' in nav
+    assert 'href="/status"' not in nav  # for admins only
 
 
 def test_static_assets_are_versioned_and_cacheable(client: FlaskClient, db: Database) -> None:

@@ -14,6 +14,7 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch
+from tests.conftest import signed_in
 
 JSON = {"Accept": "application/json"}
 
@@ -166,7 +167,7 @@ def test_form_post_without_csrf_token_is_refused(settings, db: Database) -> None
     from app import create_app
 
     app = create_app(settings)
-    response = app.test_client().post(
+    response = signed_in(app).post(
         "/feeds", data={"url": "https://example.com/feed"}, headers={"Accept": "text/html"}
     )
     assert response.status_code == 400
@@ -178,7 +179,7 @@ def test_json_submission_needs_no_csrf_token(settings, db: Database, redis: Redi
     from app import create_app
 
     app = create_app(settings)
-    response = app.test_client().post("/feeds", json={"url": "https://example.com/feed"})
+    response = signed_in(app).post("/feeds", json={"url": "https://example.com/feed"})
     assert response.status_code == 202
 
 
@@ -190,7 +191,7 @@ def test_too_many_submissions_get_429_with_retry_after(
     from app import create_app
 
     app = create_app(replace(settings, submit_rate_limit="2 per minute"))
-    client = app.test_client()
+    client = signed_in(app)
     codes = [
         client.post("/feeds", json={"url": f"https://example.com/{i}"}).status_code
         for i in range(3)

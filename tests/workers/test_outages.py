@@ -23,7 +23,7 @@ from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState
 from scripts.devservices import Service, start_postgres, start_redis
-from tests.conftest import WorkerDyno, alembic_config, wait_for
+from tests.conftest import WorkerDyno, alembic_config, signed_in, wait_for
 from tests.dynos import free_port
 from tests.feedserver import FeedServer
 
@@ -86,7 +86,7 @@ def outage_settings(settings: Settings, throwaway: Throwaway) -> Settings:
 def outage_client(outage_settings: Settings) -> Iterator[FlaskClient]:
     app = create_app(outage_settings)
     app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    yield app.test_client()
+    yield signed_in(app)
     feedqueue.of(app).close()
 
 

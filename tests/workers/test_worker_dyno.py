@@ -20,7 +20,7 @@ from app.affinity import allowed_cpus, cpu_for
 from app.feed_state import REFRESHABLE
 from app.storage.db import Database
 from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
-from tests.conftest import WorkerDyno, wait_for
+from tests.conftest import WorkerDyno, follow_all, wait_for
 from tests.feedserver import FIXTURES, FeedServer, Request, Response
 
 RSS = (FIXTURES / "example-rss20.xml").read_bytes()
@@ -197,6 +197,7 @@ def test_two_dynos_fetch_each_due_feed_exactly_once(
             ],
         )
         session.commit()
+    follow_all(db)
     env = {"SCHEDULE_EVERY_SECONDS": "0.5"}
     start_worker(concurrency=2, **env)
     start_worker(concurrency=2, **env)

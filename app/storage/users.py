@@ -1,0 +1,98 @@
+"""The users and api_tokens tables: accounts and their API tokens.
+
+Hashing is not done here (app.services.accounts owns it): these functions store
+and find what they are given. Callers commit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from app.storage.models import ApiToken, User
+
+#: User ids are BIGINT: a larger number names nobody.
+_MAX_ID = 2**63 - 1
+
+
+def create_user(session: Session, username: str, password_hash: str, *, is_admin: bool) -> User:
+    """Add an account (flushed, so it has its id). IntegrityError when the name is taken."""
+    user = User(username=username, password_hash=password_hash, is_admin=is_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """The account of that id, or None."""
+    return session.get(User, user_id) if 0 < user_id <= _MAX_ID else None
+
+
+def user_by_name(session: Session, username: str) -> User | None:
+    """The account of that name, whatever its case, or None."""
+    return session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+
+
+def count_users(session: Session) -> int:
+    """How many accounts there are."""
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def set_password_hash(session: Session, user_id: int, password_hash: str) -> None:
+    """Store a new password hash for the account."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=password_hash)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def set_admin(session: Session, user_id: int) -> None:
+    """Make the account an admin."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(is_admin=True)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def add_token(session: Session, user_id: int, name: str, token_hash: str) -> ApiToken:
+    """Store a token's hash under ``name`` for the account (flushed)."""
+    token = ApiToken(user_id=user_id, name=name, token_hash=token_hash)
+    session.add(token)
+    session.flush()
+    return token
+
+
+def user_by_token_hash(session: Session, token_hash: str, now: datetime) -> User | None:
+    """The owner of the token with that hash (noting its use), or None."""
+    user_id = session.scalar(
+        update(ApiToken)
+        .where(ApiToken.token_hash == token_hash)
+        .values(last_used_at=now)
+        .returning(ApiToken.user_id)
+    )
+    return get_user(session, user_id) if user_id is not None else None
+
+
+def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    """The account's tokens, newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
+        )
+    )
+
+
+def delete_token(session: Session, user_id: int, token_id: int) -> bool:
+    """Revoke one of the account's tokens; False when it has none of that id."""
+    if not 0 < token_id <= _MAX_ID:
+        return False
+    result = session.execute(
+        delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
+    )
+    return result.rowcount > 0  # type: ignore[attr-defined]

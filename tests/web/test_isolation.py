@@ -1,0 +1,207 @@
+"""One person never sees or changes another's data, on any endpoint.
+
+The test walks the app's url_map, so an endpoint added later is covered
+without editing it: each one is called with the ids of the owner's feed, item,
+folder, fetch, import and token, anonymously and as another person. A rule
+with a path parameter this test cannot fill fails it, as does a public
+endpoint missing from :data:`PUBLIC`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from app.services.accounts import create_token
+from app.storage import reading
+from app.storage.db import Database
+from app.storage.imports import Entry, create_import
+from app.storage.models import (
+    ApiToken,
+    Feed,
+    Fetch,
+    FetchState,
+    FetchTrigger,
+    Folder,
+    Item,
+    ItemState,
+    OpmlImport,
+    Subscription,
+)
+from app.storage.subscriptions import ensure_folder, subscribe
+from tests.conftest import add_user, signed_in
+
+#: Endpoints anyone may call, and why they reveal nothing of anyone's.
+PUBLIC = {
+    "auth.signin": "the sign-in form",
+    "auth.signup": "the sign-up form",
+    "pages.healthz": "liveness",
+    "health.readyz": "readiness of Postgres and Redis",
+    "health.prometheus_metrics": "its own credentials (ADMIN_USER or METRICS_TOKEN)",
+    "docs.openapi": "the API description",
+    "static": "CSS, script and icons",
+}
+#: Endpoints only an admin may call (another person gets 403).
+ADMIN = {
+    "dashboard.status",
+    "dashboard.requeue_failed",
+    "dashboard.resume_paused",
+    "feed_actions.pause",
+    "feed_actions.resume",
+    "feed_actions.delete",
+}
+SECRET = "alice-secret"
+
+
+@pytest.fixture
+def owned(db: Database) -> Iterator[dict[str, object]]:
+    """Alice's feed (with an item, a pending fetch), folder, star, import and token."""
+    alice = add_user(db, "alice")
+    with db.session() as session:
+        feed = Feed(url=f"https://{SECRET}.example/feed", current_url="x", title=SECRET)
+        session.add(feed)
+        session.flush()
+        item_id = session.scalar(
+            insert(Item)
+            .values(feed_id=feed.id, key="k", title=f"{SECRET} item", content_hash="h")
+            .returning(Item.id)
+        )
+        fetch = Fetch(feed_id=feed.id, trigger=FetchTrigger.SUBMITTED, state=FetchState.QUEUED)
+        session.add(fetch)
+        session.flush()
+        folder_id = ensure_folder(session, alice.id, f"{SECRET} folder")
+        subscribe(session, alice.id, feed.id, unread_recent=10, folder_id=folder_id)
+        reading.set_starred(session, alice.id, [item_id])
+        entries = [Entry(1, SECRET, feed.url, feed.id, fetch.id)]
+        import_id = create_import(session, f"{SECRET}.opml", entries, user_id=alice.id)
+        session.commit()
+        token = create_token(session, alice, f"{SECRET} token")
+        yield {
+            "feed_id": feed.id,
+            "item_id": item_id,
+            "folder_id": folder_id,
+            "fetch_id": str(fetch.id),
+            "batch_id": import_id.hex,
+            "token_id": token.token.id,
+            "filename": "style.css",
+            "user_id": alice.id,
+        }
+
+
+def _snapshot(session: Session, owned: dict[str, object]) -> tuple[object, ...]:
+    """Everything of Alice's that another person must not change."""
+    user_id, feed_id = owned["user_id"], owned["feed_id"]
+
+    def rows(model: type, *where: object) -> list[tuple[object, ...]]:
+        columns = [c for c in model.__table__.columns if c.name != "search_vector"]
+        return sorted(tuple(r) for r in session.execute(select(*columns).where(*where)))
+
+    return (
+        rows(Subscription, Subscription.user_id == user_id),
+        rows(ItemState, ItemState.user_id == user_id),
+        rows(Folder, Folder.user_id == user_id),
+        sorted(session.scalars(select(ApiToken.id).where(ApiToken.user_id == user_id))),
+        sorted(session.scalars(select(OpmlImport.id).where(OpmlImport.user_id == user_id))),
+        rows(Feed, Feed.id == feed_id),
+        session.scalar(select(func.count()).select_from(Fetch).where(Fetch.feed_id == feed_id)),
+        rows(Item, Item.feed_id == feed_id),
+    )
+
+
+def _requests(app: Flask, owned: dict[str, object]) -> list[tuple[str, str, str]]:
+    """(endpoint, method, url) for every rule, its parameters filled with Alice's ids."""
+    calls = []
+    for rule in app.url_map.iter_rules():
+        missing = set(rule.arguments) - set(owned)
+        assert not missing, f"{rule.rule}: teach this test the parameter(s) {missing}"
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **{name: owned[name] for name in rule.arguments})
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            calls.append((rule.endpoint, method, url))
+    return calls
+
+
+#: What a person might send: enough for every endpoint to act, aimed at Alice's rows.
+def _body(owned: dict[str, object]) -> dict[str, object]:
+    return {
+        "ids": [owned["item_id"]],
+        "read": True,
+        "starred": False,
+        "feed_id": owned["feed_id"],
+        "folder_id": owned["folder_id"],
+        "parent_id": owned["folder_id"],
+        "name": "renamed",
+        "title": "renamed",
+        "url": "https://bob.example/feed",
+    }
+
+
+def test_every_endpoint_is_public_on_purpose_or_needs_someone(
+    app: Flask, anon_client: FlaskClient, db: Database, owned: dict[str, object]
+) -> None:
+    with db.session() as session:
+        before = _snapshot(session, owned)
+    for endpoint, method, url in _requests(app, owned):
+        if endpoint in PUBLIC:
+            continue
+        for accept in ("application/json", "text/html"):
+            response = anon_client.open(
+                url, method=method, json=_body(owned), headers={"Accept": accept}
+            )
+            body = response.get_data(as_text=True)
+            assert SECRET not in body, (method, url)
+            if response.status_code == 401:
+                assert response.get_json()["error"]["code"] == "unauthorized"
+            else:
+                assert response.status_code == 303, (method, url, response.status_code)
+                assert response.headers["Location"].startswith("/signin"), (method, url)
+    with db.session() as session:
+        assert _snapshot(session, owned) == before
+
+
+def test_another_person_neither_sees_nor_changes_anything_of_alices(
+    app: Flask, db: Database, owned: dict[str, object]
+) -> None:
+    bob = signed_in(app, "bob")
+    with db.session() as session:
+        before = _snapshot(session, owned)
+    for endpoint, method, url in _requests(app, owned):
+        if endpoint in ("auth.signout", "auth.signin", "auth.signup"):
+            continue  # about Bob's own session, tested in test_auth
+        for accept in ("application/json", "text/html"):
+            response = bob.open(url, method=method, json=_body(owned), headers={"Accept": accept})
+            body = response.get_data(as_text=True)
+            assert SECRET not in body, (method, url)
+            if endpoint in ADMIN:
+                assert response.status_code == 403, (method, url)
+            elif endpoint not in PUBLIC:
+                assert response.status_code in (200, 201, 202, 204, 303, 400, 404, 415), (
+                    method,
+                    url,
+                    response.status_code,
+                )
+        with db.session() as session:
+            assert _snapshot(session, owned) == before, (method, url)
+
+
+def test_the_owner_reaches_each_of_their_things(
+    app: Flask, db: Database, owned: dict[str, object]
+) -> None:
+    alice = signed_in(app, "alice")
+    for path in (
+        f"/api/feeds/{owned['feed_id']}",
+        f"/api/items/{owned['item_id']}",
+        f"/fetches/{owned['fetch_id']}",
+        f"/opml/batches/{owned['batch_id']}",
+        f"/feeds/{owned['feed_id']}",
+    ):
+        response = alice.get(path, headers={"Accept": "application/json"})
+        assert response.status_code == 200, path
+    assert SECRET in alice.get("/api/items").get_data(as_text=True)
+    assert uuid.UUID(str(owned["fetch_id"]))
