@@ -470,6 +470,10 @@ class Settings:
         "RETENTION_ITEM_DAYS", 90, _positive_int,
         "days after which an item beyond a feed's newest `RETENTION_ITEMS_PER_FEED` is deleted",
     )
+    retention_unfollowed_days: int = setting(
+        "RETENTION_UNFOLLOWED_DAYS", 7, _positive_int,
+        "days a feed nobody follows is kept (since it was added or last fetched), then deleted",
+    )
     retention_batch_size: int = setting(
         "RETENTION_BATCH_SIZE", 500, _positive_int,
         "rows one retention transaction deletes",

@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             result: dict[str, object] = _stats(db, queues)
         elif args.command == "prune-now":
             done = Pruner(db, settings).run(max_batches=None)
-            result = {"deleted_fetches": done.fetches, "deleted_items": done.items}
+            result = {
+                "deleted_fetches": done.fetches,
+                "deleted_items": done.items,
+                "deleted_feeds": done.feeds,
+            }
         else:
             result = _requeue(db, queues, args.code, args.hours)
     except DBAPIError as exc:

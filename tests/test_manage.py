@@ -59,7 +59,11 @@ def test_prune_now_deletes_what_retention_allows_to_the_end(
         session.commit()
     result = manage({**worker_env, "RETENTION_BATCH_SIZE": "2"}, "prune-now")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"deleted_fetches": 5, "deleted_items": 0}
+    assert json.loads(result.stdout) == {
+        "deleted_fetches": 5,
+        "deleted_items": 0,
+        "deleted_feeds": 0,
+    }
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Fetch)) == 1
 

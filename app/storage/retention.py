@@ -8,7 +8,8 @@ space as it goes. What is deleted:
 - finished fetch rows older than a window (the status page charts the last day;
   a pending fetch is never deleted);
 - items beyond a feed's newest ``keep`` AND older than an age, unless a
-  condition of :data:`PROTECTED_ITEM_CONDITIONS` holds for them.
+  condition of :data:`PROTECTED_ITEM_CONDITIONS` holds for them (someone starred it);
+- feeds nobody has followed for a while, with their items and fetches.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from sqlalchemy.orm import Session
 
 #: Items that are never pruned, whatever their age or rank: each entry is a SQL
 #: condition on the item ``i`` (a row of ``items``). A feature that must keep
-#: items (a reader's starred items, say) adds one line here, for example
-#: ``"EXISTS (SELECT 1 FROM starred_items s WHERE s.item_id = i.id)"``.
-PROTECTED_ITEM_CONDITIONS: list[str] = []
+#: items adds one line here.
+PROTECTED_ITEM_CONDITIONS: list[str] = [
+    # Starred by anyone (ix_item_states_starred answers it).
+    "EXISTS (SELECT 1 FROM item_states s WHERE s.item_id = i.id AND s.starred)",
+]
 
 #: Longest wait for a row lock: a row the app is writing is left to the next pass.
 LOCK_TIMEOUT = "2s"
@@ -46,6 +49,38 @@ def delete_old_fetches(session: Session, *, before: datetime, limit: int) -> int
                 SELECT id FROM fetches
                 WHERE finished_at < :before AND state IN ('succeeded', 'failed')
                 ORDER BY finished_at
+                LIMIT :limit
+                FOR UPDATE SKIP LOCKED
+            )
+            """
+        ),
+        {"before": before, "limit": limit},
+    )
+    return result.rowcount or 0
+
+
+def delete_unfollowed_feeds(session: Session, *, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` feeds that nobody follows, with no pending fetch, and
+    neither added nor fetched since ``before``; their items and fetches go with them
+    (ON DELETE CASCADE). How many.
+
+    A submission locks its feed row (app.storage.feeds.upsert_feed) before it
+    subscribes, and SKIP LOCKED passes such a row by: a feed someone is subscribing
+    to right now is never deleted under them.
+    """
+    _bounded(session)
+    result = session.execute(
+        text(
+            """
+            DELETE FROM feeds WHERE id IN (
+                SELECT f.id FROM feeds f
+                WHERE greatest(f.created_at, coalesce(f.last_fetched_at, f.created_at)) < :before
+                  AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM fetches p
+                      WHERE p.feed_id = f.id AND p.state IN ('queued', 'running')
+                  )
+                ORDER BY f.id
                 LIMIT :limit
                 FOR UPDATE SKIP LOCKED
             )

@@ -1,4 +1,5 @@
-"""Retention passes: keep Postgres' size flat by deleting old fetches and old items.
+"""Retention passes: keep Postgres' size flat by deleting old fetches, old items
+and feeds nobody follows.
 
 Run by every worker dyno's housekeeping (every RETENTION_EVERY_SECONDS) and by
 ``python -m app.manage prune-now``. The SQL, one short transaction per batch,
@@ -37,6 +38,7 @@ class Pruned:
 
     fetches: int = 0
     items: int = 0
+    feeds: int = 0
     more: bool = False
 
 
@@ -70,6 +72,16 @@ class Pruner:
             done.fetches += deleted
             budget -= 1
             if deleted < size:
+                break
+        feed_cutoff = now - timedelta(days=self.settings.retention_unfollowed_days)
+        while budget != 0:
+            # Few rows, but each takes its items and fetches along: a tenth of a batch.
+            deleted = self._batch(lambda s: retention.delete_unfollowed_feeds(
+                s, before=feed_cutoff, limit=max(1, size // 10)
+            ))
+            done.feeds += deleted
+            budget -= 1
+            if deleted < max(1, size // 10):
                 break
         item_cutoff = now - timedelta(days=self.settings.retention_item_days)
         keep = self.settings.retention_items_per_feed
@@ -111,7 +123,7 @@ def prune_some(pruner: Pruner) -> bool:
         # A lock or statement timeout, or Postgres away: the next tick tries again.
         log.warning("retention: pass stopped: %s", exc.orig)
         return False
-    if done.fetches or done.items:
-        log.info("retention: deleted fetches=%d items=%d more=%s",
-                 done.fetches, done.items, done.more)
+    if done.fetches or done.items or done.feeds:
+        log.info("retention: deleted fetches=%d items=%d feeds=%d more=%s",
+                 done.fetches, done.items, done.feeds, done.more)
     return done.more

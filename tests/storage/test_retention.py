@@ -11,7 +11,9 @@ from sqlalchemy import func, insert, select, text
 from app.storage import retention
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState, Item
-from tests.storage.rows import add_feed, add_fetch
+from app.storage.reading import set_starred
+from app.storage.users import user_by_name
+from tests.storage.rows import add_feed, add_fetch, add_follower
 
 NOW = datetime.now(UTC)
 DAY = timedelta(days=1)
@@ -146,3 +148,74 @@ def test_the_database_size_and_table_sizes_are_reported(db: Database) -> None:
         assert sizes["items"]["index_bytes"] > 0
         assert retention.database_bytes(session) > 0
         assert session.scalar(select(func.count()).select_from(Item)) == 0
+
+
+def test_an_item_someone_starred_is_kept_whatever_its_age_and_rank(
+    db: Database, feed_id: int
+) -> None:
+    _items(db, feed_id, [100, 200, 300])
+    with db.session() as session:
+        feed = session.get(Feed, feed_id)
+        assert feed is not None
+        add_follower(session, feed)
+        user = user_by_name(session, "follower")
+        oldest = session.scalar(select(Item.id).where(Item.title == "age 300"))
+        assert user is not None and oldest is not None
+        assert set_starred(session, user.id, [oldest]) == {oldest}
+        session.commit()
+    assert _prune(db, feed_id, keep=1) == 1
+    assert _left(db, feed_id) == ["age 100", "age 300"]
+
+
+def _unfollowed_pass(db: Database, *, days: int = 7, limit: int = 10) -> int:
+    with db.session() as session:
+        deleted = retention.delete_unfollowed_feeds(
+            session, before=NOW - days * DAY, limit=limit
+        )
+        session.commit()
+        return deleted
+
+
+def _feed_urls(db: Database) -> list[str]:
+    with db.session() as session:
+        return sorted(session.scalars(select(Feed.url)))
+
+
+def test_a_feed_nobody_follows_goes_with_its_items_after_the_window(db: Database) -> None:
+    with db.session() as session:
+        gone = add_feed(session, "https://gone.example/f", created_at=NOW - 30 * DAY,
+                        last_fetched_at=NOW - 8 * DAY)  # fmt: skip
+        add_fetch(session, gone, FetchState.SUCCEEDED, finished_at=NOW - 8 * DAY)
+        session.commit()
+        gone_id = gone.id
+    _items(db, gone_id, [10, 20])
+    assert _unfollowed_pass(db) == 1
+    assert _feed_urls(db) == []
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Item)) == 0
+        assert session.scalar(select(func.count()).select_from(Fetch)) == 0
+
+
+def test_a_followed_a_recent_or_a_pending_feed_stays(db: Database) -> None:
+    old = NOW - 30 * DAY
+    with db.session() as session:
+        followed = add_feed(session, "https://followed.example/f", created_at=old)
+        add_follower(session, followed)
+        add_feed(session, "https://recent.example/f", created_at=old,
+                 last_fetched_at=NOW - 1 * DAY)  # fmt: skip
+        add_feed(session, "https://new.example/f", created_at=NOW - 1 * DAY)
+        pending = add_feed(session, "https://pending.example/f", created_at=old)
+        add_fetch(session, pending, FetchState.QUEUED)
+        session.commit()
+    assert _unfollowed_pass(db) == 0
+    assert len(_feed_urls(db)) == 4
+
+
+def test_unfollowed_feeds_go_a_batch_at_a_time(db: Database) -> None:
+    with db.session() as session:
+        for n in range(3):
+            add_feed(session, f"https://{n}.example/f", created_at=NOW - 30 * DAY)
+        session.commit()
+    assert _unfollowed_pass(db, limit=2) == 2
+    assert _unfollowed_pass(db, limit=2) == 1
+    assert _feed_urls(db) == []
