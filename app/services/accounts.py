@@ -24,6 +24,7 @@ from app.config import Settings
 from app.services.text import storable
 from app.storage import users
 from app.storage.models import ApiToken, User
+from app.storage.subscriptions import adopt_unfollowed_feeds
 
 _hasher = PasswordHasher()
 # Checked when the name is unknown, so that answer takes as long as a wrong password.
@@ -73,7 +74,9 @@ def _check_password(raw: object, min_length: int) -> str:
 
 
 def sign_up(session: Session, settings: Settings, username: object, password: object) -> User:
-    """Create an account; the first one is the admin. Commits.
+    """Create an account; the first one is the admin, and follows the feeds a server that
+    ran before accounts existed holds (app.storage.subscriptions.adopt_unfollowed_feeds).
+    Commits.
 
     Refused (AccountError) when sign-up is off (SIGNUP_ENABLED) and an account
     exists, when the name is taken (whatever its case) or the password too short.
@@ -85,6 +88,8 @@ def sign_up(session: Session, settings: Settings, username: object, password: ob
         raise AccountError("signup_disabled", "Sign-up is closed on this server.")
     try:
         user = users.create_user(session, name, hash_password(secret), is_admin=first)
+        if first:
+            adopt_unfollowed_feeds(session, user.id)
         session.commit()
     except IntegrityError:
         session.rollback()
@@ -135,7 +140,10 @@ def ensure_admin(session: Session, username: str, password: str, *, min_length: 
     secret = _check_password(password, min_length)
     user = users.user_by_name(session, name)
     if user is None:
+        first = users.count_users(session) == 0
         user = users.create_user(session, name, hash_password(secret), is_admin=True)
+        if first:
+            adopt_unfollowed_feeds(session, user.id)
     else:
         try:
             _hasher.verify(user.password_hash, secret)

@@ -162,6 +162,37 @@ def unsubscribe(session: Session, user_id: int, feed_id: int) -> bool:
     return bool(count)
 
 
+_ADOPT_SQL = text(
+    """
+    WITH orphans AS (
+        SELECT f.id FROM feeds f
+        WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.feed_id = f.id)
+    ), adopted AS (
+        INSERT INTO subscriptions (user_id, feed_id, read_upto_id)
+        SELECT :user_id, o.id,
+               coalesce((SELECT max(i.id) FROM items i WHERE i.feed_id = o.id), 0)
+        FROM orphans o
+        ON CONFLICT ON CONSTRAINT uq_subscriptions_user_feed DO NOTHING
+        RETURNING feed_id
+    ), resumed AS (
+        UPDATE feeds SET next_fetch_at = now()
+        WHERE id IN (SELECT feed_id FROM adopted) AND next_fetch_at IS NULL
+    )
+    SELECT count(*) FROM adopted
+    """
+)
+
+
+def adopt_unfollowed_feeds(session: Session, user_id: int) -> int:
+    """Subscribe the person to every feed nobody follows, read up to now, and let the
+    scheduler refresh them again; how many. One statement.
+
+    For the first account of a server that ran before accounts existed: the public
+    list becomes theirs instead of being pruned as unfollowed.
+    """
+    return int(session.scalar(_ADOPT_SQL, {"user_id": user_id}) or 0)
+
+
 def followed_by_anyone() -> Exists:
     """``EXISTS`` a subscription to the feed: the scheduler refreshes only such feeds."""
     return exists().where(Subscription.feed_id == Feed.id)

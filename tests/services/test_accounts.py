@@ -11,7 +11,8 @@ from sqlalchemy import select
 from app.config import Settings
 from app.services import accounts
 from app.storage.db import Database
-from app.storage.models import ApiToken
+from app.storage.models import ApiToken, Feed, Subscription, User
+from tests.storage.rows import add_feed
 
 
 def test_passwords_are_stored_as_argon2id_hashes(db: Database, settings: Settings) -> None:
@@ -70,3 +71,43 @@ def test_tokens_are_stored_as_sha256_and_found_by_their_secret(
         assert accounts.user_for_token(session, new.secret + "x") is None
         assert accounts.revoke_token(session, user, new.token.id)
         assert accounts.user_for_token(session, new.secret) is None
+
+
+def _followers(db: Database) -> dict[str, list[str]]:
+    with db.session() as session:
+        rows = session.execute(
+            select(User.username, Feed.url)
+            .join(Subscription, Subscription.user_id == User.id)
+            .join(Feed, Feed.id == Subscription.feed_id)
+            .order_by(Feed.url)
+        )
+        followers: dict[str, list[str]] = {}
+        for username, url in rows:
+            followers.setdefault(username, []).append(url)
+        return followers
+
+
+def test_the_first_account_follows_the_feeds_of_a_server_without_accounts(
+    db: Database, settings: Settings
+) -> None:
+    with db.session() as session:
+        add_feed(session, "https://a.example/f")
+        add_feed(session, "https://b.example/f")
+        session.commit()
+        accounts.sign_up(session, settings, "first", "first's password")
+        add_feed(session, "https://c.example/f")
+        session.commit()
+        accounts.sign_up(session, settings, "second", "second's password")
+        due = session.scalars(select(Feed.next_fetch_at).order_by(Feed.url)).all()
+    assert _followers(db) == {"first": ["https://a.example/f", "https://b.example/f"]}
+    assert [at is not None for at in due] == [True, True, False]
+
+
+def test_an_admin_created_at_start_on_an_empty_server_adopts_its_feeds(
+    db: Database, settings: Settings
+) -> None:
+    with db.session() as session:
+        add_feed(session, "https://a.example/f")
+        session.commit()
+        accounts.ensure_admin(session, "boss", "a good long password", min_length=8)
+    assert _followers(db) == {"boss": ["https://a.example/f"]}
