@@ -127,8 +127,13 @@ def rate_limited(view: Callable[P, R]) -> Callable[P, R]:
 
 
 def _limit_args(scope: str) -> list[str]:
-    # Flask-Limiter's own identifiers for a shared limit: key prefix, client, scope.
-    return [settings().rate_limit_prefix, client_key(), scope]
+    """Flask-Limiter's own identifiers for a shared limit: key prefix, client, scope.
+
+    The prefix is the one the limiter uses: the extension is one object per process,
+    and it keeps the prefix of the first app it was bound to.
+    """
+    prefix = getattr(limiter, "_key_prefix", "") or ""
+    return [prefix, client_key(), scope] if prefix else [client_key(), scope]
 
 
 def _charge(limit_text: str, scope: str) -> bool:
