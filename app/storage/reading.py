@@ -109,7 +109,7 @@ def river_page(
     while paging an unread-only river do not move the pages after them.
     """
     params: dict[str, object] = {"limit": limit + 1}
-    where = where_sql(user_id, filters, params)
+    after = ""
     if cursor:
         sort_at, last_id = decode_cursor(cursor, 2)
         try:
@@ -117,11 +117,41 @@ def river_page(
             params["c_id"] = int(last_id)
         except ValueError:
             raise BadCursor("The cursor is not valid.") from None
-        where += " AND (i.sort_at, i.id) < (:c_sort, :c_id)"
-    sql = (
-        f"SELECT {ITEM_COLUMNS} {FROM_SQL} WHERE {where} "
-        "ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit"
-    )
+        after = " AND (i.sort_at, i.id) < (:c_sort, :c_id)"
+    if filters.starred_only:
+        # Few items are starred: start from the person's stars.
+        where = where_sql(user_id, filters, params) + after
+        sql = (
+            f"SELECT {ITEM_COLUMNS} {FROM_SQL} WHERE {where} "
+            "ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit"
+        )
+    else:
+        # Each subscription gives at most a page of its newest items (an index range
+        # scan of ix_items_feed_sort), and only those are merged and sorted: the work
+        # grows with the number of subscriptions, not with the number of their items.
+        subscription_filter = where_sql(user_id, Filters(filters.feed_ids), params)
+        unread = f" AND NOT {READ_SQL}" if filters.unread_only else ""
+        sql = f"""
+        SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html, i.content_html,
+               i.published_at, i.updated_at, i.sort_at,
+               coalesce(s.title, f.title, f.current_url) AS feed_title, s.folder_id,
+               i.read, i.starred, i.starred_at
+        FROM subscriptions s
+        JOIN feeds f ON f.id = s.feed_id
+        CROSS JOIN LATERAL (
+            SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html,
+                   i.content_html, i.published_at, i.updated_at, i.sort_at,
+                   {READ_SQL} AS read, coalesce(st.starred, false) AS starred, st.starred_at
+            FROM items i
+            LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id
+            WHERE i.feed_id = s.feed_id{after}{unread}
+            ORDER BY i.sort_at DESC, i.id DESC
+            LIMIT :limit
+        ) AS i
+        WHERE {subscription_filter}
+        ORDER BY i.sort_at DESC, i.id DESC
+        LIMIT :limit
+        """
     rows = _rows(session, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]
