@@ -19,6 +19,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import TestResponse
 
+from tests.conftest import signed_in
+
 JSON = {"Accept": "application/json"}
 FUZZ = settings(
     max_examples=150,
@@ -154,6 +156,6 @@ def test_a_view_that_reads_json_strictly_gets_400_invalid_json_for_a_deep_body(
         return {"got": type(request.get_json()).__name__}
 
     body = "{\"a\":" * 50_000 + "1" + "}" * 50_000
-    response = app.test_client().post("/_strict_json", data=body, content_type="application/json")
+    response = signed_in(app).post("/_strict_json", data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_json"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 
 from app.services.accounts import create_token
 from app.storage.db import Database
-from tests.conftest import ROOT, add_user
+from tests.conftest import ROOT, add_user, signed_in
 
 DOC = ROOT / "docs" / "openapi.yaml"
 
@@ -63,7 +63,7 @@ def test_the_202_and_each_poll_carry_the_documented_polling_hint(
     assert poll_headers["Retry-After"]["$ref"] == hint
     pattern = doc["components"]["headers"]["PollAfter"]["schema"]["pattern"]
     # As deployed: a per-client limit with a one-minute and a one-hour window.
-    client = make_app(submit_rate_limit="30 per minute;300 per hour").test_client()
+    client = signed_in(make_app(submit_rate_limit="30 per minute;300 per hour"))
     accepted = client.post("/feeds", json={"url": "https://example.com/polled"})
     poll = client.get(accepted.headers["Location"])
     for response in (accepted, poll):

@@ -237,8 +237,10 @@ def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
 def test_feeds_claimed_together_get_different_next_fetch_times(db: Database) -> None:
     with db.session() as session:
         for i in range(20):
-            add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
-                     next_fetch_at=NOW - timedelta(minutes=1))  # fmt: skip
+            due = NOW - timedelta(minutes=1)
+            feed = add_feed(session, f"https://e.example/{i}", state=FeedState.ACTIVE,
+                            next_fetch_at=due)  # fmt: skip
+            add_follower(session, feed)
         session.commit()
         feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
         session.commit()

@@ -19,6 +19,7 @@ from app.extensions import feedqueue
 from app.opml import OpmlEntry, build_opml
 from app.storage.db import Database
 from app.storage.models import Feed, OpmlImportEntry
+from tests.conftest import signed_in
 
 SUBMISSIONS = "rq:queue:feedqueue-test-submissions"
 
@@ -33,7 +34,7 @@ def make_client(
         app = create_app(replace(settings, **changes))
         app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
         apps.append(app)
-        return app.test_client()
+        return signed_in(app)
 
     yield make
     for app in apps:

@@ -29,7 +29,7 @@ def make_limited_client(
     def make(limit: str) -> FlaskClient:
         app = create_app(replace(settings, submit_rate_limit=limit))
         apps.append(app)
-        return app.test_client()
+        return signed_in(app)
 
     yield make
     for app in apps:

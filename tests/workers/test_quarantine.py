@@ -3,12 +3,10 @@ processes replaced past WORKER_MAX_RSS_MB (app/workers/threads.py)."""
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from flask.testing import FlaskClient
@@ -25,7 +23,7 @@ from app.storage.fetches import claim_fetch
 from app.storage.models import Feed, Fetch, FetchState
 from app.workers.housekeeping import reconcile
 from app.workers.recovery import recover_worker_job
-from tests.conftest import WorkerDyno, wait_for
+from tests.conftest import WorkerDyno, signed_in, wait_for
 from tests.feedserver import FIXTURES, FeedServer, Request, Response
 
 RSS = (FIXTURES / "example-rss20.xml").read_bytes()
@@ -147,18 +145,16 @@ def test_status_shows_worker_crashed_and_an_admin_requeues_it(
     fetch_id = _submit(client, feed_server.add("/poison.xml", RSS))
     recover_worker_job(ctx, _die_running(ctx, redis, fetch_id))
     assert _fetch(db, fetch_id).error_code == "worker_crashed"
-    admin = create_app(replace(settings, admin_user="admin", admin_password="s3cret"))
-    admin.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
-    auth = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+    app = create_app(settings)
+    app.config.update(TESTING=True, WTF_CSRF_ENABLED=False)
     try:
-        page = admin.test_client().get("/status", headers=auth).get_data(as_text=True)
+        admin = signed_in(app, "boss", is_admin=True)
+        page = admin.get("/status").get_data(as_text=True)
         assert 'value="worker_crashed"' in page
-        response = admin.test_client().post(
-            "/status/requeue", data={"code": "worker_crashed"}, headers=auth
-        )
+        response = admin.post("/status/requeue", data={"code": "worker_crashed"})
         assert response.status_code == 303
     finally:
-        feedqueue.of(admin).close()
+        feedqueue.of(app).close()
     with db.session() as session:
         states = session.scalars(select(Fetch.state).order_by(Fetch.created_at)).all()
     assert states == [FetchState.FAILED, FetchState.QUEUED]
