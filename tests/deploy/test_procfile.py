@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, inspect, make_url, text
 from app.config import normalize_database_url
 from tests.conftest import ROOT, wait_for
 
-SCRATCH_DB = "feedqueue_release_test"
 VENV_BIN = str(ROOT / ".venv" / "bin")
 
 
@@ -148,15 +147,17 @@ def test_the_web_command_trusts_the_routers_https_header(web_process: tuple[str,
 def scratch_database(migrated: str) -> Iterator[str]:
     """An empty database on the test server, named as Heroku would hand it over."""
     url = make_url(normalize_database_url(migrated))
+    # Named after this run's test database: test runs side by side each have their own.
+    scratch = f"{url.database}_release"
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{SCRATCH_DB}"')
-    rendered = url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{scratch}"')
+    rendered = url.set(database=scratch).render_as_string(hide_password=False)
     # Heroku's spelling: postgres://, which the release command must accept.
     yield "postgres://" + rendered.split("://", 1)[1]
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)')
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
     admin.dispose()
 
 

@@ -39,10 +39,11 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
 from app.config import normalize_database_url
+from app.services.accounts import create_token
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState
 from scripts.devservices import redis_server_binary
-from tests.conftest import alembic_config, wait_for
+from tests.conftest import add_user, alembic_config, follow_all, wait_for
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FIXTURES, FeedServer
 
@@ -283,10 +284,16 @@ def test_the_stack_fits_the_plans_under_load(
         for i in range(plan.worker_dynos):
             dynos.append(WorkerDyno(env, tmp_path / f"worker-{i}.log", concurrency=2))
         _due_feeds(db, feed_server, REFRESHES)
+        follow_all(db)  # the scheduler refreshes only feeds someone follows
+        with db.session() as session:
+            token = create_token(session, add_user(db), "plan test").secret
+        auth = {"Authorization": f"Bearer {token}"}
 
         def submit(i: int) -> int:
             url = feed_server.add(f"/new/{i}.xml", RSS)
-            return requests.post(f"{web.base_url}/feeds", json={"url": url}, timeout=30).status_code
+            return requests.post(
+                f"{web.base_url}/feeds", json={"url": url}, headers=auth, timeout=30
+            ).status_code
 
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(submit, range(SUBMISSIONS)))
