@@ -4,9 +4,10 @@ Feeds whose titles, links, summaries and content carry script payloads are
 submitted, fetched by a real worker process and shown by the app behind
 gunicorn. Chromium renders the feed pages, the river (the home page) and
 every item opened in the river's reading pane (whose content the page's
-script inserts) with the Content-Security-Policy *bypassed*, so any payload that survived sanitisation
-would run: the proof is that sanitisation removed them, not that CSP blocked
-them. A second pass with CSP on checks that no violation was even attempted.
+script inserts) with the Content-Security-Policy *bypassed*, so any payload
+that survived sanitisation would run: the proof is that sanitisation removed
+them, not that CSP blocked them. A second pass with CSP on checks that no
+violation was even attempted.
 """
 
 from __future__ import annotations

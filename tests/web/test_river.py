@@ -159,9 +159,7 @@ def test_mark_all_read_covers_the_scope_up_to_the_newest_shown(
 ) -> None:
     feed_a, ids_a = _feed(db, "https://a.example/", 3, "alpha")
     feed_b, ids_b = _feed(db, "https://b.example/", 2, "beta")
-    response = client.post(
-        "/river/mark-all-read", data={"feed_id": feed_a, "upto_id": ids_a[1]}
-    )
+    response = client.post("/river/mark-all-read", data={"feed_id": feed_a, "upto_id": ids_a[1]})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/?feed_id={feed_a}"
     counts = client.get("/api/counts").get_json()["feeds"]
