@@ -2,7 +2,8 @@
 
 The browser tests drive the real app (gunicorn, a worker dyno, a loopback
 feed server) in Chromium; with FEEDQUEUE_DOCS_SCREENSHOTS set they also save
-the pages the docs show: home.png, feed-fetching.png (mid-fetch), status.png.
+the pages the docs show: home.png (the feed list), feed-fetching.png (mid-fetch),
+status.png, and the reader: river.png, river-dark.png, river-phone.png, search.png.
 
     python -m scripts.screenshots
 """
@@ -20,7 +21,16 @@ TESTS = [
     "tests/browser/test_pages_in_browser.py::"
     "test_submitted_feed_shows_progress_then_items_without_reload",
     "tests/browser/test_pages_in_browser.py::test_every_page_renders_without_browser_errors",
+    "tests/browser/test_river_in_browser.py::"
+    "test_j_and_k_move_through_the_river_and_opened_items_count_as_read",
+    "tests/browser/test_river_in_browser.py::"
+    "test_the_dark_scheme_applies_when_the_system_prefers_it",
+    "tests/browser/test_river_in_browser.py::"
+    "test_a_phone_sized_screen_gets_one_column_with_the_pane_below",
+    "tests/browser/test_river_in_browser.py::"
+    "test_search_shows_ranked_hits_with_the_words_highlighted",
 ]
+NAMES = ("home", "feed-fetching", "status", "river", "river-dark", "river-phone", "search")
 
 
 def main() -> int:
@@ -30,7 +40,7 @@ def main() -> int:
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS], cwd=ROOT, env=env
     )
     if result.returncode == 0:
-        for name in ("home", "feed-fetching", "status"):
+        for name in NAMES:
             print(TARGET / f"{name}.png")
     return result.returncode
 

@@ -26,6 +26,7 @@ def register(app: Flask, settings: Settings) -> None:
         opml,
         pages,
         reader_api,
+        river,
         security,
         submit,
     )
@@ -38,6 +39,7 @@ def register(app: Flask, settings: Settings) -> None:
         auth,
         account,
         pages,
+        river,
         submit,
         feed_actions,
         opml,

@@ -135,10 +135,10 @@ def init_app(app: Flask) -> None:
 def _safe_next(raw: str | None) -> str:
     """Where to go after sign-in: a path on this site only."""
     if not raw or not raw.startswith("/") or raw.startswith("//") or "\\" in raw:
-        return url_for("pages.index")
+        return url_for("river.page")
     parts = urlsplit(raw)
     if parts.scheme or parts.netloc:
-        return url_for("pages.index")
+        return url_for("river.page")
     return raw
 
 
@@ -193,7 +193,7 @@ def signup() -> Response:
             error=err.message,
         )
     start_session(user)
-    return redirect(url_for("pages.index"), code=303)
+    return redirect(url_for("river.page"), code=303)
 
 
 @bp.post("/signout")

@@ -1,4 +1,4 @@
-"""HTML pages: home (submit form and feed list), feed page, health check.
+"""HTML pages: the feed list (with the submit form), feed page, health check.
 
 Also the page-wide template helpers (badges, times, cache-busted asset URLs).
 """
@@ -51,8 +51,9 @@ def _template_helpers() -> dict[str, object]:
     }
 
 
-@bp.get("/")
+@bp.get("/feeds")
 def index() -> Response:
+    """The feed list and the form to follow a feed (the river is the home page)."""
     return render_home()
 
 

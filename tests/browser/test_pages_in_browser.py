@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 
 def _submit(probe: PageProbe, url: str) -> None:
-    probe.goto("/")
+    probe.goto("/feeds")
     probe.page.get_by_label("Feed or site address").fill(url)
     probe.page.get_by_role("button", name="Add feed").click()
     probe.page.wait_for_url(re.compile(r"/feeds/\d+$"))
@@ -55,7 +55,7 @@ def test_submitted_feed_shows_progress_then_items_without_reload(
 
 def test_invalid_url_shows_an_inline_error_on_the_home_page(page: PageProbe) -> None:
     page.expected.append("status of 400")
-    page.goto("/")
+    page.goto("/feeds")
     field = page.page.get_by_label("Feed or site address")
     field.fill("ftp://example.com/feed")
     with page.page.expect_navigation() as navigation:
@@ -128,7 +128,7 @@ def test_keyboard_only_submission_reaches_the_feed_page(
     page: PageProbe, feed_server: FeedServer
 ) -> None:
     url = feed_server.add("/keys.xml", rss("Keys", 1))
-    page.goto("/")
+    page.goto("/feeds")
     for _ in range(10):
         page.page.keyboard.press("Tab")
         if page.page.evaluate("document.activeElement.id") == "url":
@@ -151,7 +151,7 @@ def test_every_page_renders_without_browser_errors(
     _submit(page, feed_server.url("/tour-gone.xml"))
     _expect_fetched(page, "Error")
     _submit(page, feed_server.add("/tour-slow.xml", rss("Slow", 2), delay=3.0))
-    page.goto("/")
+    page.goto("/feeds")
     assert page.page.locator("table.feed-list tbody tr").count() == 5
     page.shot("home", docs_name="home")
     _expect_text(page.page.locator("table.feed-list"), "Fetching|Queued")

@@ -73,7 +73,7 @@ def test_method_not_allowed_and_too_large_answers_carry_the_headers(
     make_app: Callable[..., Flask],
 ) -> None:
     client = signed_in(make_app())
-    not_allowed = client.get("/feeds", headers=JSON)
+    not_allowed = client.get("/api/mark-all-read", headers=JSON)
     assert not_allowed.status_code == 405
     _assert_security_headers(not_allowed.headers, "405")
     too_large = client.post("/feeds", data="x" * (2 * 1024 * 1024), content_type="application/json")

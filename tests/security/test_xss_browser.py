@@ -2,10 +2,12 @@
 
 Feeds whose titles, links, summaries and content carry script payloads are
 submitted, fetched by a real worker process and shown by the app behind
-gunicorn. Chromium renders the feed pages and the home page with the
-Content-Security-Policy *bypassed*, so any payload that survived sanitisation
-would run: the proof is that sanitisation removed them, not that CSP blocked
-them. A second pass with CSP on checks that no violation was even attempted.
+gunicorn. Chromium renders the feed pages, the river (the home page) and
+every item opened in the river's reading pane (whose content the page's
+script inserts) with the Content-Security-Policy *bypassed*, so any payload
+that survived sanitisation would run: the proof is that sanitisation removed
+them, not that CSP blocked them. A second pass with CSP on checks that no
+violation was even attempted.
 """
 
 from __future__ import annotations
@@ -289,5 +291,68 @@ def test_pages_with_hostile_feeds_cause_no_csp_violation_or_console_error(
     result = in_chromium(visit_all)
     assert result["violations"] == {}
     assert all(value is None for value in result["ran"].values())
+    assert result["console"] == []
+    assert result["dialogs"] == []
+
+
+_HOVER_PANE = """() => { for (const el of document.querySelectorAll("#pane *")) {
+  el.dispatchEvent(new MouseEvent("mouseover", {bubbles: true}));
+  el.dispatchEvent(new FocusEvent("focus")); } }"""
+
+
+def _read_every_item_in_the_pane(page: Any, base_url: str, feed_ids: list[int]) -> dict[str, Any]:
+    """Open every hostile item in the river's reading pane (the script puts the item's
+    content there), recording what ran, what the DOM holds and any CSP violation."""
+    ran, findings, violations, opened = {}, {}, {}, 0
+    for feed_id in feed_ids:
+        url = f"{base_url}/?feed_id={feed_id}&limit=100"
+        page.goto(url, wait_until="load")
+        page.wait_for_load_state("networkidle")
+        ids = page.locator("li.entry").evaluate_all("(els) => els.map((e) => e.dataset.id)")
+        for item_id in ids:
+            page.locator(f'li.entry[data-id="{item_id}"] .entry-link').click()
+            page.wait_for_selector(f'#pane .reading[data-id="{item_id}"]', state="attached")
+            page.evaluate(_HOVER_PANE)
+            opened += 1
+            key = f"{url} item {item_id}"
+            if page.evaluate("window.__xss") is not None:
+                ran[key] = page.evaluate("window.__xss")
+            found = page.evaluate(_DOM_AUDIT, list(DANGEROUS_URL))
+            if found:
+                findings[key] = found
+        if page.evaluate("window.__csp"):
+            violations[url] = page.evaluate("window.__csp")
+    return {"ran": ran, "findings": findings, "violations": violations, "opened": opened}
+
+
+def test_the_reading_pane_runs_no_hostile_script_even_with_csp_bypassed(
+    hostile_site: tuple[WebDyno, list[int]], in_chromium: Callable[..., Any]
+) -> None:
+    dyno, feed_ids = hostile_site
+
+    def read_all(browser: Any) -> dict[str, Any]:
+        page, seen = _open(browser, dyno.base_url, bypass_csp=True)
+        return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
+
+    result = in_chromium(read_all)
+    assert result["opened"] >= len(HTML_PAYLOADS) * len(feed_ids)  # every item was read
+    assert result["ran"] == {}
+    assert result["findings"] == {}
+    assert result["dialogs"] == []
+
+
+def test_the_reading_pane_causes_no_csp_violation_or_console_error(
+    hostile_site: tuple[WebDyno, list[int]], in_chromium: Callable[..., Any]
+) -> None:
+    dyno, feed_ids = hostile_site
+
+    def read_all(browser: Any) -> dict[str, Any]:
+        page, seen = _open(browser, dyno.base_url, bypass_csp=False)
+        return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
+
+    result = in_chromium(read_all)
+    assert result["opened"] >= len(HTML_PAYLOADS) * len(feed_ids)
+    assert result["violations"] == {}
+    assert result["ran"] == {}
     assert result["console"] == []
     assert result["dialogs"] == []

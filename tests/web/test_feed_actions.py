@@ -109,7 +109,7 @@ def test_delete_removes_the_feed_with_its_items_and_fetches(
         session.add(Fetch(feed_id=feed_id, trigger=FetchTrigger.SUBMITTED, state=FetchState.FAILED))
         session.commit()
     response = admin_client.post(f"/feeds/{feed_id}/delete", headers=ADMIN)
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303 and response.headers["Location"] == "/feeds"
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Item)) == 0
         assert session.scalar(select(func.count()).select_from(Fetch)) == 0

@@ -61,7 +61,7 @@ def _badges(html: str) -> list[str]:
 
 def test_home_lists_feeds_with_title_url_and_item_count(client: FlaskClient, db: Database) -> None:
     _feed(db, title="Example News", item_count=7)
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/feeds").get_data(as_text=True)
     assert "Example News" in html
     assert "https://example.com/feed" in html
     assert '<td class="num">7</td>' in html
@@ -74,7 +74,7 @@ def test_home_badge_shows_queued_and_fetching_from_the_pending_fetch(
     running = _feed(db, "https://b.example/", state=FeedState.ERROR)
     _fetch(db, queued, FetchState.QUEUED)
     _fetch(db, running, FetchState.RUNNING)
-    assert _badges(client.get("/").get_data(as_text=True)) == ["fetching", "queued"]
+    assert _badges(client.get("/feeds").get_data(as_text=True)) == ["fetching", "queued"]
 
 
 def test_home_badge_maps_feed_states_without_a_pending_fetch(
@@ -82,7 +82,7 @@ def test_home_badge_maps_feed_states_without_a_pending_fetch(
 ) -> None:
     for n, state in enumerate(FeedState):
         _feed(db, f"https://s{n}.example/", state=state)
-    badges = _badges(client.get("/").get_data(as_text=True))
+    badges = _badges(client.get("/feeds").get_data(as_text=True))
     assert badges == ["gone", "paused", "error", "ok", "queued"]
 
 
@@ -93,7 +93,7 @@ def test_home_shows_the_last_error_in_words_with_advice(client: FlaskClient, db:
         last_error_code="http_404",
         last_error="The server answered 404 Not Found: check the address.",
     )
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/feeds").get_data(as_text=True)
     assert "The server answered 404 Not Found: check the address." in html
     assert "Nothing was found at that address" in html
 
@@ -187,14 +187,14 @@ def test_unknown_feed_page_is_404(client: FlaskClient, db: Database) -> None:
 
 
 def test_pages_link_to_each_other_in_the_nav(client: FlaskClient, db: Database) -> None:
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/feeds").get_data(as_text=True)
     nav = html[html.index('<nav class="site-nav"') : html.index("</nav>")]
     assert 'href="/"' in nav and 'href="/settings"' in nav and 'href="/opml"' in nav
     assert 'href="/status"' not in nav  # for admins only
 
 
 def test_static_assets_are_versioned_and_cacheable(client: FlaskClient, db: Database) -> None:
-    html = client.get("/").get_data(as_text=True)
+    html = client.get("/feeds").get_data(as_text=True)
     script = re.search(r'src="(/static/app\.js\?v=[0-9a-f]{12})"', html).group(1)
     response = client.get(script)
     assert response.status_code == 200
