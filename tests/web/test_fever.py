@@ -23,7 +23,7 @@ from app.services import app_passwords
 from app.storage.db import Database
 from app.storage.models import Feed, Item
 from app.storage.subscriptions import ensure_folder, subscribe, update_subscription
-from tests.conftest import PASSWORD, add_user, sign_in
+from tests.conftest import PASSWORD, add_user, fever_key_of, sign_in
 
 PATHS = ("/api/fever.php", "/fever/")
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -49,17 +49,9 @@ def client(make: Callable[..., Flask]) -> FlaskClient:
     return make().test_client()
 
 
-def new_key(db: Database, settings: Settings, username: str = "reader") -> str:
-    """A fresh app password's Fever key for ``username`` (created if needed)."""
-    user = add_user(db, username)
-    with db.session() as session:
-        created = app_passwords.create(session, settings, user, "Reeder")
-    return app_passwords.fever_key(username, created.password)
-
-
 @pytest.fixture
 def key(db: Database, settings: Settings) -> str:
-    return new_key(db, settings)
+    return fever_key_of(db, settings)
 
 
 def add_feed(
@@ -413,8 +405,8 @@ def test_one_persons_key_never_reads_or_marks_anothers_items(
     client: FlaskClient, db: Database, settings: Settings, path: str
 ) -> None:
     alice_feed, alice_ids = add_feed(db, "https://alice.example/", 2, username="alice", folder="A")
-    bob_key = new_key(db, settings, "bob")
-    alice_key = new_key(db, settings, "alice")
+    bob_key = fever_key_of(db, settings, "bob")
+    alice_key = fever_key_of(db, settings, "alice")
     with db.session() as session:
         alice_folder = ensure_folder(session, add_user(db, "alice").id, "A")
         session.commit()
