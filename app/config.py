@@ -241,8 +241,13 @@ class Settings:
     )
     login_rate_limit: str = setting(
         "LOGIN_RATE_LIMIT", "10 per minute;100 per hour", str,
-        "per client, on sign-in, sign-up, password changes and HTTP Basic API sign-ins "
-        "that fail",
+        "per client, on sign-in, sign-up, password changes, and HTTP Basic API sign-ins "
+        "and Fever API keys that fail",
+    )
+    app_passwords_per_user: int = setting(
+        "APP_PASSWORDS_PER_USER", 20, _positive_int,
+        "most app passwords (for reader apps) one person may hold; creating one more is "
+        "refused (409 `too_many_app_passwords`) until one is revoked",
     )
     password_min_length: int = setting(
         "PASSWORD_MIN_LENGTH", 8, _positive_int,

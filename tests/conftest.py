@@ -25,6 +25,7 @@ from app.context import JobContext, build_context, set_context
 from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
+from app.services import app_passwords
 from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
 from app.storage.models import Base, User
@@ -180,6 +181,14 @@ def add_user(db: Database, username: str = "reader", *, is_admin: bool = False) 
             user.is_admin = True
         session.commit()
         return user
+
+
+def fever_key_of(db: Database, settings: Settings, username: str = "reader") -> str:
+    """The Fever ``api_key`` of a new app password of ``username`` (created if needed)."""
+    user = add_user(db, username)
+    with db.session() as session:
+        created = app_passwords.create(session, settings, user, "Reeder")
+    return app_passwords.fever_key(username, created.password)
 
 
 def follow(db: Database, feed_id: int, username: str = "reader") -> int:

@@ -50,6 +50,7 @@ class Base(DeclarativeBase):
 
 __all__ = [
     "ApiToken",
+    "AppPassword",
     "Base",
     "Feed",
     "FeedState",
@@ -329,6 +330,27 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppPassword(Base):
+    """A password for a reader app (Fever, Google Reader clients), never the login password.
+
+    Neither the password nor the Fever key is stored: both are random enough
+    (125 bits) for a SHA-256 of each to be found by lookup and useless to whoever
+    reads the table (docs/security.md, "App passwords").
+    """
+
+    __tablename__ = "app_passwords"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    # SHA-256 hex of the app password (protocols that send it: Google Reader's ClientLogin).
+    password_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 hex of the Fever api_key, md5("username:app-password") in lower-case hex.
+    fever_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -22,6 +22,7 @@ def register(app: Flask, settings: Settings) -> None:
         docs,
         errors,
         feed_actions,
+        fever,
         health,
         opml,
         pages,
@@ -46,6 +47,7 @@ def register(app: Flask, settings: Settings) -> None:
         dashboard,
         api,
         reader_api,
+        fever,
         docs,
     ):
         app.register_blueprint(module.bp)

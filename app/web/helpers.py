@@ -61,7 +61,7 @@ def db_session() -> Session:
 
 def wants_json() -> bool:
     """True when the client asked for JSON rather than a page."""
-    if request.path.startswith(("/api/", "/fetches/")) or request.is_json:
+    if request.path.startswith(("/api/", "/fetches/", "/fever/")) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -158,6 +158,16 @@ def _over(limit_text: str, scope: str) -> bool:
         )
     except RedisError:
         return False
+
+
+def over_failed_logins(scope: str) -> bool:
+    """True when this client spent its LOGIN_RATE_LIMIT of failed logins in ``scope``."""
+    return _over(login_limit(), scope)
+
+
+def charge_failed_login(scope: str) -> None:
+    """Count one failed login of this client in ``scope`` against LOGIN_RATE_LIMIT."""
+    _charge(login_limit(), scope)
 
 
 def charge_submission() -> bool:

@@ -5,7 +5,9 @@
   type without a CORS preflight, which this app never grants. Everything else
   (forms, text/plain, ``+json`` variants, empty bodies) needs the token,
   except requests carrying an API token (``Authorization: Bearer``): no
-  cross-site page can set that header, and such a request ignores the cookie.
+  cross-site page can set that header, and such a request ignores the cookie;
+  and views that check credentials of their own and never read the cookie
+  (the Fever API, marked app.web.helpers.public).
 - A strict Content-Security-Policy (no inline script) and the usual headers
   go on every response; HSTS only when the request came over https.
 - Heroku's router is one proxy hop: ProxyFix trusts exactly one
@@ -57,6 +59,14 @@ def _bearer() -> bool:
     return auth is not None and auth.type == "bearer"
 
 
+def _own_credentials(app: Flask) -> bool:
+    # Views marked public check a credential of their own in the request (the Fever
+    # API's api_key) and never read the session cookie: a cross-site page could only
+    # act with credentials it would have to know already, so there is nothing to forge.
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "own_credentials", False))
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Install the defences on ``app`` (whose CSRF and rate-limit extensions are bound)."""
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)  # type: ignore[method-assign]
@@ -80,6 +90,7 @@ def init_app(app: Flask, settings: Settings) -> None:
             and request.method in ("POST", "PUT", "PATCH", "DELETE")
             and request.mimetype != "application/json"
             and not _bearer()
+            and not _own_credentials(app)
         ):
             csrf.protect()
 

@@ -24,7 +24,38 @@ HTML = {"Accept": "text/html"}
 
 
 def _post_rules(app: Flask) -> list[Rule]:
-    return [r for r in app.url_map.iter_rules() if "POST" in (r.methods or ())]
+    """Every POST route a browser's session cookie can act through.
+
+    Views marked public check a credential of their own and never read the cookie
+    (the Fever API's api_key): they are left out, and
+    test_an_own_credentials_post_ignores_the_session_cookie proves they ignore it.
+    """
+    return [
+        r
+        for r in app.url_map.iter_rules()
+        if "POST" in (r.methods or ())
+        and not getattr(app.view_functions[r.endpoint], "own_credentials", False)
+    ]
+
+
+def test_an_own_credentials_post_ignores_the_session_cookie(
+    make_app: Callable[..., Flask], db: Database
+) -> None:
+    app = make_app()
+    client = signed_in(app)
+    own = [
+        r
+        for r in app.url_map.iter_rules()
+        if "POST" in (r.methods or ())
+        and getattr(app.view_functions[r.endpoint], "own_credentials", False)
+    ]
+    assert {r.endpoint for r in own} == {"fever.fever_php", "fever.fever_miniflux"}
+    for rule in own:
+        url = _example_url(app, rule)
+        # A cross-site form riding on the cookie: no key, so nobody, and nothing done.
+        response = client.post(url + "?api&groups", data={"mark": "group", "as": "read", "id": "0"})
+        assert response.status_code == 200, url
+        assert response.get_json() == {"api_version": 3, "auth": 0}, url
 
 
 def _example_url(app: Flask, rule: Rule) -> str:

@@ -18,12 +18,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from app.config import Settings
+from app.services import app_passwords
 from app.services.accounts import create_token
 from app.storage import reading
 from app.storage.db import Database
 from app.storage.imports import Entry, create_import
 from app.storage.models import (
     ApiToken,
+    AppPassword,
     Feed,
     Fetch,
     FetchState,
@@ -35,7 +38,7 @@ from app.storage.models import (
     Subscription,
 )
 from app.storage.subscriptions import ensure_folder, subscribe
-from tests.conftest import add_user, signed_in
+from tests.conftest import add_user, fever_key_of, signed_in
 
 #: Endpoints anyone may call, and why they reveal nothing of anyone's.
 PUBLIC = {
@@ -46,6 +49,8 @@ PUBLIC = {
     "health.prometheus_metrics": "its own credentials (ADMIN_USER or METRICS_TOKEN)",
     "docs.openapi": "the API description",
     "static": "CSS, script and icons",
+    "fever.fever_php": "its own credentials (the api_key of an app password)",
+    "fever.fever_miniflux": "its own credentials (the api_key of an app password)",
 }
 #: Endpoints only an admin may call (another person gets 403).
 ADMIN = {
@@ -60,8 +65,9 @@ SECRET = "alice-secret"
 
 
 @pytest.fixture
-def owned(db: Database) -> Iterator[dict[str, object]]:
-    """Alice's feed (with an item, a pending fetch), folder, star, import and token."""
+def owned(db: Database, settings: Settings) -> Iterator[dict[str, object]]:
+    """Alice's feed (with an item, a pending fetch), folder, star, import, token and
+    app password."""
     alice = add_user(db, "alice")
     with db.session() as session:
         feed = Feed(url=f"https://{SECRET}.example/feed", current_url="x", title=SECRET)
@@ -82,6 +88,7 @@ def owned(db: Database) -> Iterator[dict[str, object]]:
         import_id = create_import(session, f"{SECRET}.opml", entries, user_id=alice.id)
         session.commit()
         token = create_token(session, alice, f"{SECRET} token")
+        app_password = app_passwords.create(session, settings, alice, f"{SECRET} app")
         yield {
             "feed_id": feed.id,
             "item_id": item_id,
@@ -89,6 +96,7 @@ def owned(db: Database) -> Iterator[dict[str, object]]:
             "fetch_id": str(fetch.id),
             "batch_id": import_id.hex,
             "token_id": token.token.id,
+            "app_password_id": app_password.row.id,
             "filename": "style.css",
             "user_id": alice.id,
         }
@@ -107,6 +115,7 @@ def _snapshot(session: Session, owned: dict[str, object]) -> tuple[object, ...]:
         rows(ItemState, ItemState.user_id == user_id),
         rows(Folder, Folder.user_id == user_id),
         sorted(session.scalars(select(ApiToken.id).where(ApiToken.user_id == user_id))),
+        rows(AppPassword, AppPassword.user_id == user_id),
         sorted(session.scalars(select(OpmlImport.id).where(OpmlImport.user_id == user_id))),
         rows(Feed, Feed.id == feed_id),
         session.scalar(select(func.count()).select_from(Fetch).where(Fetch.feed_id == feed_id)),
@@ -188,6 +197,50 @@ def test_another_person_neither_sees_nor_changes_anything_of_alices(
                 )
         with db.session() as session:
             assert _snapshot(session, owned) == before, (method, url)
+
+
+#: Every Fever read, and every mark aimed at Alice's ids.
+def _fever_requests(owned: dict[str, object]) -> list[tuple[str, dict[str, object]]]:
+    item, feed, folder = owned["item_id"], owned["feed_id"], owned["folder_id"]
+    reads = "groups&feeds&favicons&links&unread_item_ids&saved_item_ids"
+    return [
+        (reads, {}),
+        ("items", {}),
+        ("items&since_id=0", {}),
+        ("items&max_id=0", {}),
+        (f"items&with_ids={item}", {}),
+        ("", {"mark": "item", "as": "read", "id": item}),
+        ("", {"mark": "item", "as": "unread", "id": item}),
+        ("", {"mark": "item", "as": "saved", "id": item}),
+        ("", {"mark": "item", "as": "unsaved", "id": item}),
+        ("", {"mark": "feed", "as": "read", "id": feed, "before": 2**31}),
+        ("", {"mark": "group", "as": "read", "id": folder, "before": 2**31}),
+        ("", {"mark": "group", "as": "read", "id": 0}),
+    ]
+
+
+def test_another_persons_fever_key_neither_sees_nor_changes_anything_of_alices(
+    app: Flask, db: Database, settings: Settings, owned: dict[str, object]
+) -> None:
+    # Every Fever endpoint in the url_map, so a path added later is covered too.
+    bob_key = fever_key_of(db, settings, "bob")
+    fever_urls = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("fever."):
+            with app.test_request_context():
+                fever_urls.append(url_for(rule.endpoint))
+    assert len(fever_urls) == 2
+    client = app.test_client()
+    with db.session() as session:
+        before = _snapshot(session, owned)
+    for url in fever_urls:
+        for query, form in _fever_requests(owned):
+            response = client.post(f"{url}?api&{query}", data={"api_key": bob_key, **form})
+            assert response.status_code == 200, (url, query, form)
+            assert response.get_json()["auth"] == 1
+            assert SECRET not in response.get_data(as_text=True), (url, query, form)
+    with db.session() as session:
+        assert _snapshot(session, owned) == before
 
 
 def test_the_owner_reaches_each_of_their_things(
