@@ -9,7 +9,7 @@ cursors (``next_cursor``); ``limit`` is 1 to 100.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
 
@@ -213,9 +213,11 @@ def mark_all_read() -> Response:
     if older_than is not None:
         try:
             when = datetime.fromisoformat(str(older_than)) if isinstance(older_than, str) else None
-        except ValueError:
+            # Postgres takes offsets up to 15:59 only; Python's go to 23:59.
+            when = when.astimezone(UTC) if when and when.tzinfo else None
+        except (ValueError, OverflowError):
             when = None
-        if when is None or when.tzinfo is None:
+        if when is None:
             raise ApiError(400, "invalid_older_than", "older_than is an ISO 8601 time with offset.")
     ids = {}
     for name in ("feed_id", "folder_id", "upto_id"):

@@ -96,6 +96,17 @@ def test_mark_all_read_older_than_needs_an_offset(client: FlaskClient, db: Datab
     assert client.get("/api/counts").get_json()["total"] == 1
 
 
+def test_mark_all_read_older_than_takes_any_offset_python_reads(
+    client: FlaskClient, db: Database
+) -> None:
+    # Postgres refuses offsets past 15:59; the API hands it UTC.
+    _feed(db, "https://far.example/feed", 2)
+    response = client.post(
+        "/api/mark-all-read", json={"older_than": "1920-03-11T12:29:16+19:56"}
+    )
+    assert response.status_code == 200, response.get_json()
+
+
 def test_subscriptions_list_renames_and_unsubscribes(client: FlaskClient, db: Database) -> None:
     feed_id, _ = _feed(db, "https://a.example/", 2, title="Original")
     (sub,) = client.get("/api/subscriptions").get_json()["subscriptions"]
