@@ -1,4 +1,5 @@
--- Shared by the wrk scripts: a millisecond clock, a fixed-rate pacer and a JSON summary.
+-- Shared by the wrk scripts: a millisecond clock, a fixed-rate pacer, the bench
+-- account's credentials and a JSON summary.
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -23,6 +24,16 @@ local next_slot = nil
 function M.init_pacer(threads)
   local rate = tonumber(os.getenv("BENCH_RATE") or "0")
   if rate > 0 then interval = 1000.0 * threads / rate end
+end
+
+-- Every request is the bench user's: its API token (BENCH_TOKEN) goes in each
+-- request's Authorization header, so the app looks the token up each time, as it
+-- does for any API client. Without BENCH_TOKEN the app answers 401.
+function M.authorize()
+  local token = os.getenv("BENCH_TOKEN")
+  if token and token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
 end
 
 function M.delay()

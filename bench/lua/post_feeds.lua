@@ -10,6 +10,7 @@ end
 
 function init(args)
   common.init_pacer(tonumber(os.getenv("BENCH_THREADS") or "1"))
+  common.authorize()
   base = os.getenv("BENCH_FEED_BASE")
   path = os.getenv("BENCH_PATH") or "/feeds"
   offset = tonumber(os.getenv("BENCH_FEED_OFFSET") or "0")
