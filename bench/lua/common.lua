@@ -28,12 +28,15 @@ end
 
 -- Every request is the bench user's: its API token (BENCH_TOKEN) goes in each
 -- request's Authorization header, so the app looks the token up each time, as it
--- does for any API client. Without BENCH_TOKEN the app answers 401.
-function M.authorize()
+-- does for any API client. Without BENCH_TOKEN the app answers 401. ``headers`` is
+-- the table the script passes to wrk.format (which then ignores wrk.headers), or
+-- wrk.headers itself for a script that passes none.
+function M.authorize(headers)
   local token = os.getenv("BENCH_TOKEN")
   if token and token ~= "" then
-    wrk.headers["Authorization"] = "Bearer " .. token
+    headers["Authorization"] = "Bearer " .. token
   end
+  return headers
 end
 
 function M.delay()
