@@ -28,12 +28,17 @@ end
 
 -- Every request is the bench user's: its API token (BENCH_TOKEN) goes in each
 -- request's Authorization header, so the app looks the token up each time, as it
--- does for any API client. Without BENCH_TOKEN the app answers 401. ``headers`` is
--- the table the script passes to wrk.format (which then ignores wrk.headers), or
--- wrk.headers itself for a script that passes none.
+-- does for any API client. BENCH_AUTH_HEADER and BENCH_AUTH_VALUE send another
+-- header instead (a session cookie, HTTP Basic: bench/auth_cost.py compares them).
+-- Without either the app answers 401. ``headers`` is the table the script passes
+-- to wrk.format (which then ignores wrk.headers), or wrk.headers itself for a
+-- script that passes none.
 function M.authorize(headers)
+  local name = os.getenv("BENCH_AUTH_HEADER")
   local token = os.getenv("BENCH_TOKEN")
-  if token and token ~= "" then
+  if name and name ~= "" then
+    headers[name] = os.getenv("BENCH_AUTH_VALUE")
+  elseif token and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
   return headers
