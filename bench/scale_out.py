@@ -225,7 +225,8 @@ def run(plan: Plan) -> dict[str, Any]:
         stats = scale_db.connect(db_url)
         load_sizes = scale_db.sizes(stats)
         stats.close()
-        time.sleep(max(0.0, first_due - time.time() - plan.warmup))
+        if plan.workers:
+            time.sleep(max(0.0, first_due - time.time() - plan.warmup))
         runs = [measure(plan, services, db_url, count, feedserver) for count in plan.workers]
         return {
             "plan": asdict(plan),
@@ -254,7 +255,11 @@ def _migrate(services: Services) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1_000_000)
-    parser.add_argument("--workers", default="1,2,4,8", help="worker dyno counts, e.g. 1,2,4,8")
+    parser.add_argument(
+        "--workers",
+        default="1,2,4,8",
+        help="worker dyno counts, e.g. 1,2,4,8; '' only loads (load time and sizes)",
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window per run")
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--hosts", type=int, default=1000, help="loopback hosts the feeds use")
@@ -269,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan(
         feeds=args.feeds,
-        workers=tuple(int(w) for w in args.workers.split(",")),
+        workers=tuple(int(w) for w in args.workers.split(",") if w),
         seconds=args.seconds,
         warmup=args.warmup,
         hosts=args.hosts,
