@@ -18,7 +18,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/devservices.py run -- honcho start web worker
 
-test: $(STAMP) wrk
+test: $(STAMP)
 	$(PY) -m ruff check .
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -29,7 +29,7 @@ lint: $(STAMP)
 lock: $(STAMP)
 	$(PY) scripts/lock.py $(LOCK_ARGS)
 
-# The benchmarks' load generator; tests/bench runs its scripts too.
+# The benchmarks' load generator (.ci/run installs it for tests/bench).
 wrk:
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq wrk) \
