@@ -67,8 +67,8 @@ class Plan:
 
     def start_in(self) -> float:
         """Seconds from the load's start to the first due time: the load itself takes
-        about 90 s per million feeds here (feeds 51 s, their subscriptions 36 s, the
-        vacuum 3 s), and nothing should be late before it ends."""
+        50-90 s per million feeds here (feeds 32-51 s, their subscriptions 18-36 s,
+        the vacuum 1-3 s), and nothing should be late before it ends."""
         return 2.0 + 100.0 * self.feeds / 1_000_000
 
 
