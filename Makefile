@@ -8,7 +8,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint lock bench clean-data
+.PHONY: run test lint lock bench wrk clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,13 @@ lint: $(STAMP)
 lock: $(STAMP)
 	$(PY) scripts/lock.py $(LOCK_ARGS)
 
-bench: $(STAMP)
+# The benchmarks' load generator (.ci/run installs it for tests/bench).
+wrk:
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -qq wrk >/dev/null 2>&1 \
 		|| (apt-get update -qq && apt-get install -y -qq wrk) \
 		|| { echo "the benchmarks need wrk: apt-get install wrk"; exit 1; }
+
+bench: $(STAMP) wrk
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m bench.run --quick
 
 clean-data:

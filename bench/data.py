@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bench.accounts import subscribe_all
 from bench.stack import Services
 
 
 def seed_due_feeds(services: Services, base: str, first: int, count: int, *, etag: bool) -> None:
-    """Insert ``count`` active feeds ``base<n>.xml`` due for refresh an hour ago.
+    """Insert ``count`` active feeds ``base<n>.xml`` due for refresh an hour ago, each
+    followed by the bench user (the scheduler refreshes only feeds someone follows).
 
     With ``etag`` the feeds carry the validators the feed server gives version 0
     of feed n (ETag ``"n-0"``), so an unchanged feed answers 304.
@@ -26,24 +28,27 @@ def seed_due_feeds(services: Services, base: str, first: int, count: int, *, eta
             """,
             {"base": base, "first": first, "last": first + count - 1, "etag": etag},
         )
+        subscribe_all(cur, services.user.user_id)
     conn.close()
 
 
 def submit_feeds(services: Services, base: str, first: int, count: int) -> None:
-    """Submit feeds through the app's own submit path (feed row, fetch row, RQ job)."""
+    """Submit feeds through the app's own submit path (feed row, the bench user's
+    subscription, fetch row, RQ job), as ``POST /feeds`` by the bench user does."""
     from app.config import Settings
     from app.queue.connection import redis_from_url
     from app.queue.queues import Queues
-    from app.services.submissions import submit_url
+    from app.services.submissions import Subscriber, submit_url
     from app.storage.db import Database
     from bench.stack import app_env
 
     settings = Settings.from_env(app_env(services))
     db = Database(settings.database_url or "")
     queues = Queues(redis_from_url(settings.redis_url or ""), settings)
+    subscriber = Subscriber.of(services.user.user_id, settings)
     with db.session() as session:
         for n in range(first, first + count):
-            submit_url(session, queues, f"{base}{n}.xml")
+            submit_url(session, queues, f"{base}{n}.xml", subscriber)
     db.dispose()
 
 

@@ -82,8 +82,9 @@ class Peaks(threading.Thread):
             self.stopped.wait(self.every)
 
 
-def _web_load(stop: threading.Event, feeds: int) -> dict[str, int]:
-    """Submissions, status polls and pages, about 20 requests a second."""
+def _web_load(stop: threading.Event, feeds: int, auth: dict[str, str]) -> dict[str, int]:
+    """Submissions, status polls and pages, about 20 requests a second, each signed
+    with ``auth`` (the bench user's token)."""
     counts = {"requests": 0, "errors": 0}
     paths = ["/api/feeds", "/status", "/", "/healthz"]
     i = 0
@@ -93,10 +94,10 @@ def _web_load(stop: threading.Event, feeds: int) -> dict[str, int]:
             if i % 5 == 0:
                 body = json.dumps({"url": f"{feed_base()}{feeds + i}.xml"}).encode()
                 request = urllib.request.Request(
-                    web_url("/feeds"), body, {"Content-Type": "application/json"}
+                    web_url("/feeds"), body, {"Content-Type": "application/json", **auth}
                 )
             else:
-                request = urllib.request.Request(web_url(paths[i % len(paths)]))
+                request = urllib.request.Request(web_url(paths[i % len(paths)]), headers=auth)
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
         except OSError:
@@ -124,8 +125,9 @@ def run(feeds: int, seconds: float) -> dict[str, object]:
                 peaks.start()
                 stop = threading.Event()
                 load: dict[str, int] = {}
+                auth = services.user.headers()
                 loader = threading.Thread(
-                    target=lambda: load.update(_web_load(stop, feeds)), daemon=True
+                    target=lambda: load.update(_web_load(stop, feeds, auth)), daemon=True
                 )
                 loader.start()
                 start = time.time()

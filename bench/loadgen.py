@@ -73,8 +73,13 @@ def run_wrk(
         str(LUA_DIR / script),
         url,
     ]
+    # The command goes into the results: it names the credentials, never shows them.
+    shown_env = {k: v for k, v in wrk_env.items() if k.startswith("BENCH_")}
+    for secret in ("BENCH_TOKEN", "BENCH_AUTH_VALUE"):
+        if secret in shown_env:
+            shown_env[secret] = f"<{secret.lower()[6:]}>"
     shown = " ".join(
-        [f"{k}={shlex.quote(v)}" for k, v in sorted(wrk_env.items()) if k.startswith("BENCH_")]
+        [f"{k}={shlex.quote(v)}" for k, v in sorted(shown_env.items())]
         + [shlex.quote(a) for a in args]
     )
     # Thousands of connections need more descriptors than the default 1024.

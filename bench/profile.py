@@ -182,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                         "connections": 64,
                         "duration": args.seconds + 4,
                         "rate": 200,
-                        "env": {"BENCH_FEED_BASE": feed_base()},
+                        "env": {
+                            "BENCH_FEED_BASE": feed_base(),
+                            "BENCH_TOKEN": services.user.token,
+                        },
                     },
                 )
                 load.start()

@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
                 reset_data(services)
                 web, worker = start_web(services), start_worker(services)
                 with running(web, worker):
-                    r = _post("/feeds", rate=args.rate, connections=64, seconds=args.seconds)
+                    r = _post(
+                        services, "/feeds", rate=args.rate, connections=64, seconds=args.seconds
+                    )
                 print(
                     f"round {n}: {r.achieved_rate}/s, p50 {r.p50_ms} ms, p99 {r.p99_ms} ms, "
                     f"max {r.max_ms} ms, errors {r.errors}",

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,18 +109,30 @@ def drop_database(admin_url: str, name: str) -> None:
 
 
 def load_feeds(
-    db_url: str, *, count: int, hosts: int, port: int, interval: int, start_in: float
-) -> None:
+    db_url: str,
+    *,
+    count: int,
+    hosts: int,
+    port: int,
+    interval: int,
+    start_in: float,
+    subscriber: int,
+) -> dict[str, float]:
     """Insert ``count`` active feeds in one set-based statement, spread over ``hosts``
     loopback hosts, with the validators the feed server gives (so each refresh is a 304),
     due at random times over one ``interval`` starting ``start_in`` seconds from now:
-    as many come due each second as a steady schedule of ``count`` feeds brings."""
+    as many come due each second as a steady schedule of ``count`` feeds brings.
+
+    Each feed is followed by the user ``subscriber`` (a second set-based statement):
+    the scheduler refreshes only feeds someone follows. Returns the seconds each
+    step took (feeds, subscriptions, the vacuum of both)."""
     addresses = [host_address(i) for i in range(max(1, hosts))]
     conn = connect(db_url)
     with conn.cursor() as cur:
         cur.execute("SET synchronous_commit = off")
         cur.execute("SET maintenance_work_mem = '512MB'")
         cur.execute("SELECT setseed(0.19)")
+        began = time.monotonic()
         cur.execute(
             """
             INSERT INTO feeds (url, current_url, title, site_url, etag, last_modified,
@@ -145,9 +158,23 @@ def load_feeds(
                 "start_in": start_in,
             },
         )
+        feeds_done = time.monotonic()
+        # The feeds are new: no subscription to skip, no item under the read watermark.
+        cur.execute(
+            "INSERT INTO subscriptions (user_id, feed_id) SELECT %(user)s, id FROM feeds",
+            {"user": subscriber},
+        )
+        subscriptions_done = time.monotonic()
         # Hint bits, visibility map and statistics now, not inside the measured window.
         cur.execute("VACUUM (FREEZE, ANALYZE) feeds")
+        cur.execute("VACUUM (FREEZE, ANALYZE) subscriptions")
+        vacuumed = time.monotonic()
     conn.close()
+    return {
+        "feeds_s": round(feeds_done - began, 1),
+        "subscriptions_s": round(subscriptions_done - feeds_done, 1),
+        "vacuum_s": round(vacuumed - subscriptions_done, 1),
+    }
 
 
 def reset_run(db_url: str, *, checkpoint: bool) -> None:
@@ -224,7 +251,8 @@ def counters(conn: psycopg2.extensions.connection) -> dict[str, Any]:
 
 
 def sizes(conn: psycopg2.extensions.connection) -> dict[str, int]:
-    """Bytes of the feeds and fetches tables and of each of their indexes (MiB)."""
+    """Sizes of the feeds, subscriptions and fetches tables and of each of their
+    indexes (MiB)."""
     with conn.cursor() as cur:
         cur.execute(
             """
@@ -232,7 +260,8 @@ def sizes(conn: psycopg2.extensions.connection) -> dict[str, int]:
             FROM pg_class c
             LEFT JOIN pg_index i ON i.indexrelid = c.oid
             LEFT JOIN pg_class t ON t.oid = i.indrelid
-            WHERE c.relname IN ('feeds', 'fetches') OR t.relname IN ('feeds', 'fetches')
+            WHERE c.relname IN ('feeds', 'subscriptions', 'fetches')
+               OR t.relname IN ('feeds', 'subscriptions', 'fetches')
             ORDER BY coalesce(t.relname, c.relname), c.relname
             """
         )

@@ -1,10 +1,12 @@
 """Scale-out where Postgres becomes the limit: 1..8 worker dynos against 1M or 10M feeds.
 
-Loads ``--feeds`` active feeds into a database of their own (one set-based INSERT), spread
-over ``--hosts`` loopback hosts of the bench feed server, with the validators it gives,
-so every refresh is a 304, the cheapest refresh and the one that stresses the database
-most. Their due times are spread at random over one refresh interval (30 min), so as
-many come due each second as a steady schedule of that many feeds brings:
+Loads ``--feeds`` active feeds into a database of their own (one set-based INSERT), each
+followed by the bench user (a second one: the scheduler refreshes only feeds someone
+follows, an EXISTS on subscriptions in its claim), spread over ``--hosts`` loopback
+hosts of the bench feed server, with the validators it gives, so every refresh is a 304,
+the cheapest refresh and the one that stresses the database most. Their due times are
+spread at random over one refresh interval (30 min), so as many come due each second as
+a steady schedule of that many feeds brings:
 555/s for 1,000,000 feeds, 5,555/s for 10,000,000.
 
 Then, for each count in ``--workers``, it starts that many ``python worker.py`` dynos
@@ -38,6 +40,7 @@ import psutil
 import redis
 
 from bench import scale_db
+from bench.accounts import create_account
 from bench.scale_report import cycle_costs, markdown, row_of, tables_of
 from bench.scale_sampler import Sampler, cpu_seconds
 from bench.stack import Proc, Services, _registered_workers, app_env, wait_until
@@ -64,8 +67,9 @@ class Plan:
 
     def start_in(self) -> float:
         """Seconds from the load's start to the first due time: the load itself takes
-        about 55 s per million feeds here, and nothing should be late before it ends."""
-        return 2.0 + 60.0 * self.feeds / 1_000_000
+        50-90 s per million feeds here (feeds 32-51 s, their subscriptions 18-36 s,
+        the vacuum 1-3 s), and nothing should be late before it ends."""
+        return 2.0 + 100.0 * self.feeds / 1_000_000
 
 
 def _start_workers(services: Services, count: int) -> list[Proc]:
@@ -196,6 +200,7 @@ def run(plan: Plan) -> dict[str, Any]:
         stack.callback(scale_db.drop_database, admin, plan.database)
         services = Services(db_url, plan.redis_url)
         _migrate(services)
+        account = create_account(db_url)
         statements = scale_db.enable_statements(db_url)
         feedserver = Proc(
             "scale-feedserver",
@@ -208,20 +213,27 @@ def run(plan: Plan) -> dict[str, Any]:
         stack.callback(feedserver.stop)
         loaded = time.monotonic()
         first_due = time.time() + plan.start_in()
-        scale_db.load_feeds(
+        load_steps = scale_db.load_feeds(
             db_url,
             count=plan.feeds,
             hosts=plan.hosts,
             port=plan.feed_port,
             interval=plan.interval,
             start_in=plan.start_in(),
+            subscriber=account.user_id,
         )
         load_s = time.monotonic() - loaded
-        time.sleep(max(0.0, first_due - time.time() - plan.warmup))
+        stats = scale_db.connect(db_url)
+        load_sizes = scale_db.sizes(stats)
+        stats.close()
+        if plan.workers:
+            time.sleep(max(0.0, first_due - time.time() - plan.warmup))
         runs = [measure(plan, services, db_url, count, feedserver) for count in plan.workers]
         return {
             "plan": asdict(plan),
             "load_s": round(load_s, 1),
+            "load_steps_s": load_steps,
+            "load_sizes_mib": load_sizes,
             "pg_stat_statements": statements,
             "machine": describe(services),
             "runs": runs,
@@ -244,7 +256,11 @@ def _migrate(services: Services) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1_000_000)
-    parser.add_argument("--workers", default="1,2,4,8", help="worker dyno counts, e.g. 1,2,4,8")
+    parser.add_argument(
+        "--workers",
+        default="1,2,4,8",
+        help="worker dyno counts, e.g. 1,2,4,8; '' only loads (load time and sizes)",
+    )
     parser.add_argument("--seconds", type=float, default=60.0, help="measured window per run")
     parser.add_argument("--warmup", type=float, default=20.0)
     parser.add_argument("--hosts", type=int, default=1000, help="loopback hosts the feeds use")
@@ -259,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan(
         feeds=args.feeds,
-        workers=tuple(int(w) for w in args.workers.split(",")),
+        workers=tuple(int(w) for w in args.workers.split(",") if w),
         seconds=args.seconds,
         warmup=args.warmup,
         hosts=args.hosts,
@@ -275,9 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     machine = result["machine"]
     print(
         f"# {plan.label} {plan.feeds:,} feeds, {plan.seconds:.0f} s windows, load "
-        f"{result['load_s']} s; {machine['cpu']}, {machine['cores']} cores, "
+        f"{result['load_s']} s ({result['load_steps_s']}); "
+        f"{machine['cpu']}, {machine['cores']} cores, "
         f"{machine['ram_gib']} GiB, {machine['postgres']}"
     )
+    print(f"# sizes after the load, MiB: {result['load_sizes_mib']}")
     print(markdown(result))
     return 0
 

@@ -57,7 +57,7 @@ COLUMNS = (
 )
 
 #: The relations whose sizes the table shows (the JSON has them all).
-SIZES = ("feeds", "ix_feeds_due", "uq_feeds_url", "fetches")
+SIZES = ("feeds", "ix_feeds_due", "uq_feeds_url", "subscriptions", "fetches")
 
 
 def _hot_outcomes(run_: dict[str, Any]) -> str:

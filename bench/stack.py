@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from bench.accounts import BenchAccount, create_account, subscribe_all
+
 if TYPE_CHECKING:
     import psycopg2.extensions
 
@@ -58,11 +60,20 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 
 @dataclass
 class Services:
-    """Where the app's Postgres and Redis are; ``stops`` shut down embedded ones."""
+    """Where the app's Postgres and Redis are; ``stops`` shut down embedded ones;
+    ``account`` is the bench user that load generators act as (bench.accounts)."""
 
     database_url: str
     redis_url: str
     stops: list[object] = field(default_factory=list)
+    account: BenchAccount | None = None
+
+    @property
+    def user(self) -> BenchAccount:
+        """The bench account (created by :func:`start_services`)."""
+        if self.account is None:
+            raise RuntimeError("no bench account: start_services() creates it")
+        return self.account
 
     def close(self) -> None:
         for stop in self.stops:
@@ -113,6 +124,7 @@ def start_services() -> Services:
         check=True,
         capture_output=True,
     )
+    services.account = create_account(services.database_url)
     return services
 
 
@@ -143,7 +155,10 @@ def app_env(services: Services, **extra: object) -> dict[str, str]:
 
 
 def reset_data(services: Services) -> None:
-    """Empty the bench database's tables and the bench Redis db between scenarios."""
+    """Empty the bench database's tables and the bench Redis db between scenarios.
+
+    Feeds go with their subscriptions; the bench account and its token stay.
+    """
     import redis
 
     conn = services.connect_db()
@@ -259,6 +274,15 @@ def start_worker(services: Services, name: str = "worker", **env: object) -> Pro
         lambda: _registered_workers(services) >= before + expected, 60, f"{name}'s RQ workers"
     )
     return proc
+
+
+def subscribe_bench_user(services: Services) -> int:
+    """Subscribe the bench user to every feed seeded with SQL; how many were added."""
+    conn = services.connect_db()
+    with conn, conn.cursor() as cur:
+        added = subscribe_all(cur, services.user.user_id)
+    conn.close()
+    return added
 
 
 @contextmanager

@@ -1,17 +1,20 @@
-"""Postgres storage: bytes per feed, item and fetch row, and a long run with retention on.
+"""Postgres storage: bytes per feed, subscription, item and fetch row; a long run with retention.
 
 ``python -m bench.storage`` works in a database of its own (``feedqueue_bench_storage``
 on the server at ``--admin-url``, dropped and created again, migrated to head):
 
 1. **Bytes per row**, table + TOAST + indexes, measured as the growth of
    ``pg_table_size + pg_indexes_size`` over many rows written the app's way: feeds
-   with every field a refreshed feed has; items stored by app.storage.items.store_items
-   from ``--item-bytes`` of text in summary and content (random words, so TOAST
-   compresses them as it would prose, not as a repeated filler); finished refresh
-   fetches as the scheduler and a job leave them.
-2. **Feeds in 1 GB** (Heroku Postgres essential-0): per feed, its row, the items it
-   keeps and ``RETENTION_FETCH_DAYS`` × 48 fetch rows (one refresh every 30 minutes,
-   REFRESH_DEFAULT_SECONDS); printed for several numbers of items kept.
+   with every field a refreshed feed has, each followed by the bench user (one
+   subscription row per feed and follower: the scheduler refreshes only followed
+   feeds); items stored by app.storage.items.store_items from ``--item-bytes`` of
+   text in summary and content (random words, so TOAST compresses them as it would
+   prose, not as a repeated filler); finished refresh fetches as the scheduler and a
+   job leave them.
+2. **Feeds in 1 GB** (Heroku Postgres essential-0): per feed, its row, one
+   subscription, the items it keeps and ``RETENTION_FETCH_DAYS`` × 48 fetch rows (one
+   refresh every 30 minutes, REFRESH_DEFAULT_SECONDS); printed for several numbers of
+   items kept.
 3. **A long run**: ``--feeds`` feeds each get ``--items-per-day`` new items and 48
    finished fetches per simulated day for ``--days`` days, the retention pass
    (app.workers.retention.Pruner, with the default settings) runs at the end of each
@@ -46,6 +49,7 @@ from app.storage import retention
 from app.storage.db import Database
 from app.storage.items import store_items
 from app.workers.retention import Pruner
+from bench.accounts import create_account
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "feedqueue_bench_storage"
@@ -131,7 +135,8 @@ def _bytes(db: Database, table: str) -> int:
         )
 
 
-def _insert_feeds(db: Database, first: int, count: int, at: datetime) -> list[int]:
+def _insert_feeds(db: Database, first: int, count: int, at: datetime, user_id: int) -> list[int]:
+    """Feeds as a refresh leaves them, each followed by ``user_id``."""
     with db.session() as session:
         rows = session.execute(
             text(
@@ -153,6 +158,13 @@ def _insert_feeds(db: Database, first: int, count: int, at: datetime) -> list[in
             {"first": first, "last": first + count - 1, "at": at},
         )
         ids = [row[0] for row in rows]
+        session.execute(
+            text(
+                "INSERT INTO subscriptions (user_id, feed_id)"
+                " SELECT :user, f FROM unnest(CAST(:feeds AS bigint[])) AS f"
+            ),
+            {"user": user_id, "feeds": ids},
+        )
         session.commit()
     return ids
 
@@ -181,13 +193,15 @@ def _insert_fetches(db: Database, feed_ids: list[int], per_feed: int, day: datet
         session.commit()
 
 
-def per_row_bytes(db: Database, item_bytes: int) -> dict[str, float]:
-    """Average bytes (table, TOAST and indexes) per feed, item and fetch row."""
+def per_row_bytes(db: Database, item_bytes: int, user_id: int) -> dict[str, float]:
+    """Average bytes (table, TOAST and indexes) per feed, subscription, item and fetch row."""
     words = Words()
     now = datetime.now(UTC)
     feeds_before = _bytes(db, "feeds")
-    feed_ids = _insert_feeds(db, 1, 5000, now)
+    subscriptions_before = _bytes(db, "subscriptions")
+    feed_ids = _insert_feeds(db, 1, 5000, now, user_id)
     feed = (_bytes(db, "feeds") - feeds_before) / len(feed_ids)
+    subscription = (_bytes(db, "subscriptions") - subscriptions_before) / len(feed_ids)
 
     items_before = _bytes(db, "items")
     stored = 0
@@ -202,15 +216,21 @@ def per_row_bytes(db: Database, item_bytes: int) -> dict[str, float]:
     fetches_before = _bytes(db, "fetches")
     _insert_fetches(db, feed_ids[:1000], REFRESHES_PER_DAY, now - timedelta(days=1))
     fetch = (_bytes(db, "fetches") - fetches_before) / (1000 * REFRESHES_PER_DAY)
-    return {"feed": round(feed, 1), "item": round(item, 1), "fetch": round(fetch, 1)}
+    return {
+        "feed": round(feed, 1),
+        "subscription": round(subscription, 1),
+        "item": round(item, 1),
+        "fetch": round(fetch, 1),
+    }
 
 
 def feeds_in(plan_bytes: int, rows: dict[str, float], settings: Settings) -> dict[str, int]:
-    """Feeds that fit in ``plan_bytes`` for several numbers of items kept per feed."""
+    """Feeds that fit in ``plan_bytes`` for several numbers of items kept per feed, each
+    with one follower (every further follower adds a subscription row)."""
     fetches = settings.retention_fetch_days * REFRESHES_PER_DAY * rows["fetch"]
     result = {}
     for kept in (20, 100, settings.retention_items_per_feed):
-        per_feed = rows["feed"] + kept * rows["item"] + fetches
+        per_feed = rows["feed"] + rows["subscription"] + kept * rows["item"] + fetches
         result[f"{kept}_items_each"] = int(plan_bytes // per_feed)
     result["fetch_bytes_per_feed"] = int(fetches)
     return result
@@ -218,12 +238,12 @@ def feeds_in(plan_bytes: int, rows: dict[str, float], settings: Settings) -> dic
 
 def long_run(
     db: Database, settings: Settings, *, feeds: int, days: int, per_day: int, item_bytes: int,
-    every: int,
-) -> list[dict[str, object]]:
+    every: int, user_id: int,
+) -> list[dict[str, object]]:  # fmt: skip
     """Simulated days of refreshes with retention at the end of each; sizes every ``every``."""
     words = Words(11)
     start = datetime.now(UTC) - timedelta(days=days)
-    feed_ids = _insert_feeds(db, 100_000, feeds, start)
+    feed_ids = _insert_feeds(db, 100_000, feeds, start, user_id)
     pruner = Pruner(db, settings)
     samples: list[dict[str, object]] = []
     for day in range(days):
@@ -293,14 +313,15 @@ def main() -> None:
     settings = Settings(env="test", database_url="postgresql+psycopg2" + url[len("postgresql"):],
                         redis_url="redis://unused")  # fmt: skip
     db = Database(settings.database_url or "", pool_size=2)
+    account = create_account(url)
     with db.session() as session:
         empty = retention.database_bytes(session)
-    rows = per_row_bytes(db, args.item_bytes)
+    rows = per_row_bytes(db, args.item_bytes, account.user_id)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("TRUNCATE feeds, items, fetches CASCADE"))
     samples = long_run(
         db, settings, feeds=args.feeds, days=args.days, per_day=args.items_per_day,
-        item_bytes=args.item_bytes, every=args.every,
+        item_bytes=args.item_bytes, every=args.every, user_id=account.user_id,
     )  # fmt: skip
     print(json.dumps({
         "machine": _machine(db),

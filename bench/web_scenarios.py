@@ -5,6 +5,9 @@
 2. Web throughput: closed-loop wrk sweeps over connection counts for
    ``POST /feeds`` and ``GET /fetches/<id>``; the best rate whose p99 <= 25 ms.
 Plus rate sweeps of both stacks for the latency-against-load plots.
+
+Every request carries the bench user's API token (``Authorization: Bearer``): its
+lookup is part of what each request costs, as for any API client.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ _offsets = itertools.count(1)
 
 
 def _post(
-    path: str, *, rate: float | None, connections: int, seconds: int, timeout: float = 30.0
+    services: Services,
+    path: str,
+    *,
+    rate: float | None,
+    connections: int,
+    seconds: int,
+    timeout: float = 30.0,
 ) -> LoadResult:
     # Each run submits feed numbers no other run used: every submission is a new feed.
     return run_wrk(
@@ -47,6 +56,7 @@ def _post(
             "BENCH_FEED_BASE": feed_base(),
             "BENCH_PATH": path,
             "BENCH_FEED_OFFSET": str(next(_offsets) * 100_000_000),
+            "BENCH_TOKEN": services.user.token,
         },
     )
 
@@ -69,6 +79,7 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
             out["web_memory_rest_mib"] = memory.snapshot(web)
             with memory.Sampler({"web": web, "worker": worker}) as sampler:
                 out["isolation_feedqueue"] = _post(
+                    services,
                     "/feeds",
                     rate=mode.isolation_rate,
                     connections=64,
@@ -76,10 +87,12 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
                 ).as_dict()
             out["web_memory_load_peak_mib"] = sampler.peaks["web"]
             out["curve_feedqueue"] = [
-                _post("/feeds", rate=r, connections=64, seconds=mode.sweep_seconds).as_dict()
+                _post(
+                    services, "/feeds", rate=r, connections=64, seconds=mode.sweep_seconds
+                ).as_dict()
                 for r in mode.sweep_rates
             ]
-            out["throughput_post"] = _sweep_post(mode)
+            out["throughput_post"] = _sweep_post(services, mode)
             out["throughput_get"] = _sweep_get(services, mode)
         if mode.comparisons:
             out.update(_isolation_comparisons(services, mode))
@@ -87,6 +100,7 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
         naive = start_web(services, "bench.naive_app:create_naive_app()")
         with running(naive):
             out["isolation_naive"] = _post(
+                services,
                 "/naive/feeds",
                 rate=mode.isolation_rate,
                 connections=_naive_connections(mode.isolation_rate, mode.isolation_seconds),
@@ -97,6 +111,7 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
             naive = start_web(services, "bench.naive_app:create_naive_app()")
             with running(naive):
                 point = _post(
+                    services,
                     "/naive/feeds",
                     rate=rate,
                     connections=_naive_connections(rate, mode.sweep_seconds),
@@ -120,7 +135,11 @@ def _isolation_comparisons(services: Services, mode: Mode) -> dict[str, object]:
         worker = start_worker(services, **env)
         with running(web, worker):
             out[key] = _post(
-                "/feeds", rate=mode.isolation_rate, connections=64, seconds=mode.isolation_seconds
+                services,
+                "/feeds",
+                rate=mode.isolation_rate,
+                connections=64,
+                seconds=mode.isolation_seconds,
             ).as_dict()
     return out
 
@@ -136,9 +155,9 @@ def _best(points: list[LoadResult]) -> dict[str, object]:
     }
 
 
-def _sweep_post(mode: Mode) -> dict[str, object]:
+def _sweep_post(services: Services, mode: Mode) -> dict[str, object]:
     points = [
-        _post("/feeds", rate=None, connections=c, seconds=mode.sweep_seconds)
+        _post(services, "/feeds", rate=None, connections=c, seconds=mode.sweep_seconds)
         for c in mode.sweep_connections
     ]
     return _best(points)
@@ -155,7 +174,7 @@ def _sweep_get(services: Services, mode: Mode) -> dict[str, object]:
                 "get_paths.lua",
                 connections=c,
                 duration=mode.sweep_seconds,
-                env={"BENCH_PATHS_FILE": f.name},
+                env={"BENCH_PATHS_FILE": f.name, "BENCH_TOKEN": services.user.token},
             )
             for c in mode.sweep_connections
         ]

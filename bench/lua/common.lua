@@ -1,4 +1,5 @@
--- Shared by the wrk scripts: a millisecond clock, a fixed-rate pacer and a JSON summary.
+-- Shared by the wrk scripts: a millisecond clock, a fixed-rate pacer, the bench
+-- account's credentials and a JSON summary.
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -23,6 +24,24 @@ local next_slot = nil
 function M.init_pacer(threads)
   local rate = tonumber(os.getenv("BENCH_RATE") or "0")
   if rate > 0 then interval = 1000.0 * threads / rate end
+end
+
+-- Every request is the bench user's: its API token (BENCH_TOKEN) goes in each
+-- request's Authorization header, so the app looks the token up each time, as it
+-- does for any API client. BENCH_AUTH_HEADER and BENCH_AUTH_VALUE send another
+-- header instead (a session cookie, HTTP Basic: bench/auth_cost.py compares them).
+-- Without either the app answers 401. ``headers`` is the table the script passes
+-- to wrk.format (which then ignores wrk.headers), or wrk.headers itself for a
+-- script that passes none.
+function M.authorize(headers)
+  local name = os.getenv("BENCH_AUTH_HEADER")
+  local token = os.getenv("BENCH_TOKEN")
+  if name and name ~= "" then
+    headers[name] = os.getenv("BENCH_AUTH_VALUE")
+  elseif token and token ~= "" then
+    headers["Authorization"] = "Bearer " .. token
+  end
+  return headers
 end
 
 function M.delay()

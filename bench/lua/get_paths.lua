@@ -10,6 +10,7 @@ end
 
 function init(args)
   common.init_pacer(tonumber(os.getenv("BENCH_THREADS") or "1"))
+  common.authorize(wrk.headers)
   paths = {}
   for line in io.lines(os.getenv("BENCH_PATHS_FILE")) do paths[#paths + 1] = line end
   i = thread_index

@@ -10,6 +10,7 @@ end
 
 function init(args)
   common.init_pacer(tonumber(os.getenv("BENCH_THREADS") or "1"))
+  headers = common.authorize({["Content-Type"] = "application/json"})
   base = os.getenv("BENCH_FEED_BASE")
   path = os.getenv("BENCH_PATH") or "/feeds"
   offset = tonumber(os.getenv("BENCH_FEED_OFFSET") or "0")
@@ -20,7 +21,7 @@ function request()
   counter = counter + 1
   local n = offset + thread_index * 10000000 + counter
   local body = '{"url": "' .. base .. n .. '.xml"}'
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", path, headers, body)
 end
 
 delay = common.delay
