@@ -6,9 +6,9 @@ and find what they are given. Callers commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.storage.models import ApiToken, User
@@ -68,15 +68,30 @@ def add_token(session: Session, user_id: int, name: str, token_hash: str) -> Api
     return token
 
 
+#: How precisely a token's last use is kept: a busy client's requests do not all
+#: write (and queue on) the token's row.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def user_by_token_hash(session: Session, token_hash: str, now: datetime) -> User | None:
-    """The owner of the token with that hash (noting its use), or None."""
-    user_id = session.scalar(
-        update(ApiToken)
-        .where(ApiToken.token_hash == token_hash)
-        .values(last_used_at=now)
-        .returning(ApiToken.user_id)
-    )
-    return get_user(session, user_id) if user_id is not None else None
+    """The owner of the token with that hash, or None; notes its use when the last one
+    noted is older than :data:`TOKEN_USE_RESOLUTION`."""
+    row = session.execute(
+        select(ApiToken.user_id, ApiToken.last_used_at).where(ApiToken.token_hash == token_hash)
+    ).one_or_none()
+    if row is None:
+        return None
+    stale = now - TOKEN_USE_RESOLUTION
+    if row.last_used_at is None or row.last_used_at < stale:
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.token_hash == token_hash,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
+            )
+            .values(last_used_at=now)
+        )
+    return get_user(session, row.user_id)
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:

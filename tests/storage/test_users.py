@@ -1,0 +1,50 @@
+"""Accounts' SQL (app/storage/users.py): a token's owner, and how often its use is noted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.storage import users
+from app.storage.db import Database
+from app.storage.models import ApiToken
+
+NOW = datetime.now(UTC)
+
+
+def _token(db: Database) -> int:
+    with db.session() as session:
+        user = users.create_user(session, "ann", "not a real hash", is_admin=False)
+        users.add_token(session, user.id, "app", "digest")
+        session.commit()
+        return user.id
+
+
+def _last_used(db: Database) -> datetime | None:
+    with db.session() as session:
+        return session.scalar(select(ApiToken.last_used_at))
+
+
+def _owner(db: Database, token_hash: str, now: datetime) -> int | None:
+    with db.session() as session:
+        user = users.user_by_token_hash(session, token_hash, now)
+        session.commit()
+        return user.id if user else None
+
+
+def test_a_token_hash_finds_its_owner_and_an_unknown_one_nobody(db: Database) -> None:
+    owner = _token(db)
+    assert _owner(db, "digest", NOW) == owner
+    assert _owner(db, "other", NOW) is None
+
+
+def test_a_tokens_use_is_noted_at_most_once_a_minute(db: Database) -> None:
+    _token(db)
+    _owner(db, "digest", NOW)
+    assert _last_used(db) == NOW
+    _owner(db, "digest", NOW + timedelta(seconds=30))
+    assert _last_used(db) == NOW  # a busy client does not write the row on every request
+    later = NOW + users.TOKEN_USE_RESOLUTION + timedelta(seconds=1)
+    _owner(db, "digest", later)
+    assert _last_used(db) == later
