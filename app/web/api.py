@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -10,27 +9,25 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from app.storage import feeds, fetches, items
 from app.storage.pagination import BadCursor
 from app.storage.subscriptions import is_subscribed
-from app.web.helpers import ApiError, current_user, db_session, fetch_status, get_feed_or_404
+from app.web.helpers import (
+    ApiError,
+    current_user,
+    db_session,
+    fetch_status,
+    get_feed_or_404,
+    page_cursor,
+    page_limit,
+)
 from app.web.serializers import feed_json, item_json
 
 bp = Blueprint("api", __name__)
 
-MAX_PAGE = 100
+#: Feeds or items per page when ``?limit=`` is not given.
+PAGE_SIZE = 20
 
 
-def _limit(default: int = 20) -> int:
-    raw = request.args.get("limit", str(default))
-    # isdigit() accepts "²" and other digits int() refuses: match ASCII only.
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
-def _cursor() -> str | None:
-    cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 200:
-        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
-    return cursor
+def _limit() -> int:
+    return page_limit(request.args.get("limit", str(PAGE_SIZE)))
 
 
 @bp.get("/fetches/<fetch_id>")
@@ -53,7 +50,7 @@ def get_fetch(fetch_id: str) -> Response:
 def list_feeds() -> Response:
     try:
         page = feeds.feeds_page(
-            db_session(), limit=_limit(), cursor=_cursor(), user_id=current_user().id
+            db_session(), limit=_limit(), cursor=page_cursor(), user_id=current_user().id
         )
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
@@ -75,7 +72,7 @@ def get_feed(feed_id: int) -> Response:
 def list_items(feed_id: int) -> Response:
     feed = get_feed_or_404(feed_id)
     try:
-        page = items.items_page(db_session(), feed.id, limit=_limit(), cursor=_cursor())
+        page = items.items_page(db_session(), feed.id, limit=_limit(), cursor=page_cursor())
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
     return jsonify(

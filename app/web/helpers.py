@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
@@ -268,6 +269,40 @@ def _same_secret(given: str | None, expected: str | None) -> bool:
 
 
 # -- answers shared by blueprints --------------------------------------------------------------
+
+
+#: The most items or feeds one page of an answer holds (``?limit=``).
+MAX_PAGE = 100
+#: Ids are bigint: a larger number names nothing (and would overflow the column).
+MAX_ID = 2**63 - 1
+
+
+def id_arg(source: Mapping[str, str], name: str) -> int | None:
+    """The positive id ``source[name]`` (query string or form), None when absent or empty;
+    anything else is a 400 ``invalid_<name>``."""
+    raw = source.get(name) or ""
+    if raw == "":
+        return None
+    # isdigit() accepts "²" and other digits int() refuses: match ASCII only.
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= MAX_ID:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be a positive id.")
+    return int(raw)
+
+
+def page_limit(raw: str) -> int:
+    """A page size from ``?limit=``'s text: 1 to MAX_PAGE, else a 400 ``invalid_limit``."""
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE:
+        raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_PAGE}.")
+    return int(raw)
+
+
+def page_cursor() -> str | None:
+    """``?cursor=`` as given (storage decodes it), None when absent; an overlong one is a
+    400 ``invalid_cursor`` before it reaches storage."""
+    cursor = request.args.get("cursor") or None
+    if cursor is not None and len(cursor) > 200:
+        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
+    return cursor
 
 
 def get_feed_or_404(feed_id: int) -> Feed:

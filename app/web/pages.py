@@ -15,7 +15,7 @@ from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
 from app.storage.pagination import BadCursor
 from app.web import wording
-from app.web.helpers import ApiError, db_session, get_feed_or_404, render_home
+from app.web.helpers import ApiError, db_session, get_feed_or_404, page_cursor, render_home
 
 bp = Blueprint("pages", __name__)
 
@@ -66,9 +66,7 @@ def _page_number() -> int:
 def feed(feed_id: int) -> str:
     feed = get_feed_or_404(feed_id)
     session = db_session()
-    cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 200:
-        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
+    cursor = page_cursor()
     try:
         page = items_page(session, feed.id, limit=ITEMS_PER_PAGE, cursor=cursor)
     except BadCursor as exc:

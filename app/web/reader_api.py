@@ -8,7 +8,6 @@ cursors (``next_cursor``); ``limit`` is 1 to 100.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, flash, jsonify, redirect, request, url_for
@@ -17,14 +16,24 @@ from app.services import reading
 from app.services.reading import Invalid, NotFound, Scope
 from app.storage.pagination import BadCursor
 from app.storage.subscriptions import folders_of, subscriptions_of
-from app.web.helpers import ApiError, current_user, db_session, wants_json
+from app.web.helpers import (
+    MAX_ID,
+    ApiError,
+    current_user,
+    db_session,
+    id_arg,
+    page_cursor,
+    page_limit,
+    wants_json,
+)
 from app.web.serializers import river_item_json, subscription_json
 
 bp = Blueprint("reader_api", __name__)
 
-MAX_PAGE = 100
+#: Items per page of the river and of search when ``?limit=`` is not given.
+PAGE_SIZE = 50
+SEARCH_PAGE_SIZE = 20
 MAX_IDS = 1000
-_MAX_ID = 2**63 - 1
 
 
 def _not_found(err: NotFound) -> ApiError:
@@ -35,15 +44,6 @@ def _invalid(err: Invalid) -> ApiError:
     return ApiError(400, err.code, err.message)
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= _MAX_ID:
-        raise ApiError(400, f"invalid_{name}", f"{name} must be a positive id.")
-    return int(raw)
-
-
 def _bool_arg(name: str) -> bool:
     raw = request.args.get(name, "false").lower()
     if raw not in ("true", "false", "1", "0"):
@@ -51,22 +51,12 @@ def _bool_arg(name: str) -> bool:
     return raw in ("true", "1")
 
 
-def _limit(default: int = 50) -> int:
-    raw = request.args.get("limit", str(default))
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE:
-        raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_PAGE}.")
-    return int(raw)
-
-
-def _cursor() -> str | None:
-    cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 200:
-        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
-    return cursor
+def _limit(default: int) -> int:
+    return page_limit(request.args.get("limit", str(default)))
 
 
 def _scope() -> Scope:
-    feed_id, folder_id = _int_arg("feed_id"), _int_arg("folder_id")
+    feed_id, folder_id = id_arg(request.args, "feed_id"), id_arg(request.args, "folder_id")
     if feed_id is not None and folder_id is not None:
         raise ApiError(400, "invalid_scope", "Give feed_id or folder_id, not both.")
     return Scope(feed_id, folder_id, _bool_arg("unread"), _bool_arg("starred"))
@@ -96,7 +86,9 @@ def _page(page: object, endpoint: str, **args: object) -> Response:
 def river() -> Response:
     """The person's items, newest first, filtered by feed or folder, unread, starred."""
     try:
-        page = reading.river(db_session(), current_user().id, _scope(), _cursor(), _limit())
+        page = reading.river(
+            db_session(), current_user().id, _scope(), page_cursor(), _limit(PAGE_SIZE)
+        )
     except NotFound as err:
         raise _not_found(err) from None
     except BadCursor as exc:
@@ -110,7 +102,12 @@ def search() -> Response:
     query = request.args.get("q", "")
     try:
         page = reading.find(
-            db_session(), current_user().id, query, _scope(), _cursor(), _limit(20)
+            db_session(),
+            current_user().id,
+            query,
+            _scope(),
+            page_cursor(),
+            _limit(SEARCH_PAGE_SIZE),
         )
     except NotFound as err:
         raise _not_found(err) from None
@@ -223,7 +220,7 @@ def mark_all_read() -> Response:
     for name in ("feed_id", "folder_id", "upto_id"):
         value = body.get(name)
         if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_ID
+            not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_ID
         ):
             raise ApiError(400, f"invalid_{name}", f"{name} is an id or null.")
         ids[name] = value

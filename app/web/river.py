@@ -8,36 +8,23 @@ reading pane, for that script. A feed, folder or item not the person's is a 404.
 
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from app.services import reading
 from app.services.reading import Invalid, NotFound, Scope
 from app.storage.pagination import BadCursor
-from app.web.helpers import ApiError, current_user, db_session
+from app.web.helpers import ApiError, current_user, db_session, id_arg, page_cursor, page_limit
 from app.web.sidebar import Sidebar, sidebar
 
 bp = Blueprint("river", __name__)
 
-#: Items per page of the river (``?limit=`` 1 to MAX_PAGE_SIZE overrides it).
+#: Items per page of the river (``?limit=`` 1 to MAX_PAGE overrides it).
 PAGE_SIZE = 50
 SEARCH_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
-_MAX_ID = 2**63 - 1
-
-
-def _int_arg(source: dict[str, str], name: str) -> int | None:
-    raw = source.get(name) or ""
-    if raw == "":
-        return None
-    if not re.fullmatch(r"[0-9]{1,19}", raw) or not 0 < int(raw) <= _MAX_ID:
-        raise ApiError(400, f"invalid_{name}", f"{name} must be a positive id.")
-    return int(raw)
 
 
 def _scope() -> Scope:
-    feed_id, folder_id = _int_arg(request.args, "feed_id"), _int_arg(request.args, "folder_id")
+    feed_id, folder_id = id_arg(request.args, "feed_id"), id_arg(request.args, "folder_id")
     if feed_id is not None and folder_id is not None:
         raise ApiError(400, "invalid_scope", "Give feed_id or folder_id, not both.")
     flag = {name: request.args.get(name, "") in ("1", "true") for name in ("unread", "starred")}
@@ -45,17 +32,8 @@ def _scope() -> Scope:
 
 
 def _limit(default: int) -> int:
-    raw = request.args.get("limit") or str(default)
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise ApiError(400, "invalid_limit", f"limit must be a number from 1 to {MAX_PAGE_SIZE}.")
-    return int(raw)
-
-
-def _cursor() -> str | None:
-    cursor = request.args.get("cursor") or None
-    if cursor is not None and len(cursor) > 200:
-        raise ApiError(400, "invalid_cursor", "The cursor is not valid.")
-    return cursor
+    # A form may send limit= empty: that is the default here, unlike in the JSON API.
+    return page_limit(request.args.get("limit") or str(default))
 
 
 def scope_args(scope: Scope, **extra: object) -> dict[str, object]:
@@ -83,7 +61,7 @@ def page() -> Response:
     session, user = db_session(), current_user()
     scope, limit = _scope(), _limit(PAGE_SIZE)
     try:
-        page = reading.river(session, user.id, scope, _cursor(), limit)
+        page = reading.river(session, user.id, scope, page_cursor(), limit)
     except NotFound as err:
         raise ApiError(404, err.code, err.message) from None
     except BadCursor as exc:
@@ -115,7 +93,7 @@ def search() -> Response:
     error = None
     if query.strip():
         try:
-            page = reading.find(session, user.id, query, scope, _cursor(), limit)
+            page = reading.find(session, user.id, query, scope, page_cursor(), limit)
         except NotFound as err:
             raise ApiError(404, err.code, err.message) from None
         except Invalid as err:
@@ -157,10 +135,10 @@ def item(item_id: int) -> Response:
 @bp.post("/river/mark-all-read")
 def mark_all_read() -> Response:
     """Mark everything in the form's scope read (up to the newest item shown), then back."""
-    feed_id, folder_id = _int_arg(request.form, "feed_id"), _int_arg(request.form, "folder_id")
+    feed_id, folder_id = id_arg(request.form, "feed_id"), id_arg(request.form, "folder_id")
     if feed_id is not None and folder_id is not None:
         raise ApiError(400, "invalid_scope", "Give feed_id or folder_id, not both.")
-    upto_id = _int_arg(request.form, "upto_id")
+    upto_id = id_arg(request.form, "upto_id")
     scope = Scope(feed_id, folder_id)
     try:
         reading.mark_all_read(db_session(), current_user().id, scope, upto_id=upto_id)
