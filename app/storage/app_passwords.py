@@ -11,9 +11,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.models import AppPassword, User
-
-_MAX_ID = 2**63 - 1
+from app.storage.models import MAX_ID, AppPassword, User
 
 
 def add_app_password(
@@ -51,7 +49,7 @@ def count_app_passwords(session: Session, user_id: int) -> int:
 
 def delete_app_password(session: Session, user_id: int, app_password_id: int) -> bool:
     """Revoke one of the account's app passwords; False when it has none of that id."""
-    if not 0 < app_password_id <= _MAX_ID:
+    if not 0 < app_password_id <= MAX_ID:
         return False
     result = session.execute(
         delete(AppPassword).where(

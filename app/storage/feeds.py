@@ -15,11 +15,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.feed_state import REFRESHABLE, Change, FeedState, Policy, paused, resumed
-from app.storage.models import Feed, Fetch, FetchState, Subscription
+from app.storage.models import MAX_ID, Feed, Fetch, FetchState, Subscription
 from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 #: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
-_MAX_ID = 2**63 - 1
 #: How far a claimed feed's provisional next fetch time moves, as a share of its interval.
 JITTER = 0.1
 
@@ -39,7 +38,7 @@ def upsert_feed(session: Session, url: str) -> tuple[Feed, bool]:
 
 def get_feed(session: Session, feed_id: int) -> Feed | None:
     """The feed of that id, or None (also for ids beyond the column's range)."""
-    return session.get(Feed, feed_id) if 0 < feed_id <= _MAX_ID else None
+    return session.get(Feed, feed_id) if 0 < feed_id <= MAX_ID else None
 
 
 def newest_feeds(session: Session, limit: int) -> list[Feed]:

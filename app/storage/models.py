@@ -44,6 +44,11 @@ NAMING_CONVENTION = {
 }
 
 
+#: The largest id a bigint column holds: a larger number names no row, and would
+#: overflow the query's parameter.
+MAX_ID = 2**63 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

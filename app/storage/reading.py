@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.storage.models import MAX_ID
 from app.storage.pagination import BadCursor, Page, decode_cursor, encode_cursor
 
 #: The read state of item ``i`` for subscription ``s`` and state row ``st``.
@@ -160,7 +161,7 @@ def river_page(
 
 def get_item(session: Session, user_id: int, item_id: int) -> RiverItem | None:
     """One item of a feed the person follows, as they see it; None otherwise."""
-    if not 0 < item_id < 2**63:
+    if not 0 < item_id <= MAX_ID:
         return None
     rows = _rows(
         session,
@@ -181,7 +182,7 @@ RETURNING item_id
 
 
 def _ids(item_ids: Sequence[int]) -> list[int]:
-    return [i for i in item_ids if 0 < i < 2**63]
+    return [i for i in item_ids if 0 < i <= MAX_ID]
 
 
 def mark_read(

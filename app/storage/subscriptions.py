@@ -13,13 +13,11 @@ from sqlalchemy import Exists, and_, delete, exists, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 
-from app.storage.models import Feed, Folder, Item, ItemState, Subscription
-
-_MAX_ID = 2**63 - 1
+from app.storage.models import MAX_ID, Feed, Folder, Item, ItemState, Subscription
 
 
 def _valid(some_id: int | None) -> bool:
-    return some_id is not None and 0 < some_id <= _MAX_ID
+    return some_id is not None and 0 < some_id <= MAX_ID
 
 
 def subscribe(

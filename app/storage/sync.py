@@ -14,9 +14,8 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app.storage.models import MAX_ID
 from app.storage.reading import FROM_SQL, ITEM_COLUMNS, READ_SQL, RiverItem
-
-_MAX_ID = 2**63 - 1
 
 
 def items_by_id(
@@ -33,7 +32,7 @@ def items_by_id(
     params: dict[str, object] = {"user_id": user_id, "limit": limit}
     where, order = "s.user_id = :user_id", "i.id ASC"
     if ids is not None:
-        params["ids"] = [i for i in ids if 0 < i <= _MAX_ID]
+        params["ids"] = [i for i in ids if 0 < i <= MAX_ID]
         where += " AND i.id = ANY(:ids)"
     elif before_id is not None:
         params["before_id"] = before_id

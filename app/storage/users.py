@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.storage.models import ApiToken, User
+from app.storage.models import MAX_ID, ApiToken, User
 
 #: User ids are BIGINT: a larger number names nobody.
-_MAX_ID = 2**63 - 1
 
 
 def create_user(session: Session, username: str, password_hash: str, *, is_admin: bool) -> User:
@@ -27,7 +26,7 @@ def create_user(session: Session, username: str, password_hash: str, *, is_admin
 
 def get_user(session: Session, user_id: int) -> User | None:
     """The account of that id, or None."""
-    return session.get(User, user_id) if 0 < user_id <= _MAX_ID else None
+    return session.get(User, user_id) if 0 < user_id <= MAX_ID else None
 
 
 def user_by_name(session: Session, username: str) -> User | None:
@@ -105,7 +104,7 @@ def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
 
 def delete_token(session: Session, user_id: int, token_id: int) -> bool:
     """Revoke one of the account's tokens; False when it has none of that id."""
-    if not 0 < token_id <= _MAX_ID:
+    if not 0 < token_id <= MAX_ID:
         return False
     result = session.execute(
         delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)

@@ -25,7 +25,7 @@ from app.queue.queues import Queues
 from app.services.accounts import session_fingerprint
 from app.storage.feeds import get_feed
 from app.storage.fetches import pending_fetches
-from app.storage.models import Feed, Fetch, FetchState, User
+from app.storage.models import MAX_ID, Feed, Fetch, FetchState, User
 from app.storage.subscriptions import is_subscribed, subscriptions_of
 from app.web import wording
 from app.web.serializers import fetch_json
@@ -273,8 +273,6 @@ def _same_secret(given: str | None, expected: str | None) -> bool:
 
 #: The most items or feeds one page of an answer holds (``?limit=``).
 MAX_PAGE = 100
-#: Ids are bigint: a larger number names nothing (and would overflow the column).
-MAX_ID = 2**63 - 1
 
 
 def id_arg(source: Mapping[str, str], name: str) -> int | None:
