@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from app import create_app
 from app.config import Settings, normalize_database_url
@@ -28,7 +29,7 @@ from app.queue.queues import Queues
 from app.services import app_passwords
 from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
-from app.storage.models import Base, User
+from app.storage.models import Base, Feed, Item, User
 from app.storage.subscriptions import subscribe
 from app.storage.users import create_user, user_by_name
 from tests.dynos import ROOT, WebDyno, WorkerDyno
@@ -198,6 +199,40 @@ def follow(db: Database, feed_id: int, username: str = "reader") -> int:
         subscribe(session, user.id, feed_id, unread_recent=1000)
         session.commit()
     return feed_id
+
+
+def add_feed_with_items(
+    db: Database, url: str, count: int, title: str = "t", username: str = "reader"
+) -> tuple[int, list[int]]:
+    """A feed with ``count`` items an hour apart (2026-01-01 on), followed by ``username``;
+    its id and the items' ids, oldest first."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.session() as session:
+        feed = Feed(url=url, current_url=url, title=title)
+        session.add(feed)
+        session.flush()
+        ids = list(
+            session.scalars(
+                insert(Item).returning(Item.id),
+                [
+                    {
+                        "feed_id": feed.id,
+                        "key": f"k{n}",
+                        "url": f"https://{title}.example/{n}",
+                        "title": f"{title} item {n}",
+                        "content_html": f"<p>whole body {n} about gardening</p>",
+                        "summary_html": f"<p>summary {n}</p>",
+                        "content_hash": "h",
+                        "sort_at": base + timedelta(hours=n),
+                    }
+                    for n in range(count)
+                ],
+            )
+        )
+        session.commit()
+        feed_id = feed.id
+    follow(db, feed_id, username)
+    return feed_id, ids
 
 
 def follow_all(db: Database, username: str = "reader") -> None:

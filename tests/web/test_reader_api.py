@@ -2,46 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
-from sqlalchemy import insert
 
 from app.storage.db import Database
-from app.storage.models import Feed, Item
-from tests.conftest import follow
-
-
-def _feed(db: Database, url: str, count: int, title: str = "t") -> tuple[int, list[int]]:
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    with db.session() as session:
-        feed = Feed(url=url, current_url=url, title=title)
-        session.add(feed)
-        session.flush()
-        ids = list(
-            session.scalars(
-                insert(Item).returning(Item.id),
-                [
-                    {
-                        "feed_id": feed.id,
-                        "key": f"k{n}",
-                        "title": f"{title} item {n}",
-                        "content_html": f"<p>body {n} about gardening</p>",
-                        "content_hash": "h",
-                        "sort_at": base + timedelta(hours=n),
-                    }
-                    for n in range(count)
-                ],
-            )
-        )
-        session.commit()
-        feed_id = feed.id
-    follow(db, feed_id)
-    return feed_id, ids
+from app.storage.models import Feed
+from tests.conftest import add_feed_with_items, follow
 
 
 def test_the_river_pages_newest_first_with_next_url(client: FlaskClient, db: Database) -> None:
-    _, ids = _feed(db, "https://a.example/", 7)
+    _, ids = add_feed_with_items(db, "https://a.example/", 7)
     first = client.get("/api/items?limit=5").get_json()
     second = client.get(first["next_url"]).get_json()
     got = [i["id"] for i in first["items"] + second["items"]]
@@ -50,7 +21,7 @@ def test_the_river_pages_newest_first_with_next_url(client: FlaskClient, db: Dat
 
 
 def test_mark_read_star_and_filters(client: FlaskClient, db: Database) -> None:
-    feed_id, ids = _feed(db, "https://a.example/", 3)
+    feed_id, ids = add_feed_with_items(db, "https://a.example/", 3)
     assert client.put(f"/api/items/{ids[0]}/read").get_json()["item"]["read"] is True
     assert client.put(f"/api/items/{ids[1]}/star").get_json()["item"]["starred"] is True
     unread = client.get("/api/items?unread=true").get_json()["items"]
@@ -68,7 +39,7 @@ def test_mark_read_star_and_filters(client: FlaskClient, db: Database) -> None:
 def test_bulk_marks_answer_the_ids_that_were_the_persons(
     client: FlaskClient, db: Database
 ) -> None:
-    _, ids = _feed(db, "https://a.example/", 2)
+    _, ids = add_feed_with_items(db, "https://a.example/", 2)
     response = client.post("/api/items/read", json={"ids": [*ids, 999999], "read": True})
     assert response.get_json() == {"ids": sorted(ids)}
     assert client.post("/api/items/star", json={"ids": []}).status_code == 400
@@ -77,8 +48,8 @@ def test_bulk_marks_answer_the_ids_that_were_the_persons(
 def test_mark_all_read_of_a_folder_leaves_other_feeds_unread(
     client: FlaskClient, db: Database
 ) -> None:
-    a, _ = _feed(db, "https://a.example/", 3)
-    b, _ = _feed(db, "https://b.example/", 2)
+    a, _ = add_feed_with_items(db, "https://a.example/", 3)
+    b, _ = add_feed_with_items(db, "https://b.example/", 2)
     folder = client.post("/api/folders", json={"name": "News"}).get_json()["folder"]["id"]
     assert client.patch(f"/api/subscriptions/{a}", json={"folder_id": folder}).status_code == 200
     assert client.get("/api/counts").get_json()["folders"] == {str(folder): 3}
@@ -88,7 +59,7 @@ def test_mark_all_read_of_a_folder_leaves_other_feeds_unread(
 
 
 def test_mark_all_read_older_than_needs_an_offset(client: FlaskClient, db: Database) -> None:
-    _feed(db, "https://a.example/", 3)
+    add_feed_with_items(db, "https://a.example/", 3)
     bad = client.post("/api/mark-all-read", json={"older_than": "2026-01-01T01:30:00"})
     assert bad.status_code == 400
     ok = client.post("/api/mark-all-read", json={"older_than": "2026-01-01T01:30:00+00:00"})
@@ -100,7 +71,7 @@ def test_mark_all_read_older_than_takes_any_offset_python_reads(
     client: FlaskClient, db: Database
 ) -> None:
     # Postgres refuses offsets past 15:59; the API hands it UTC.
-    _feed(db, "https://far.example/feed", 2)
+    add_feed_with_items(db, "https://far.example/feed", 2)
     response = client.post(
         "/api/mark-all-read", json={"older_than": "1920-03-11T12:29:16+19:56"}
     )
@@ -108,7 +79,7 @@ def test_mark_all_read_older_than_takes_any_offset_python_reads(
 
 
 def test_subscriptions_list_renames_and_unsubscribes(client: FlaskClient, db: Database) -> None:
-    feed_id, _ = _feed(db, "https://a.example/", 2, title="Original")
+    feed_id, _ = add_feed_with_items(db, "https://a.example/", 2, title="Original")
     (sub,) = client.get("/api/subscriptions").get_json()["subscriptions"]
     assert (sub["title"], sub["unread"]) == ("Original", 2)
     client.patch(f"/api/subscriptions/{feed_id}", json={"title": "Mine"})
@@ -130,8 +101,8 @@ def test_folders_nest_rename_and_delete(client: FlaskClient, db: Database) -> No
 
 
 def test_search_is_ranked_highlighted_and_filtered(client: FlaskClient, db: Database) -> None:
-    a, _ = _feed(db, "https://a.example/", 2, title="Roses")
-    _feed(db, "https://b.example/", 2, title="Tulips")
+    a, _ = add_feed_with_items(db, "https://a.example/", 2, title="Roses")
+    add_feed_with_items(db, "https://b.example/", 2, title="Tulips")
     results = client.get(f"/api/search?q=roses&feed_id={a}").get_json()["items"]
     assert len(results) == 2 and all("<mark>Roses</mark>" in r["title_html"] for r in results)
     everything = client.get("/api/search?q=gardening").get_json()["items"]

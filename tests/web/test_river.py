@@ -3,48 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
 
 from app.storage.db import Database
-from app.storage.models import Feed, Item
 from app.storage.subscriptions import ensure_folder, update_subscription
-from tests.conftest import add_user, follow, signed_in
-
-
-def _feed(
-    db: Database, url: str, count: int, title: str = "t", username: str = "reader"
-) -> tuple[int, list[int]]:
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    with db.session() as session:
-        feed = Feed(url=url, current_url=url, title=title)
-        session.add(feed)
-        session.flush()
-        ids = list(
-            session.scalars(
-                insert(Item).returning(Item.id),
-                [
-                    {
-                        "feed_id": feed.id,
-                        "key": f"k{n}",
-                        "url": f"https://{title}.example/{n}",
-                        "title": f"{title} item {n}",
-                        "content_html": f"<p>whole body {n} about gardening</p>",
-                        "summary_html": f"<p>summary {n}</p>",
-                        "content_hash": "h",
-                        "sort_at": base + timedelta(hours=n),
-                    }
-                    for n in range(count)
-                ],
-            )
-        )
-        session.commit()
-        feed_id = feed.id
-    follow(db, feed_id, username)
-    return feed_id, ids
+from tests.conftest import add_feed_with_items, add_user, signed_in
 
 
 def _folder(db: Database, feed_id: int, name: str, username: str = "reader") -> int:
@@ -61,7 +26,7 @@ def _entry_ids(html: str) -> list[int]:
 
 
 def test_the_river_is_the_home_page_newest_first(client: FlaskClient, db: Database) -> None:
-    _, ids = _feed(db, "https://a.example/", 3, "alpha")
+    _, ids = add_feed_with_items(db, "https://a.example/", 3, "alpha")
     response = client.get("/")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -70,13 +35,13 @@ def test_the_river_is_the_home_page_newest_first(client: FlaskClient, db: Databa
 
 
 def test_the_feed_list_moved_to_feeds(client: FlaskClient, db: Database) -> None:
-    _feed(db, "https://a.example/", 1, "alpha")
+    add_feed_with_items(db, "https://a.example/", 1, "alpha")
     html = client.get("/feeds").get_data(as_text=True)
     assert "Follow a feed" in html and "alpha" in html
 
 
 def test_more_pages_neither_skip_nor_repeat(client: FlaskClient, db: Database) -> None:
-    _, ids = _feed(db, "https://a.example/", 7)
+    _, ids = add_feed_with_items(db, "https://a.example/", 7)
     seen, url = [], "/?limit=3"
     while url:
         html = client.get(url).get_data(as_text=True)
@@ -87,14 +52,14 @@ def test_more_pages_neither_skip_nor_repeat(client: FlaskClient, db: Database) -
 
 
 def test_the_list_partial_holds_only_entries_and_more(client: FlaskClient, db: Database) -> None:
-    _feed(db, "https://a.example/", 4)
+    add_feed_with_items(db, "https://a.example/", 4)
     html = client.get("/?limit=2&partial=list").get_data(as_text=True)
     assert len(_entry_ids(html)) == 2 and 'id="more"' in html and "<html" not in html
 
 
 def test_filters_by_feed_folder_unread_and_starred(client: FlaskClient, db: Database) -> None:
-    feed_a, ids_a = _feed(db, "https://a.example/", 2, "alpha")
-    feed_b, ids_b = _feed(db, "https://b.example/", 2, "beta")
+    feed_a, ids_a = add_feed_with_items(db, "https://a.example/", 2, "alpha")
+    feed_b, ids_b = add_feed_with_items(db, "https://b.example/", 2, "beta")
     folder_id = _folder(db, feed_b, "Garden")
     client.put(f"/api/items/{ids_a[0]}/read")
     client.put(f"/api/items/{ids_b[0]}/star")
@@ -108,7 +73,7 @@ def test_filters_by_feed_folder_unread_and_starred(client: FlaskClient, db: Data
 
 
 def test_another_persons_feed_or_folder_is_a_404(app: Flask, db: Database) -> None:
-    feed_id, item_ids = _feed(db, "https://a.example/", 1, "secret", username="alice")
+    feed_id, item_ids = add_feed_with_items(db, "https://a.example/", 1, "secret", username="alice")
     folder_id = _folder(db, feed_id, "Private", username="alice")
     bob = signed_in(app, "bob")
     for url in (
@@ -133,7 +98,7 @@ def test_bad_filters_are_a_400_page(client: FlaskClient) -> None:
 
 
 def test_the_item_page_shows_the_whole_content_and_link(client: FlaskClient, db: Database) -> None:
-    _, ids = _feed(db, "https://a.example/", 1, "alpha")
+    _, ids = add_feed_with_items(db, "https://a.example/", 1, "alpha")
     pane = client.get(f"/items/{ids[0]}?partial=pane").get_data(as_text=True)
     assert "whole body 0" in pane and "summary 0" not in pane
     assert 'href="https://alpha.example/0"' in pane and "<html" not in pane
@@ -141,8 +106,8 @@ def test_the_item_page_shows_the_whole_content_and_link(client: FlaskClient, db:
 
 
 def test_search_shows_highlighted_hits_with_the_filters(client: FlaskClient, db: Database) -> None:
-    feed_a, _ = _feed(db, "https://a.example/", 2, "alpha")
-    _feed(db, "https://b.example/", 2, "beta")
+    feed_a, _ = add_feed_with_items(db, "https://a.example/", 2, "alpha")
+    add_feed_with_items(db, "https://b.example/", 2, "beta")
     html = client.get(f"/search?q=gardening&feed_id={feed_a}").get_data(as_text=True)
     assert len(_entry_ids(html)) == 2
     assert "<mark>gardening</mark>" in html and "beta item" not in html
@@ -157,8 +122,8 @@ def test_search_with_a_too_long_query_is_a_400_page(client: FlaskClient) -> None
 def test_mark_all_read_covers_the_scope_up_to_the_newest_shown(
     client: FlaskClient, db: Database
 ) -> None:
-    feed_a, ids_a = _feed(db, "https://a.example/", 3, "alpha")
-    feed_b, ids_b = _feed(db, "https://b.example/", 2, "beta")
+    feed_a, ids_a = add_feed_with_items(db, "https://a.example/", 3, "alpha")
+    feed_b, ids_b = add_feed_with_items(db, "https://b.example/", 2, "beta")
     response = client.post("/river/mark-all-read", data={"feed_id": feed_a, "upto_id": ids_a[1]})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/?feed_id={feed_a}"
@@ -167,7 +132,7 @@ def test_mark_all_read_covers_the_scope_up_to_the_newest_shown(
 
 
 def test_mark_all_read_of_another_persons_feed_is_a_404(app: Flask, db: Database) -> None:
-    feed_id, _ = _feed(db, "https://a.example/", 2, "secret", username="alice")
+    feed_id, _ = add_feed_with_items(db, "https://a.example/", 2, "secret", username="alice")
     bob = signed_in(app, "bob")
     assert bob.post("/river/mark-all-read", data={"feed_id": feed_id}).status_code == 404
     alice = signed_in(app, "alice")
