@@ -14,6 +14,7 @@ from pathlib import Path
 
 from app.budget import POSTGRES_PLANS, REDIS_PLANS, Shape, compute, largest_formation
 from app.config import Settings
+from scripts.markers import replace_between
 
 OPERATIONS = Path(__file__).resolve().parent.parent / "docs" / "operations.md"
 BEGIN = "<!-- budget tables: generated from app/budget.py by python -m scripts.budget_table -->"
@@ -84,11 +85,7 @@ def tables() -> str:
 
 def with_tables(text: str) -> str:
     """``text`` with the part between the markers replaced by :func:`tables`."""
-    head, found, rest = text.partition(BEGIN)
-    _old, found_end, tail = rest.partition(END)
-    if not (found and found_end):
-        raise SystemExit(f"docs/operations.md lacks the markers {BEGIN!r} ... {END!r}")
-    return f"{head}{BEGIN}\n{tables()}\n{END}{tail}"
+    return replace_between(text, BEGIN, END, tables(), "docs/operations.md")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from dataclasses import Field
 from pathlib import Path
 
 from app.config import Var, declared, default_of
+from scripts.markers import replace_between
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN = "<!-- settings table: generated from app/config.py by python -m scripts.settings_table -->"
@@ -47,11 +48,7 @@ def table() -> str:
 
 def with_table(readme: str) -> str:
     """``readme`` with the text between the markers replaced by :func:`table`."""
-    head, found, rest = readme.partition(BEGIN)
-    _old, found_end, tail = rest.partition(END)
-    if not (found and found_end):
-        raise SystemExit(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return replace_between(readme, BEGIN, END, table(), "README.md")
 
 
 def main(argv: list[str] | None = None) -> int:
