@@ -106,6 +106,22 @@ def user_for_fever_key(session: Session, api_key: object) -> User | None:
     return user
 
 
+def app_password_for(session: Session, username: object, password: object) -> AppPassword | None:
+    """The app password ``password`` of the account ``username`` (never its login password),
+    or None. Commits its last use. For protocols that then hand out a token of their own
+    tied to the app password (Google Reader's ClientLogin), revoked with it."""
+    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200:
+        return None
+    row = app_passwords.app_password_by_hash(session, _digest(password))
+    owner = session.get(User, row.user_id) if row is not None else None
+    if row is None or owner is None or owner.username.lower() != username.strip().lower():
+        session.rollback()
+        return None
+    row.last_used_at = datetime.now(UTC)
+    session.commit()
+    return row
+
+
 def user_for_app_password(session: Session, username: object, password: object) -> User | None:
     """The account whose name and app password these are (never the login password), or
     None. Commits its last use. For protocols that send both (Google Reader's ClientLogin)."""

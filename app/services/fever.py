@@ -50,7 +50,9 @@ def _int(params: Mapping[str, str], name: str, *, signed: bool = False) -> int:
     return int(raw)
 
 
-def _group_titles(folders: list[FolderRow]) -> dict[int, str]:
+def group_titles(folders: list[FolderRow]) -> dict[int, str]:
+    """Each folder's title as a flat group: "Parent / Child" for a folder inside another
+    (the Google Reader API's labels are named alike)."""
     by_id = {f.id: f for f in folders}
     titles = {}
     for folder in folders:
@@ -164,7 +166,7 @@ def answer(session: Session, user_id: int, params: Mapping[str, str]) -> dict[st
         subs = subscriptions.subscriptions_of(session, user_id)
         result["feeds_groups"] = _feeds_groups(subs)
         if "groups" in wanted:
-            titles = _group_titles(subscriptions.folders_of(session, user_id))
+            titles = group_titles(subscriptions.folders_of(session, user_id))
             result["groups"] = [{"id": i, "title": t} for i, t in sorted(titles.items())]
         if "feeds" in wanted:
             result["feeds"] = [

@@ -6,7 +6,7 @@ store and find what they are given. Callers commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -74,3 +74,30 @@ def user_by_fever_key_hash(session: Session, key_hash: str, now: datetime) -> Us
 def user_by_password_hash(session: Session, password_hash: str, now: datetime) -> User | None:
     """The owner of the app password with that digest (noting its use), or None."""
     return _owner(session, AppPassword.password_hash == password_hash, now)
+
+
+def get_app_password(session: Session, app_password_id: int) -> AppPassword | None:
+    """The app password of that id (anyone's: the caller checks what it is given), or None."""
+    if not 0 < app_password_id <= MAX_ID:
+        return None
+    return session.get(AppPassword, app_password_id)
+
+
+def note_use(session: Session, app_password_id: int, now: datetime, every_seconds: int) -> None:
+    """Record that the app password was used now, unless that was done in the last
+    ``every_seconds``: a busy client does not write its row on every request."""
+    session.execute(
+        update(AppPassword)
+        .where(
+            AppPassword.id == app_password_id,
+            (AppPassword.last_used_at.is_(None))
+            | (AppPassword.last_used_at < now - timedelta(seconds=every_seconds)),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def app_password_by_hash(session: Session, password_hash: str) -> AppPassword | None:
+    """The app password with that digest, or None."""
+    return session.scalar(select(AppPassword).where(AppPassword.password_hash == password_hash))

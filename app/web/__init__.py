@@ -23,6 +23,7 @@ def register(app: Flask, settings: Settings) -> None:
         errors,
         feed_actions,
         fever,
+        greader,
         health,
         opml,
         pages,
@@ -51,3 +52,6 @@ def register(app: Flask, settings: Settings) -> None:
         docs,
     ):
         app.register_blueprint(module.bp)
+    # The Google Reader API at the root (Miniflux's, Inoreader's paths) and under FreshRSS's.
+    app.register_blueprint(greader.bp)
+    app.register_blueprint(greader.bp, url_prefix="/api/greader.php", name="greader_php")

@@ -62,7 +62,8 @@ def db_session() -> Session:
 
 def wants_json() -> bool:
     """True when the client asked for JSON rather than a page."""
-    if request.path.startswith(("/api/", "/fetches/", "/fever/")) or request.is_json:
+    json_paths = ("/api/", "/fetches/", "/fever/", "/reader/api/", "/accounts/")
+    if request.path.startswith(json_paths) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
