@@ -55,7 +55,8 @@ def subscription_list(session: Session, user_id: int) -> dict[str, object]:
         categories = []
         if sub.folder_id is not None and sub.folder_id in labels:
             name = labels[sub.folder_id]
-            categories.append({"id": ids.label_stream(user_id, name), "label": name})
+            label = {"id": ids.label_stream(user_id, name), "label": name, "type": "folder"}
+            categories.append(label)
         result.append(
             {
                 "id": ids.feed_stream(feed.url),
@@ -73,7 +74,7 @@ def tag_list(session: Session, user_id: int) -> dict[str, object]:
     """``tag/list``: the starred state and one label per folder."""
     tags: list[dict[str, str]] = [{"id": ids.state_stream(user_id, ids.STARRED)}]
     for name in sorted(_labels(session, user_id).values(), key=str.lower):
-        tags.append({"id": ids.label_stream(user_id, name), "type": "folder"})
+        tags.append({"id": ids.label_stream(user_id, name), "label": name, "type": "folder"})
     return {"tags": tags}
 
 
@@ -160,15 +161,18 @@ def edit_tag(
 
 def mark_all_as_read(session: Session, user_id: int, raw_stream: str, ts: str | None) -> None:
     """``mark-all-as-read``: the stream's items read, up to ``ts`` (microseconds, the
-    items' ``timestampUsec``) when given, else every item stored now. A feed or label the
-    person does not have changes nothing. Commits."""
+    items' ``timestampUsec``; or seconds) when given, else every item stored now. A feed
+    or label the person does not have changes nothing. Commits."""
     older_than = None
     if ts is not None and ts.strip():
         if not re.fullmatch(r"[0-9]{1,19}", ts.strip()) or int(ts) > _MAX_USEC:
             raise ids.Invalid("invalid_ts", "ts is a time in microseconds.")
+        # Fewer than 16 digits cannot be microseconds of this century: seconds, as some
+        # apps send (Miniflux reads them so too).
+        usec = int(ts) if len(ts.strip()) >= 16 else int(ts) * 1_000_000
         # Up to and including the item stamped ts.
-        older_than = datetime.fromtimestamp(int(ts) // 1_000_000, UTC) + timedelta(
-            microseconds=int(ts) % 1_000_000 + 1
+        older_than = datetime.fromtimestamp(usec // 1_000_000, UTC) + timedelta(
+            microseconds=usec % 1_000_000 + 1
         )
     stream = ids.parse_stream(raw_stream, user_id)
     scope = None

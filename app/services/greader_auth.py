@@ -8,9 +8,11 @@ more is stored, and revoking the app password (its row goes) makes every token
 made from it fail at once; so does changing SECRET_KEY (apps then sign in again).
 
 Edits may carry the short ``T`` token that ``/token`` hands out, as Google's API
-asked: when one is sent it must be the one of this Auth token. Apps that send
-none (Miniflux accepts that) are let through: the Authorization header is no
-cookie, so no other site can make a browser send it.
+asked (FreshRSS checks it too): when one is sent it must be this Auth token's,
+or the Auth token itself (Miniflux's ``/token`` hands out the Auth token, and
+some apps then send only ``T`` on a POST, without the header). Apps that send
+no ``T`` are let through: the Authorization header is no cookie, so no other
+site can make a browser send it.
 """
 
 from __future__ import annotations
@@ -91,7 +93,10 @@ def edit_token(settings: Settings, login: Login) -> str:
 
 
 def edit_token_ok(settings: Settings, login: Login, sent: str | None) -> bool:
-    """Whether an edit may go ahead: no ``T`` sent, or the right one."""
+    """Whether an edit may go ahead: no ``T`` sent, or this login's (or its Auth token)."""
     if sent is None or sent == "":
         return True
-    return hmac.compare_digest(edit_token(settings, login), sent.strip())
+    given = sent.strip().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(edit_token(settings, login).encode(), given) or (
+        hmac.compare_digest(login.token.encode(), given)
+    )

@@ -135,4 +135,4 @@ def newest_per_feed(session: Session, user_id: int) -> dict[int, datetime]:
         "CROSS JOIN LATERAL (SELECT i.sort_at FROM items i WHERE i.feed_id = s.feed_id "
         "ORDER BY i.sort_at DESC LIMIT 1) AS newest WHERE s.user_id = :user_id"
     )
-    return dict(session.execute(text(sql), {"user_id": user_id}).tuples())
+    return {feed_id: when for feed_id, when in session.execute(text(sql), {"user_id": user_id})}

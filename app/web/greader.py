@@ -74,10 +74,12 @@ def _authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
 
     @wraps(view)
     def wrapper(**path_args: str | None) -> Response:
-        match = _AUTH_HEADER.fullmatch(request.headers.get("Authorization", "").strip())
-        login = None
-        if match:
-            login = greader_auth.login_for_token(db_session(), settings(), match.group(1))
+        header = request.headers.get("Authorization", "").strip()
+        match = _AUTH_HEADER.fullmatch(header)
+        token = match.group(1) if match else None
+        if not header and request.method == "POST":
+            token = _arg("T")  # as Miniflux takes a POST's: T is the Auth token
+        login = greader_auth.login_for_token(db_session(), settings(), token) if token else None
         if login is None:
             return _error(
                 401,
@@ -221,7 +223,7 @@ def subscription_export(login: Login) -> Response:
 @_authenticated
 def subscription_import(login: Login) -> Response:
     """Subscribe to the feeds of the OPML file sent as the body."""
-    data = request.get_data(cache=False)
+    data = request.stream.read(MAX_BYTES + 1) or request.get_data()
     if len(data) > MAX_BYTES:
         return _error(413, "too_large", f"An OPML file has at most {MAX_BYTES // 1024} KiB.")
     greader_subscriptions.import_subscriptions(

@@ -275,3 +275,318 @@ def test_an_edit_without_t_is_accepted_as_miniflux_does(reader: Reader, db: Data
 def test_the_browser_session_is_no_google_reader_login(app: Flask) -> None:
     browser = signed_in(app, "reader")
     assert browser.get(f"{API}/user-info").status_code == 401
+
+
+def test_a_post_with_only_t_set_to_the_auth_token_is_accepted_as_miniflux_does(
+    client: FlaskClient, db: Database, settings: Settings
+) -> None:
+    reader = sign_in(client, db, settings)
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 1)
+    response = client.post(f"{API}/edit-tag", data={"T": reader.token, "i": str(ids[0]),
+                                                    "a": STARRED})  # fmt: skip
+    assert response.status_code == 200
+    assert refs(reader.get("stream/items/ids", s=STARRED)) == ids
+    anonymous = client.post(f"{API}/edit-tag", data={"T": "x" * 57, "i": str(ids[0]), "a": READ})
+    assert anonymous.status_code == 401
+
+
+# -- lists -----------------------------------------------------------------------------------
+
+
+def test_user_info_names_the_person(reader: Reader) -> None:
+    body = reader.get("user-info", output="json").get_json()
+    assert body["userName"] == "reader"
+    assert body["userId"] == body["userProfileId"] and body["userId"].isdigit()
+
+
+def test_subscription_list_names_feeds_by_address_with_their_label(
+    reader: Reader, db: Database
+) -> None:
+    filed, _ = add_feed_with_items(db, "https://a.example/feed", 1, title="A")
+    add_feed_with_items(db, "https://b.example/feed", 1, title="B")
+    in_folder(db, filed, "Tech")
+    user_id = reader.get("user-info").get_json()["userId"]
+    subs = reader.get("subscription/list", output="json").get_json()["subscriptions"]
+    by_id = {sub["id"]: sub for sub in subs}
+    assert set(by_id) == {"feed/https://a.example/feed", "feed/https://b.example/feed"}
+    a = by_id["feed/https://a.example/feed"]
+    assert a["title"] == "A" and a["url"] == "https://a.example/feed"
+    assert a["categories"] == [
+        {"id": f"user/{user_id}/label/Tech", "label": "Tech", "type": "folder"}
+    ]
+    assert by_id["feed/https://b.example/feed"]["categories"] == []
+
+
+def test_tag_list_has_starred_and_one_label_per_folder(reader: Reader, db: Database) -> None:
+    feed_id, _ = add_feed_with_items(db, "https://a.example/feed", 1)
+    folder_id = in_folder(db, feed_id, "Tech")
+    with db.session() as session:
+        ensure_folder(session, add_user(db, "reader").id, "Rust", folder_id)
+        session.commit()
+    user_id = reader.get("user-info").get_json()["userId"]
+    tags = [tag["id"] for tag in reader.get("tag/list", output="json").get_json()["tags"]]
+    assert tags == [
+        f"user/{user_id}/state/com.google/starred",
+        f"user/{user_id}/label/Tech",
+        f"user/{user_id}/label/Tech / Rust",
+    ]
+
+
+def test_unread_count_counts_everything_each_feed_and_each_label(
+    reader: Reader, db: Database
+) -> None:
+    a, a_ids = add_feed_with_items(db, "https://a.example/feed", 3)
+    add_feed_with_items(db, "https://b.example/feed", 2)
+    in_folder(db, a, "Tech")
+    reader.post("edit-tag", {"i": str(a_ids[0]), "a": READ})
+    user_id = reader.get("user-info").get_json()["userId"]
+    body = reader.get("unread-count", output="json").get_json()
+    counts = {row["id"]: row["count"] for row in body["unreadcounts"]}
+    assert body["max"] == 4
+    assert counts == {
+        f"user/{user_id}/state/com.google/reading-list": 4,
+        "feed/https://a.example/feed": 2,
+        "feed/https://b.example/feed": 2,
+        f"user/{user_id}/label/Tech": 2,
+    }
+    newest = {row["id"]: row["newestItemTimestampUsec"] for row in body["unreadcounts"]}
+    newest_a = datetime(2026, 1, 1, 2, tzinfo=UTC)  # the third item, two hours on
+    assert newest["feed/https://a.example/feed"] == str(int(newest_a.timestamp() * 1_000_000))
+
+
+# -- a whole sync, as NetNewsWire and Reeder do it ---------------------------------------------
+
+
+def test_a_netnewswire_style_sync_reads_marks_and_counts(
+    client: FlaskClient, db: Database, settings: Settings
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 5, title="A")
+    in_folder(db, feed_id, "News")
+    password = app_password(db, settings)
+    login = client.post("/accounts/ClientLogin", data={"Email": "reader", "Passwd": password})
+    token = login.get_data(as_text=True).split("Auth=")[1].strip()
+    reader = Reader(client, token)
+    edit_token = reader.get("token").get_data(as_text=True)
+    subs = reader.get("subscription/list", output="json").get_json()["subscriptions"]
+    assert [sub["id"] for sub in subs] == ["feed/https://a.example/feed"]
+    tags = reader.get("tag/list", output="json").get_json()["tags"]
+    assert any(tag["id"].endswith("/label/News") for tag in tags)
+    unread = refs(reader.get("stream/items/ids", output="json", s=READING_LIST, n=1000, xt=READ))
+    assert sorted(unread) == ids
+    assert refs(reader.get("stream/items/ids", output="json", s=STARRED, n=1000)) == []
+    # Contents by short ids, in one form-encoded POST with repeated i=.
+    contents = client.post(
+        f"{API}/stream/items/contents?output=json",
+        data={"T": edit_token, "i": [str(i) for i in unread[:3]]},
+        headers=reader.headers,
+    )
+    assert sorted(long_ids(contents)) == sorted(unread[:3])
+    item = contents.get_json()["items"][0]
+    assert item["origin"]["streamId"] == "feed/https://a.example/feed"
+    assert item["origin"]["title"] == "A"
+    assert item["summary"]["content"].startswith("<p>whole body")
+    assert item["alternate"][0]["href"].startswith("https://A.example/")
+    assert any(c.endswith("/label/News") for c in item["categories"])
+    assert not any(c.endswith("/state/com.google/read") for c in item["categories"])
+    # Mark two read, with the long ids the contents gave.
+    marked = reader.post("edit-tag", {"T": edit_token, "i": [i["id"] for i in
+                                      contents.get_json()["items"][:2]], "a": READ})  # fmt: skip
+    assert marked.status_code == 200 and marked.get_data(as_text=True) == "OK"
+    left = refs(reader.get("stream/items/ids", output="json", s=READING_LIST, n=1000, xt=READ))
+    assert len(left) == 3
+    counts = reader.get("unread-count", output="json").get_json()
+    assert counts["max"] == 3
+
+
+def test_a_reeder_style_sync_pages_stream_contents_with_continuations(
+    reader: Reader, db: Database
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 7)
+    seen: list[int] = []
+    query: dict[str, object] = {"n": 3, "output": "json"}
+    while True:
+        response = reader.get(f"stream/contents/{READING_LIST}", **query)
+        seen += long_ids(response)
+        body = response.get_json()
+        if "continuation" not in body:
+            break
+        query["c"] = body["continuation"]
+    assert seen == list(reversed(ids))
+
+
+# -- streams ----------------------------------------------------------------------------------
+
+
+def test_a_continuation_stays_valid_while_items_arrive(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 6)
+    first = reader.get("stream/items/ids", s=READING_LIST, n=3)
+    assert refs(first) == [ids[5], ids[4], ids[3]]
+    with db.session() as session:  # a newer item arrives between two pages
+        session.execute(insert(Item).values(feed_id=feed_id, key="new", content_hash="h",
+                                            sort_at=datetime(2027, 1, 1, tzinfo=UTC)))  # fmt: skip
+        session.commit()
+    c = first.get_json()["continuation"]
+    second = reader.get("stream/items/ids", s=READING_LIST, n=3, c=c)
+    assert refs(second) == [ids[2], ids[1], ids[0]]
+    assert "continuation" not in second.get_json()
+
+
+def test_oldest_first_and_its_continuation(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 5)
+    first = reader.get("stream/items/ids", s=READING_LIST, n=2, r="o")
+    assert refs(first) == ids[:2]
+    rest = reader.get("stream/items/ids", s=READING_LIST, n=10, r="o",
+                      c=first.get_json()["continuation"])  # fmt: skip
+    assert refs(rest) == ids[2:]
+
+
+def test_n_is_capped_at_1000_ids(reader: Reader, db: Database) -> None:
+    add_feed_with_items(db, "https://a.example/feed", 1005)
+    response = reader.get("stream/items/ids", s=READING_LIST, n=5000)
+    assert len(refs(response)) == 1000
+    assert "continuation" in response.get_json()
+
+
+def test_ot_and_nt_bound_when_items_arrived(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 3)
+    arrived = datetime(2026, 5, 1, tzinfo=UTC)
+    with db.session() as session:
+        for n, item_id in enumerate(ids):
+            session.execute(update(Item).where(Item.id == item_id)
+                            .values(first_seen_at=arrived + timedelta(days=n)))  # fmt: skip
+        session.commit()
+    day2 = int((arrived + timedelta(days=1)).timestamp())
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, ot=day2)) == [ids[2], ids[1]]
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, nt=day2)) == [ids[1], ids[0]]
+
+
+def test_streams_of_a_feed_a_label_starred_and_read(reader: Reader, db: Database) -> None:
+    a, a_ids = add_feed_with_items(db, "https://a.example/feed", 2)
+    b, b_ids = add_feed_with_items(db, "https://b.example/feed", 2)
+    in_folder(db, b, "Tech")
+    reader.post("edit-tag", {"i": [str(a_ids[0]), str(b_ids[1])], "a": STARRED})
+    reader.post("edit-tag", {"i": str(a_ids[1]), "a": READ})
+    user_id = reader.get("user-info").get_json()["userId"]
+
+    def ids_of(stream: str, **query: object) -> list[int]:
+        return sorted(refs(reader.get("stream/items/ids", s=stream, **query)))
+
+    assert ids_of("feed/https://a.example/feed") == a_ids
+    assert ids_of(f"feed/{a}") == a_ids  # FreshRSS and Miniflux name feeds by id
+    assert ids_of("user/-/label/Tech") == b_ids
+    assert ids_of(f"user/{user_id}/label/Tech") == b_ids
+    assert ids_of(STARRED) == sorted([a_ids[0], b_ids[1]])
+    assert ids_of(READ) == [a_ids[1]]
+    assert ids_of("user/-/state/com.google/kept-unread") == sorted([a_ids[0], *b_ids])
+    assert ids_of(STARRED, xt="user/-/label/Tech") == [a_ids[0]]
+    assert ids_of(READING_LIST, it="user/-/label/Tech", xt=STARRED) == [b_ids[0]]
+    assert ids_of("user/-/label/Nothing") == []
+    assert ids_of("feed/https://unknown.example/feed") == []
+
+
+def test_stream_contents_takes_a_feed_address_in_the_path(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 2)
+    for path in ("feed/https://a.example/feed", "feed/https%3A%2F%2Fa.example%2Ffeed",
+                 "feed%2Fhttps%3A%2F%2Fa.example%2Ffeed"):  # fmt: skip
+        assert long_ids(reader.get(f"stream/contents/{path}")) == list(reversed(ids)), path
+    assert long_ids(reader.get("stream/contents/")) == list(reversed(ids))
+    body = reader.get("stream/contents/user/-/state/com.google/reading-list").get_json()
+    assert body["id"] == READING_LIST and len(body["items"]) == 2
+
+
+def test_items_contents_takes_long_short_and_unpadded_ids(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 3)
+    sent = [f"{LONG}{ids[0]:016x}", str(ids[1]), f"{LONG}{ids[2]:x}"]
+    response = reader.post("stream/items/contents", {"i": sent})
+    assert sorted(long_ids(response)) == ids
+
+
+# -- edits --------------------------------------------------------------------------------------
+
+
+def test_edit_tag_stars_unstars_and_marks_unread(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 2)
+    reader.post("edit-tag", {"i": [str(i) for i in ids], "a": [STARRED, READ]})
+    assert sorted(refs(reader.get("stream/items/ids", s=STARRED))) == ids
+    assert sorted(refs(reader.get("stream/items/ids", s=READ))) == ids
+    reader.post("edit-tag", {"i": str(ids[0]), "r": [STARRED, READ]})
+    reader.post("edit-tag", {"i": str(ids[1]), "a": "user/-/state/com.google/kept-unread"})
+    assert refs(reader.get("stream/items/ids", s=STARRED)) == [ids[1]]
+    assert refs(reader.get("stream/items/ids", s=READ)) == []
+
+
+def test_edit_tag_accepts_labels_and_other_states_without_acting_on_them(
+    reader: Reader, db: Database
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 1)
+    response = reader.post("edit-tag", {"i": str(ids[0]), "a": [
+        "user/-/label/Later", "user/-/state/com.google/like",
+        "user/-/state/com.google/tracking-kept-unread"]})  # fmt: skip
+    assert response.status_code == 200
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == ids
+    assert reader.get("tag/list").get_json()["tags"][1:] == []
+
+
+def test_mark_all_as_read_up_to_ts_leaves_later_items_unread(reader: Reader, db: Database) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 4)
+    refs_ = reader.get("stream/items/ids", s=READING_LIST, n=4).get_json()["itemRefs"]
+    second = next(ref for ref in refs_ if int(ref["id"]) == ids[1])
+    response = reader.post("mark-all-as-read", {"s": "feed/https://a.example/feed",
+                                                "ts": second["timestampUsec"]})  # fmt: skip
+    assert response.status_code == 200 and response.get_data(as_text=True) == "OK"
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == [ids[3], ids[2]]
+
+
+def test_mark_all_as_read_of_a_label_and_of_everything(reader: Reader, db: Database) -> None:
+    a, a_ids = add_feed_with_items(db, "https://a.example/feed", 2)
+    b, b_ids = add_feed_with_items(db, "https://b.example/feed", 2)
+    in_folder(db, b, "Tech")
+    reader.post("mark-all-as-read", {"s": "user/-/label/Tech"})
+    assert sorted(refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ))) == a_ids
+    reader.post("mark-all-as-read", {"s": READING_LIST})
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == []
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "code"),
+    [
+        ("stream/items/ids", {"s": READING_LIST, "n": "many"}, "invalid_n"),
+        ("stream/items/ids", {"s": READING_LIST, "c": "not-ours"}, "invalid_continuation"),
+        ("stream/items/ids", {"s": READING_LIST, "ot": "yesterday"}, "invalid_ot"),
+        ("stream/items/ids", {"s": READING_LIST, "r": "x"}, "invalid_r"),
+        ("stream/items/ids", {"s": "pop/culture"}, "invalid_stream"),
+        ("stream/items/ids", {"s": "user/999999/state/com.google/starred"}, "invalid_stream"),
+        ("stream/items/contents", {"i": "tag:google.com,2005:reader/item/zz"}, "invalid_item_id"),
+        ("stream/items/contents", {"i": "-5"}, "invalid_item_id"),
+    ],
+)
+def test_bad_arguments_are_400_with_a_json_error(
+    reader: Reader, path: str, query: dict[str, str], code: str
+) -> None:
+    response = reader.get(path, **query)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "code"),
+    [
+        ("edit-tag", {"a": READ}, "missing_i"),
+        ("edit-tag", {"i": "1", "a": "user/-/state/com.google/reading-list"}, "invalid_tag"),
+        ("mark-all-as-read", {"s": READING_LIST, "ts": "soon"}, "invalid_ts"),
+        ("mark-all-as-read", {}, "invalid_stream"),
+        ("subscription/edit", {"ac": "subscribe"}, "missing_s"),
+        ("subscription/edit", {"ac": "rename", "s": "feed/x"}, "invalid_ac"),
+        ("subscription/quickadd", {"quickadd": "not a url"}, "invalid_url"),
+        ("subscription/import", None, "invalid_opml"),
+    ],
+)
+def test_bad_edits_are_400_with_a_json_error(
+    reader: Reader, path: str, form: dict[str, str] | None, code: str
+) -> None:
+    response = reader.post(path, form)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] == code
