@@ -71,9 +71,9 @@ def subscribe(
         url = accepted_url(raw_url, settings)
     except Refused as err:
         raise ids.Invalid(err.code, err.message) from None
-    folder_id = _folder_for(session, user_id, label) if label else None
     if not charge():
         raise ids.Invalid("rate_limited", OVER_LIMIT, 429)
+    folder_id = _folder_for(session, user_id, label) if label else None
     subscriber = Subscriber.of(user_id, settings, folder_id=folder_id)
     submission = submit_url(session, queues, url, subscriber)
     changes: dict[str, object] = {}

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 
 from app import create_app
 from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from tests.conftest import signed_in
+from tests.greader import PREFIXES, Reader, sign_in
 
 
 @pytest.fixture
@@ -27,3 +30,30 @@ def client_with_dead_redis(settings: Settings, db: Database) -> Iterator[FlaskCl
     app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
     yield signed_in(app)
     feedqueue.of(app).close()
+
+
+@pytest.fixture
+def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
+    """Apps with CSRF on, as in production, and some settings replaced."""
+    apps: list[Flask] = []
+
+    def build(**changes: object) -> Flask:
+        app = create_app(replace(settings, **changes))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        feedqueue.of(app).close()
+
+
+@pytest.fixture(params=PREFIXES, ids=["root", "greader.php"])
+def reader(
+    request: pytest.FixtureRequest,
+    make_app: Callable[..., Flask],
+    db: Database,
+    settings: Settings,
+) -> Reader:
+    """A Google Reader app signed in as "reader", at the root paths and under
+    /api/greader.php."""
+    return sign_in(make_app().test_client(), db, settings, prefix=request.param)

@@ -8,125 +8,40 @@ The app runs with CSRF on, as in production: the API has its own token and needs
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from redis import Redis
 from sqlalchemy import insert, select, update
 
-from app import create_app
 from app.config import Settings
-from app.extensions import feedqueue
 from app.services import app_passwords
 from app.storage.db import Database
-from app.storage.models import AppPassword, Fetch, Item, Subscription
-from app.storage.subscriptions import ensure_folder, update_subscription
+from app.storage.models import AppPassword, Item
+from app.storage.subscriptions import ensure_folder
 from tests.conftest import PASSWORD, add_feed_with_items, add_user, signed_in
-
-PREFIXES = ("", "/api/greader.php")
-API = "/reader/api/0"
-READING_LIST = "user/-/state/com.google/reading-list"
-READ = "user/-/state/com.google/read"
-STARRED = "user/-/state/com.google/starred"
-LONG = "tag:google.com,2005:reader/item/"
-
-
-@pytest.fixture
-def make(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
-    """Apps with CSRF on and some settings replaced."""
-    apps: list[Flask] = []
-
-    def build(**changes: object) -> Flask:
-        app = create_app(replace(settings, **changes))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        feedqueue.of(app).close()
+from tests.greader import (
+    API,
+    LONG,
+    PREFIXES,
+    READ,
+    READING_LIST,
+    STARRED,
+    Reader,
+    app_password,
+    client_login,
+    in_folder,
+    long_ids,
+    refs,
+    sign_in,
+)
 
 
 @pytest.fixture
-def client(make: Callable[..., Flask]) -> FlaskClient:
-    return make().test_client()
-
-
-def app_password(db: Database, settings: Settings, username: str = "reader") -> str:
-    """A new app password of ``username`` (created if needed)."""
-    user = add_user(db, username)
-    with db.session() as session:
-        return app_passwords.create(session, settings, user, "NetNewsWire").password
-
-
-@dataclass
-class Reader:
-    """An app signed in through ClientLogin under ``prefix``."""
-
-    client: FlaskClient
-    token: str
-    prefix: str = ""
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"GoogleLogin auth={self.token}"}
-
-    def get(self, path: str, **query: object):
-        return self.client.get(f"{self.prefix}{API}/{path}", query_string=query,
-                               headers=self.headers)  # fmt: skip
-
-    def post(self, path: str, data: object = None, **query: object):
-        return self.client.post(f"{self.prefix}{API}/{path}", query_string=query, data=data,
-                                headers=self.headers)  # fmt: skip
-
-
-def client_login(client: FlaskClient, username: str, password: str, prefix: str = ""):
-    return client.post(
-        f"{prefix}/accounts/ClientLogin",
-        data={"Email": username, "Passwd": password, "service": "reader",
-              "accountType": "HOSTED_OR_GOOGLE", "client": "NetNewsWire"},  # fmt: skip
-    )
-
-
-def sign_in(
-    client: FlaskClient, db: Database, settings: Settings, username: str = "reader",
-    prefix: str = "",
-) -> Reader:  # fmt: skip
-    response = client_login(client, username, app_password(db, settings, username), prefix)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    fields = dict(line.split("=", 1) for line in response.get_data(as_text=True).splitlines())
-    return Reader(client, fields["Auth"], prefix)
-
-
-@pytest.fixture(params=PREFIXES, ids=["root", "greader.php"])
-def reader(request: pytest.FixtureRequest, client: FlaskClient, db: Database,
-           settings: Settings) -> Reader:  # fmt: skip
-    """An app signed in as "reader", at the root paths and under /api/greader.php."""
-    return sign_in(client, db, settings, prefix=request.param)
-
-
-def in_folder(db: Database, feed_id: int, name: str, username: str = "reader") -> int:
-    user = add_user(db, username)
-    with db.session() as session:
-        folder_id = ensure_folder(session, user.id, name)
-        update_subscription(session, user.id, feed_id, {"folder_id": folder_id})
-        session.commit()
-    return folder_id
-
-
-def refs(response) -> list[int]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return [int(ref["id"]) for ref in response.get_json()["itemRefs"]]
-
-
-def long_ids(response) -> list[int]:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    items = response.get_json()["items"]
-    assert all(item["id"].startswith(LONG) and len(item["id"]) == len(LONG) + 16 for item in items)
-    return [int(item["id"][len(LONG):], 16) for item in items]  # fmt: skip
+def client(make_app: Callable[..., Flask]) -> FlaskClient:
+    return make_app().test_client()
 
 
 # -- ClientLogin and tokens ----------------------------------------------------------------
@@ -150,8 +65,9 @@ def test_client_login_takes_a_get_and_the_user_name_in_any_case(
     client: FlaskClient, db: Database, settings: Settings
 ) -> None:
     password = app_password(db, settings)
-    response = client.get("/accounts/ClientLogin", query_string={"Email": "READER",
-                                                                 "Passwd": password})  # fmt: skip
+    response = client.get(
+        "/accounts/ClientLogin", query_string={"Email": "READER", "Passwd": password}
+    )
     assert response.status_code == 200
     assert "Auth=" in response.get_data(as_text=True)
 
@@ -159,8 +75,10 @@ def test_client_login_takes_a_get_and_the_user_name_in_any_case(
 def test_client_login_answers_json_when_asked(
     client: FlaskClient, db: Database, settings: Settings
 ) -> None:
-    response = client.post("/accounts/ClientLogin?output=json",
-                           data={"Email": "reader", "Passwd": app_password(db, settings)})  # fmt: skip
+    response = client.post(
+        "/accounts/ClientLogin?output=json",
+        data={"Email": "reader", "Passwd": app_password(db, settings)},
+    )
     body = response.get_json()
     assert set(body) == {"SID", "LSID", "Auth"} and body["Auth"]
 
@@ -183,9 +101,9 @@ def test_client_login_refuses_an_app_password_under_another_user_name(
 
 
 def test_failed_client_logins_count_against_the_login_rate_limit(
-    make: Callable[..., Flask], db: Database, settings: Settings
+    make_app: Callable[..., Flask], db: Database, settings: Settings
 ) -> None:
-    client = make(login_rate_limit="2 per minute").test_client()
+    client = make_app(login_rate_limit="2 per minute").test_client()
     password = app_password(db, settings)
     assert client_login(client, "reader", "wrong-1").status_code == 401
     assert client_login(client, "reader", "wrong-2").status_code == 401
@@ -207,8 +125,11 @@ def test_every_call_without_or_with_a_bad_token_is_401(
             continue
         url = rule.rule.replace("<path:stream>", READING_LIST)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            for header in ({}, {"Authorization": f"GoogleLogin auth={forged}"},
-                           {"Authorization": f"Bearer {good}"}):  # fmt: skip
+            for header in (
+                {},
+                {"Authorization": f"GoogleLogin auth={forged}"},
+                {"Authorization": f"Bearer {good}"},
+            ):
                 response = client.open(url, method=method, headers=header)
                 assert response.status_code == 401, (method, url, header)
                 assert response.get_json()["error"]["code"] == "unauthorized"
@@ -256,9 +177,7 @@ def test_token_gives_a_t_token_that_edits_may_carry(reader: Reader, db: Database
     assert refs(reader.get("stream/items/ids", s=READ)) == [ids[0]]
 
 
-def test_a_wrong_t_token_is_refused_with_the_bad_token_header(
-    reader: Reader, db: Database
-) -> None:
+def test_a_wrong_t_token_is_refused_with_the_bad_token_header(reader: Reader, db: Database) -> None:
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 1)
     response = reader.post("edit-tag", {"i": str(ids[0]), "a": READ, "T": "x" * 57})
     assert response.status_code == 401
@@ -282,8 +201,9 @@ def test_a_post_with_only_t_set_to_the_auth_token_is_accepted_as_miniflux_does(
 ) -> None:
     reader = sign_in(client, db, settings)
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 1)
-    response = client.post(f"{API}/edit-tag", data={"T": reader.token, "i": str(ids[0]),
-                                                    "a": STARRED})  # fmt: skip
+    response = client.post(
+        f"{API}/edit-tag", data={"T": reader.token, "i": str(ids[0]), "a": STARRED}
+    )
     assert response.status_code == 200
     assert refs(reader.get("stream/items/ids", s=STARRED)) == ids
     anonymous = client.post(f"{API}/edit-tag", data={"T": "x" * 57, "i": str(ids[0]), "a": READ})
@@ -389,8 +309,10 @@ def test_a_netnewswire_style_sync_reads_marks_and_counts(
     assert any(c.endswith("/label/News") for c in item["categories"])
     assert not any(c.endswith("/state/com.google/read") for c in item["categories"])
     # Mark two read, with the long ids the contents gave.
-    marked = reader.post("edit-tag", {"T": edit_token, "i": [i["id"] for i in
-                                      contents.get_json()["items"][:2]], "a": READ})  # fmt: skip
+    marked = reader.post(
+        "edit-tag",
+        {"T": edit_token, "i": [i["id"] for i in contents.get_json()["items"][:2]], "a": READ},
+    )
     assert marked.status_code == 200 and marked.get_data(as_text=True) == "OK"
     left = refs(reader.get("stream/items/ids", output="json", s=READING_LIST, n=1000, xt=READ))
     assert len(left) == 3
@@ -422,8 +344,14 @@ def test_a_continuation_stays_valid_while_items_arrive(reader: Reader, db: Datab
     first = reader.get("stream/items/ids", s=READING_LIST, n=3)
     assert refs(first) == [ids[5], ids[4], ids[3]]
     with db.session() as session:  # a newer item arrives between two pages
-        session.execute(insert(Item).values(feed_id=feed_id, key="new", content_hash="h",
-                                            sort_at=datetime(2027, 1, 1, tzinfo=UTC)))  # fmt: skip
+        session.execute(
+            insert(Item).values(
+                feed_id=feed_id,
+                key="new",
+                content_hash="h",
+                sort_at=datetime(2027, 1, 1, tzinfo=UTC),
+            )
+        )
         session.commit()
     c = first.get_json()["continuation"]
     second = reader.get("stream/items/ids", s=READING_LIST, n=3, c=c)
@@ -435,8 +363,9 @@ def test_oldest_first_and_its_continuation(reader: Reader, db: Database) -> None
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 5)
     first = reader.get("stream/items/ids", s=READING_LIST, n=2, r="o")
     assert refs(first) == ids[:2]
-    rest = reader.get("stream/items/ids", s=READING_LIST, n=10, r="o",
-                      c=first.get_json()["continuation"])  # fmt: skip
+    rest = reader.get(
+        "stream/items/ids", s=READING_LIST, n=10, r="o", c=first.get_json()["continuation"]
+    )
     assert refs(rest) == ids[2:]
 
 
@@ -452,8 +381,11 @@ def test_ot_and_nt_bound_when_items_arrived(reader: Reader, db: Database) -> Non
     arrived = datetime(2026, 5, 1, tzinfo=UTC)
     with db.session() as session:
         for n, item_id in enumerate(ids):
-            session.execute(update(Item).where(Item.id == item_id)
-                            .values(first_seen_at=arrived + timedelta(days=n)))  # fmt: skip
+            session.execute(
+                update(Item)
+                .where(Item.id == item_id)
+                .values(first_seen_at=arrived + timedelta(days=n))
+            )
         session.commit()
     day2 = int((arrived + timedelta(days=1)).timestamp())
     assert refs(reader.get("stream/items/ids", s=READING_LIST, ot=day2)) == [ids[2], ids[1]]
@@ -486,8 +418,11 @@ def test_streams_of_a_feed_a_label_starred_and_read(reader: Reader, db: Database
 
 def test_stream_contents_takes_a_feed_address_in_the_path(reader: Reader, db: Database) -> None:
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 2)
-    for path in ("feed/https://a.example/feed", "feed/https%3A%2F%2Fa.example%2Ffeed",
-                 "feed%2Fhttps%3A%2F%2Fa.example%2Ffeed"):  # fmt: skip
+    for path in (
+        "feed/https://a.example/feed",
+        "feed/https%3A%2F%2Fa.example%2Ffeed",
+        "feed%2Fhttps%3A%2F%2Fa.example%2Ffeed",
+    ):
         assert long_ids(reader.get(f"stream/contents/{path}")) == list(reversed(ids)), path
     assert long_ids(reader.get("stream/contents/")) == list(reversed(ids))
     body = reader.get("stream/contents/user/-/state/com.google/reading-list").get_json()
@@ -519,9 +454,17 @@ def test_edit_tag_accepts_labels_and_other_states_without_acting_on_them(
     reader: Reader, db: Database
 ) -> None:
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 1)
-    response = reader.post("edit-tag", {"i": str(ids[0]), "a": [
-        "user/-/label/Later", "user/-/state/com.google/like",
-        "user/-/state/com.google/tracking-kept-unread"]})  # fmt: skip
+    response = reader.post(
+        "edit-tag",
+        {
+            "i": str(ids[0]),
+            "a": [
+                "user/-/label/Later",
+                "user/-/state/com.google/like",
+                "user/-/state/com.google/tracking-kept-unread",
+            ],
+        },
+    )
     assert response.status_code == 200
     assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == ids
     assert reader.get("tag/list").get_json()["tags"][1:] == []
@@ -531,8 +474,9 @@ def test_mark_all_as_read_up_to_ts_leaves_later_items_unread(reader: Reader, db:
     feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 4)
     refs_ = reader.get("stream/items/ids", s=READING_LIST, n=4).get_json()["itemRefs"]
     second = next(ref for ref in refs_ if int(ref["id"]) == ids[1])
-    response = reader.post("mark-all-as-read", {"s": "feed/https://a.example/feed",
-                                                "ts": second["timestampUsec"]})  # fmt: skip
+    response = reader.post(
+        "mark-all-as-read", {"s": "feed/https://a.example/feed", "ts": second["timestampUsec"]}
+    )
     assert response.status_code == 200 and response.get_data(as_text=True) == "OK"
     assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == [ids[3], ids[2]]
 
