@@ -56,7 +56,10 @@ def parse_item_id(raw: str) -> int:
                 return item_id
     elif re.fullmatch(r"[0-9]{1,19}", value) and 0 < int(value) <= MAX_ID:
         return int(value)
-    raise Invalid("invalid_item_id", f"{raw[:80]!r} is not an item id.")
+    raise Invalid(
+        "invalid_item_id",
+        f"An item id is {LONG_PREFIX}<16 hex digits> or a decimal number.",
+    )
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,11 @@ def parse_stream(raw: str, user_id: int) -> Stream:
             KEPT_UNREAD,
         ):
             return Stream("state", rest[len(STATE) :])
-    raise Invalid("invalid_stream", f"{value[:80]!r} is not a stream this server has.")
+    raise Invalid(
+        "invalid_stream",
+        "Streams are feed/<address>, user/-/label/<name> and user/-/state/com.google/"
+        "(reading-list|read|starred|kept-unread); user/<id>/ only with your own id.",
+    )
 
 
 def feed_stream(url: str) -> str:

@@ -22,6 +22,7 @@ from app.storage.db import Database
 from app.storage.models import AppPassword, Item
 from app.storage.subscriptions import ensure_folder
 from tests.conftest import PASSWORD, add_feed_with_items, add_user, signed_in
+from tests.conftest import sign_in as sign_in_web_as
 from tests.greader import (
     API,
     LONG,
@@ -534,3 +535,36 @@ def test_bad_edits_are_400_with_a_json_error(
     response = reader.post(path, form)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["error"]["code"] == code
+
+
+# -- round trips with the web site ----------------------------------------------------------------
+
+
+def test_a_star_through_the_api_shows_starred_on_the_web_site(
+    client: FlaskClient, db: Database, settings: Settings
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 3, title="garden")
+    reader = sign_in(client, db, settings)
+    edit_token = reader.get("token").get_data(as_text=True)
+    starred = reader.post("edit-tag", {"T": edit_token, "i": f"{LONG}{ids[1]:016x}", "a": STARRED})
+    assert starred.status_code == 200
+    web = sign_in_web_as(client, add_user(db, "reader"))  # the browser's session, too
+    api = web.get("/api/items?starred=true").get_json()["items"]
+    assert [item["id"] for item in api] == [ids[1]] and api[0]["starred"] is True
+    page = web.get("/?starred=1").get_data(as_text=True)
+    assert "garden item 1" in page
+    assert "garden item 0" not in page and "garden item 2" not in page
+
+
+def test_marked_read_through_the_api_is_gone_from_the_rivers_unread_view(
+    client: FlaskClient, db: Database, settings: Settings
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 3, title="garden")
+    reader = sign_in(client, db, settings)
+    assert reader.post("edit-tag", {"i": [str(ids[0]), str(ids[2])], "a": READ}).status_code == 200
+    web = sign_in_web_as(client, add_user(db, "reader"))  # the browser's session, too
+    unread = web.get("/api/items?unread=true").get_json()["items"]
+    assert [item["id"] for item in unread] == [ids[1]]
+    page = web.get("/?unread=1").get_data(as_text=True)
+    assert "garden item 1" in page
+    assert "garden item 0" not in page and "garden item 2" not in page

@@ -39,6 +39,7 @@ from app.storage.models import (
 )
 from app.storage.subscriptions import ensure_folder, subscribe
 from tests.conftest import add_user, fever_key_of, signed_in
+from tests.greader import sign_in as sign_in_greader
 
 #: Endpoints anyone may call, and why they reveal nothing of anyone's.
 PUBLIC = {
@@ -52,6 +53,19 @@ PUBLIC = {
     "fever.fever_php": "its own credentials (the api_key of an app password)",
     "fever.fever_miniflux": "its own credentials (the api_key of an app password)",
 }
+#: Endpoints public by blueprint: every view of the Google Reader API, at the root paths
+#: and under /api/greader.php, checks its own credentials (ClientLogin's app password,
+#: then the token it gave).
+PUBLIC_BLUEPRINTS = {
+    "greader": "its own credentials (a Google Reader API token of an app password)",
+    "greader_php": "its own credentials (a Google Reader API token of an app password)",
+}
+
+
+def _public(endpoint: str) -> bool:
+    return endpoint in PUBLIC or endpoint.split(".")[0] in PUBLIC_BLUEPRINTS
+
+
 #: Endpoints only an admin may call (another person gets 403).
 ADMIN = {
     "dashboard.status",
@@ -98,6 +112,7 @@ def owned(db: Database, settings: Settings) -> Iterator[dict[str, object]]:
             "token_id": token.token.id,
             "app_password_id": app_password.row.id,
             "filename": "style.css",
+            "stream": f"feed/{feed.url}",
             "user_id": alice.id,
         }
 
@@ -157,7 +172,7 @@ def test_every_endpoint_is_public_on_purpose_or_needs_someone(
     with db.session() as session:
         before = _snapshot(session, owned)
     for endpoint, method, url in _requests(app, owned):
-        if endpoint in PUBLIC:
+        if _public(endpoint):
             continue
         for accept in ("application/json", "text/html"):
             response = anon_client.open(
@@ -189,7 +204,7 @@ def test_another_person_neither_sees_nor_changes_anything_of_alices(
             assert SECRET not in body, (method, url)
             if endpoint in ADMIN:
                 assert response.status_code == 403, (method, url)
-            elif endpoint not in PUBLIC:
+            elif not _public(endpoint):
                 assert response.status_code in (200, 201, 202, 204, 303, 400, 404, 415), (
                     method,
                     url,
@@ -241,6 +256,83 @@ def test_another_persons_fever_key_neither_sees_nor_changes_anything_of_alices(
             assert SECRET not in response.get_data(as_text=True), (url, query, form)
     with db.session() as session:
         assert _snapshot(session, owned) == before
+
+
+#: Google Reader API arguments aimed at Alice's feed, folder, item and states.
+def _greader_arguments(owned: dict[str, object]) -> list[dict[str, object]]:
+    item, feed, alice = owned["item_id"], owned["feed_id"], owned["user_id"]
+    url = f"https://{SECRET}.example/feed"
+    label = f"user/{alice}/label/{SECRET} folder"
+    return [
+        {
+            "s": f"feed/{url}",
+            "i": str(item),
+            "a": "user/-/state/com.google/read",
+            "ac": "edit",
+            "t": "renamed",
+        },
+        {
+            "s": f"feed/{feed}",
+            "i": f"tag:google.com,2005:reader/item/{item:016x}",
+            "a": "user/-/state/com.google/starred",
+            "ac": "unsubscribe",
+        },
+        {
+            "s": f"user/-/label/{SECRET} folder",
+            "i": str(item),
+            "r": "user/-/state/com.google/starred",
+            "ac": "edit",
+        },
+        {"s": f"feed/{url}", "ac": "edit", "r": f"user/-/label/{SECRET} folder"},
+        {"s": label, "ts": "9" * 16},
+        {"s": f"user/{alice}/state/com.google/starred", "i": str(item)},
+        {
+            "s": "user/-/state/com.google/reading-list",
+            "i": str(item),
+            "a": "user/-/state/com.google/kept-unread",
+        },
+        {
+            "s": "feed/https://bob.example/feed",
+            "ac": "subscribe",
+            "quickadd": "https://bob.example/feed",
+        },
+    ]
+
+
+def test_another_persons_google_reader_token_neither_sees_nor_changes_anything_of_alices(
+    app: Flask, db: Database, settings: Settings, owned: dict[str, object]
+) -> None:
+    # Every Google Reader endpoint in the url_map, so a path added later is covered too.
+    client = app.test_client()
+    bob = sign_in_greader(client, db, settings, "bob")
+    calls, rules = [], 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] in PUBLIC_BLUEPRINTS:
+            rules += 1
+            with app.test_request_context():
+                url = url_for(rule.endpoint, **{name: owned[name] for name in rule.arguments})
+            calls += [
+                (method, url) for method in sorted(rule.methods or ()) if method in ("GET", "POST")
+            ]
+    assert rules == 2 * 16
+    with db.session() as session:
+        before = _snapshot(session, owned)
+    for method, url in calls:
+        for arguments in _greader_arguments(owned):
+            if method == "GET":
+                response = client.get(url, query_string=arguments, headers=bob.headers)
+            else:
+                response = client.post(url, data=arguments, headers=bob.headers)
+            assert response.status_code in (200, 400, 401, 429), (method, url, arguments)
+            if "ClientLogin" not in url:
+                assert response.status_code != 401, (method, url, arguments)
+            # The answer may name the stream asked for (stream/contents does); nothing else.
+            body = response.get_data(as_text=True)
+            for sent in (url.split("/stream/contents/")[-1], arguments["s"]):
+                body = body.replace(str(sent), "")
+            assert SECRET not in body, (method, url, arguments)
+        with db.session() as session:
+            assert _snapshot(session, owned) == before, (method, url)
 
 
 def test_the_owner_reaches_each_of_their_things(
