@@ -196,7 +196,8 @@ class Settings:
     )
     secret_key: str | None = setting(
         "SECRET_KEY", None, str,
-        "signs sessions and CSRF tokens",
+        "signs sessions, CSRF tokens and Google Reader API tokens (changing it signs "
+        "reader apps out)",
         secret=True, shown_default="(required in production)",
     )
     env: str = setting(
@@ -241,8 +242,8 @@ class Settings:
     )
     login_rate_limit: str = setting(
         "LOGIN_RATE_LIMIT", "10 per minute;100 per hour", str,
-        "per client, on sign-in, sign-up, password changes, and HTTP Basic API sign-ins "
-        "and Fever API keys that fail",
+        "per client, on sign-in, sign-up, password changes, and HTTP Basic API sign-ins, "
+        "Fever API keys and Google Reader API ClientLogins that fail",
     )
     app_passwords_per_user: int = setting(
         "APP_PASSWORDS_PER_USER", 20, _positive_int,

@@ -27,7 +27,7 @@ def _post_rules(app: Flask) -> list[Rule]:
     """Every POST route a browser's session cookie can act through.
 
     Views marked public check a credential of their own and never read the cookie
-    (the Fever API's api_key): they are left out, and
+    (the Fever API's api_key, the Google Reader API's token): they are left out, and
     test_an_own_credentials_post_ignores_the_session_cookie proves they ignore it.
     """
     return [
@@ -49,13 +49,22 @@ def test_an_own_credentials_post_ignores_the_session_cookie(
         if "POST" in (r.methods or ())
         and getattr(app.view_functions[r.endpoint], "own_credentials", False)
     ]
-    assert {r.endpoint for r in own} == {"fever.fever_php", "fever.fever_miniflux"}
-    for rule in own:
+    fever = [r for r in own if r.endpoint.startswith("fever.")]
+    greader = [r for r in own if r.endpoint.startswith(("greader.", "greader_php."))]
+    assert {r.endpoint for r in fever} == {"fever.fever_php", "fever.fever_miniflux"}
+    assert len(greader) == 2 * 16 and len(fever) + len(greader) == len(own)
+    for rule in fever:
         url = _example_url(app, rule)
         # A cross-site form riding on the cookie: no key, so nobody, and nothing done.
         response = client.post(url + "?api&groups", data={"mark": "group", "as": "read", "id": "0"})
         assert response.status_code == 200, url
         assert response.get_json() == {"api_version": 3, "auth": 0}, url
+    for rule in greader:
+        url = _example_url(app, rule)
+        # The Google Reader API: no token, so nobody (ClientLogin: no app password).
+        form = {"ac": "unsubscribe", "s": "feed/1", "i": "1", "a": "user/-/state/com.google/read"}
+        response = client.post(url, data=form)
+        assert response.status_code == 401, url
 
 
 def _example_url(app: Flask, rule: Rule) -> str:
