@@ -131,7 +131,9 @@ def stream_query(session: Session, user_id: int, args: StreamArgs) -> StreamQuer
     return query
 
 
-def _page(session: Session, user_id: int, args: StreamArgs, most: int) -> Page[StreamItem]:
+def _page(
+    session: Session, user_id: int, args: StreamArgs, most: int, *, with_content: bool
+) -> Page[StreamItem]:
     query = stream_query(session, user_id, args)
     limit = page_size(args.n, most)
     if args.c is not None and len(args.c) > 200:
@@ -139,7 +141,9 @@ def _page(session: Session, user_id: int, args: StreamArgs, most: int) -> Page[S
     if query.feed_ids == []:
         return Page([], None)
     try:
-        return streams.stream_page(session, user_id, query, args.c or None, limit=limit)
+        return streams.stream_page(
+            session, user_id, query, args.c or None, limit=limit, with_content=with_content
+        )
     except BadCursor:
         raise ids.Invalid("invalid_continuation", "c is a continuation this server gave.") from None
 
@@ -150,7 +154,7 @@ def _usec(when: datetime) -> str:
 
 def item_ids(session: Session, user_id: int, args: StreamArgs) -> dict[str, object]:
     """``stream/items/ids``: the stream's item ids (short form), a page at a time."""
-    page = _page(session, user_id, args, MAX_IDS)
+    page = _page(session, user_id, args, MAX_IDS, with_content=False)
     result: dict[str, object] = {
         "itemRefs": [
             {
@@ -204,7 +208,7 @@ def _labels(session: Session, user_id: int) -> dict[int, str]:
 
 def contents(session: Session, user_id: int, args: StreamArgs) -> dict[str, object]:
     """``stream/contents/<stream>``: the stream's items, a page at a time."""
-    page = _page(session, user_id, args, MAX_CONTENTS)
+    page = _page(session, user_id, args, MAX_CONTENTS, with_content=True)
     labels = _labels(session, user_id)
     now = datetime.now(UTC)
     result: dict[str, object] = {

@@ -20,6 +20,13 @@ from app.storage.pagination import BadCursor, Page, decode_cursor, encode_cursor
 from app.storage.reading import FROM_SQL, ITEM_COLUMNS, READ_SQL, RiverItem
 
 _EXTRA_COLUMNS = "f.url AS feed_url, f.site_url, i.first_seen_at"
+#: ITEM_COLUMNS, from a subquery that has worked out ``read`` and ``starred`` already.
+_LATERAL_COLUMNS = (
+    "i.id, i.feed_id, i.url, i.title, i.author, i.summary_html, i.content_html, "
+    "i.published_at, i.updated_at, i.sort_at, "
+    "coalesce(s.title, f.title, f.current_url) AS feed_title, s.folder_id, "
+    "i.read, i.starred, i.starred_at"
+)
 
 
 @dataclass(frozen=True)
@@ -50,28 +57,46 @@ class StreamItem:
     first_seen_at: datetime
 
 
-def _where(user_id: int, query: StreamQuery, params: dict[str, object]) -> str:
+#: Pages of at most this many items take each subscription's newest items first (as the
+#: river does); longer ones (an app syncing 1000 ids) scan the person's items once, which
+#: costs less than a page of that size from every feed. With 200 feeds of 500 items
+#: each: 5 ms against 43 ms for 20 items, 144 ms against 51 ms for 250.
+LATERAL_MAX = 100
+
+
+def _columns(columns: str, with_content: bool) -> str:
+    """``columns`` with the items' HTML left out (NULL) unless ``with_content``."""
+    if with_content:
+        return columns
+    return columns.replace("i.summary_html", "NULL AS summary_html").replace(
+        "i.content_html", "NULL AS content_html"
+    )
+
+
+def _where(user_id: int, query: StreamQuery, params: dict[str, object]) -> tuple[str, str]:
+    """The conditions on the subscription, and those on each item (``i``, ``st``)."""
     params["user_id"] = user_id
-    clauses = ["s.user_id = :user_id"]
+    on_subscription = ["s.user_id = :user_id"]
     if query.feed_ids is not None:
         params["feed_ids"] = list(query.feed_ids)
-        clauses.append("s.feed_id = ANY(:feed_ids)")
+        on_subscription.append("s.feed_id = ANY(:feed_ids)")
     if query.without_feed_ids:
         params["without_feed_ids"] = list(query.without_feed_ids)
-        clauses.append("NOT s.feed_id = ANY(:without_feed_ids)")
+        on_subscription.append("NOT s.feed_id = ANY(:without_feed_ids)")
+    on_item = []
     if query.read is not None:
-        clauses.append(READ_SQL if query.read else f"NOT {READ_SQL}")
+        on_item.append(READ_SQL if query.read else f"NOT {READ_SQL}")
     if query.starred is not None:
-        clauses.append(
+        on_item.append(
             "coalesce(st.starred, false)" if query.starred else "NOT coalesce(st.starred, false)"
         )
     if query.since is not None:
         params["since"] = query.since
-        clauses.append("i.first_seen_at >= :since")
+        on_item.append("i.first_seen_at >= :since")
     if query.until is not None:
         params["until"] = query.until
-        clauses.append("i.first_seen_at <= :until")
-    return " AND ".join(clauses)
+        on_item.append("i.first_seen_at <= :until")
+    return " AND ".join(on_subscription), "".join(f" AND {c}" for c in on_item)
 
 
 def _after(cursor: str | None, oldest_first: bool, params: dict[str, object]) -> str:
@@ -96,19 +121,53 @@ def _stream_items(session: Session, sql: str, params: dict[str, object]) -> list
 
 
 def stream_page(
-    session: Session, user_id: int, query: StreamQuery, cursor: str | None, *, limit: int
+    session: Session,
+    user_id: int,
+    query: StreamQuery,
+    cursor: str | None,
+    *,
+    limit: int,
+    with_content: bool = True,
 ) -> Page[StreamItem]:
-    """A page of the person's stream; the next page's cursor when there is one.
+    """A page of the person's stream; the next page's cursor when there is one. Without
+    content, the items' ``summary_html`` and ``content_html`` are None (for lists of ids).
 
     BadCursor for a cursor this function did not hand out.
     """
     params: dict[str, object] = {"limit": limit + 1}
-    where = _where(user_id, query, params) + _after(cursor, query.oldest_first, params)
+    on_subscription, on_item = _where(user_id, query, params)
+    on_item += _after(cursor, query.oldest_first, params)
     order = "ASC" if query.oldest_first else "DESC"
-    sql = (
-        f"SELECT {ITEM_COLUMNS}, {_EXTRA_COLUMNS} {FROM_SQL} WHERE {where} "
-        f"ORDER BY i.sort_at {order}, i.id {order} LIMIT :limit"
-    )
+    if query.starred or limit > LATERAL_MAX:
+        # Few items are starred: a scan of the person's items finds them at once; a long
+        # page costs less read in one scan than a page of that size from every feed.
+        sql = (
+            f"SELECT {_columns(ITEM_COLUMNS, with_content)}, {_EXTRA_COLUMNS} {FROM_SQL} "
+            f"WHERE {on_subscription}{on_item} "
+            f"ORDER BY i.sort_at {order}, i.id {order} LIMIT :limit"
+        )
+    else:
+        # As the river: each subscription gives at most a page of its items (a range scan
+        # of ix_items_feed_sort), and only those are merged and sorted.
+        sql = f"""
+        SELECT {_columns(_LATERAL_COLUMNS, with_content)}, {_EXTRA_COLUMNS}
+        FROM subscriptions s
+        JOIN feeds f ON f.id = s.feed_id
+        CROSS JOIN LATERAL (
+            SELECT i.id, i.feed_id, i.url, i.title, i.author,
+                   {_columns("i.summary_html, i.content_html", with_content)},
+                   i.published_at, i.updated_at, i.sort_at, i.first_seen_at,
+                   {READ_SQL} AS read, coalesce(st.starred, false) AS starred, st.starred_at
+            FROM items i
+            LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id
+            WHERE i.feed_id = s.feed_id{on_item}
+            ORDER BY i.sort_at {order}, i.id {order}
+            LIMIT :limit
+        ) AS i
+        WHERE {on_subscription}
+        ORDER BY i.sort_at {order}, i.id {order}
+        LIMIT :limit
+        """
     rows = _stream_items(session, sql, params)
     more = len(rows) > limit
     rows = rows[:limit]

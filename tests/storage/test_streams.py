@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from app.storage import reading, streams
@@ -36,7 +37,16 @@ def _all(session: Session, user_id: int, query: StreamQuery, limit: int) -> list
         cursor = page.next_cursor
 
 
-def test_pages_neither_skip_nor_repeat_items_sorted_at_the_same_time(db: Database) -> None:
+@pytest.fixture(params=["per feed", "one scan"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways a page is read: each feed's newest items first, or one scan."""
+    monkeypatch.setattr(streams, "LATERAL_MAX", 10**6 if request.param == "per feed" else 0)
+    return request.param
+
+
+def test_pages_neither_skip_nor_repeat_items_sorted_at_the_same_time(
+    db: Database, plan: str
+) -> None:
     user = add_user(db)
     with db.session() as session:
         feed = add_feed(session)
@@ -48,7 +58,9 @@ def test_pages_neither_skip_nor_repeat_items_sorted_at_the_same_time(db: Databas
     assert oldest_first == list(reversed(newest_first))
 
 
-def test_a_stream_holds_only_the_persons_items_in_the_state_asked_for(db: Database) -> None:
+def test_a_stream_holds_only_the_persons_items_in_the_state_asked_for(
+    db: Database, plan: str
+) -> None:
     alice, bob = add_user(db, "alice"), add_user(db, "bob")
     with db.session() as session:
         mine, theirs = (
@@ -81,7 +93,7 @@ def test_a_stream_holds_only_the_persons_items_in_the_state_asked_for(db: Databa
         assert streams.items_with_ids(session, bob.id, my_ids) == []
 
 
-def test_since_and_until_bound_the_arrival_not_the_sort_time(db: Database) -> None:
+def test_since_and_until_bound_the_arrival_not_the_sort_time(db: Database, plan: str) -> None:
     user = add_user(db)
     with db.session() as session:
         feed = add_feed(session)
@@ -105,3 +117,20 @@ def test_newest_per_feed_is_the_latest_sort_time_of_each_followed_feed(db: Datab
         subscribe(session, user.id, feed.id, unread_recent=100)
         subscribe(session, user.id, empty.id, unread_recent=100)
         assert streams.newest_per_feed(session, user.id) == {feed.id: BASE + timedelta(hours=3)}
+
+
+def test_a_page_without_content_leaves_the_html_out(db: Database, plan: str) -> None:
+    user = add_user(db)
+    with db.session() as session:
+        feed = add_feed(session)
+        _items(session, feed.id, [BASE])
+        session.execute(update(Item).values(content_html="<p>x</p>", summary_html="<p>s</p>"))
+        subscribe(session, user.id, feed.id, unread_recent=100)
+        bare = (
+            streams.stream_page(session, user.id, StreamQuery(), None, limit=5, with_content=False)
+            .rows[0]
+            .item
+        )
+        full = streams.stream_page(session, user.id, StreamQuery(), None, limit=5).rows[0].item
+    assert (bare.content_html, bare.summary_html) == (None, None)
+    assert (full.content_html, full.summary_html) == ("<p>x</p>", "<p>s</p>")
