@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.services import greader_ids as ids
 from app.services import reading as reading_service
 from app.services.fever import group_titles
-from app.services.greader_streams import feed_id_of, label_folder, parse_item_ids
+from app.services.greader_streams import feed_id_of, label_folder, parse_item_ids, usec
 from app.storage import reading, streams, subscriptions, sync
 from app.storage.models import User
 
@@ -79,7 +79,7 @@ def tag_list(session: Session, user_id: int) -> dict[str, object]:
 
 
 def _usec(when: datetime | None) -> str:
-    return str(int(when.timestamp() * 1_000_000)) if when else "0"
+    return usec(when) if when else "0"
 
 
 def unread_count(session: Session, user_id: int) -> dict[str, object]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,14 @@ def feed_id_of(session: Session, user_id: int, name: str) -> int | None:
     return None
 
 
+def _state(query: StreamQuery, name: str, value: bool) -> StreamQuery:
+    """``query`` with the state ``name`` (read, starred) required to be ``value``; a
+    contradiction (s=read&xt=read) is an empty stream."""
+    if getattr(query, name) not in (None, value):
+        return replace(query, feed_ids=[])
+    return replace(query, **{name: value})
+
+
 def _narrow(
     session: Session, user_id: int, query: StreamQuery, raw: str, keep: bool
 ) -> StreamQuery:
@@ -100,9 +108,9 @@ def _narrow(
         if stream.name == ids.READING_LIST:
             return query if keep else replace(query, feed_ids=[])
         if stream.name == ids.STARRED:
-            return replace(query, starred=keep)
+            return _state(query, "starred", keep)
         unread = stream.name == ids.KEPT_UNREAD
-        return replace(query, read=keep != unread)
+        return _state(query, "read", keep != unread)
     if stream.kind == "feed":
         feed_id = feed_id_of(session, user_id, stream.name)
         feeds = [feed_id] if feed_id is not None else []
@@ -148,8 +156,13 @@ def _page(
         raise ids.Invalid("invalid_continuation", "c is a continuation this server gave.") from None
 
 
-def _usec(when: datetime) -> str:
-    return str(int(when.timestamp() * 1_000_000))
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def usec(when: datetime) -> str:
+    """``when`` in microseconds since 1970, exactly (a float timestamp can be 1 µs off, and
+    an app hands the value back as mark-all-as-read's ``ts``)."""
+    return str((when - _EPOCH) // timedelta(microseconds=1))
 
 
 def item_ids(session: Session, user_id: int, args: StreamArgs) -> dict[str, object]:
@@ -160,7 +173,7 @@ def item_ids(session: Session, user_id: int, args: StreamArgs) -> dict[str, obje
             {
                 "id": str(row.item.id),
                 "directStreamIds": [],
-                "timestampUsec": _usec(row.item.sort_at),
+                "timestampUsec": usec(row.item.sort_at),
             }
             for row in page.rows
         ]
@@ -184,8 +197,8 @@ def item_json(row: StreamItem, user_id: int, labels: dict[int, str]) -> dict[str
     link = [{"href": item.url, "type": "text/html"}] if item.url else []
     return {
         "id": ids.long_item_id(item.id),
-        "crawlTimeMsec": str(int(row.first_seen_at.timestamp() * 1000)),
-        "timestampUsec": _usec(item.sort_at),
+        "crawlTimeMsec": str((row.first_seen_at - _EPOCH) // timedelta(milliseconds=1)),
+        "timestampUsec": usec(item.sort_at),
         "published": int(published.timestamp()),
         "updated": int((item.updated_at or published).timestamp()),
         "title": item.title or "",
@@ -216,7 +229,7 @@ def contents(session: Session, user_id: int, args: StreamArgs) -> dict[str, obje
         "id": args.s,
         "title": args.s,
         "updated": int(now.timestamp()),
-        "updatedUsec": _usec(now),
+        "updatedUsec": usec(now),
         "items": [item_json(row, user_id, labels) for row in page.rows],
     }
     if page.next_cursor:

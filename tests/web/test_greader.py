@@ -407,6 +407,8 @@ def test_streams_of_a_feed_a_label_starred_and_read(reader: Reader, db: Database
     assert ids_of("feed/https://a.example/feed") == a_ids
     assert ids_of(f"feed/{a}") == a_ids  # FreshRSS and Miniflux name feeds by id
     assert ids_of("user/-/label/Tech") == b_ids
+    assert ids_of("user/-/label/Tech", includeAllDirectSubitems="true") == b_ids
+    assert ids_of(READ, xt=READ) == []  # a contradiction is an empty stream
     assert ids_of(f"user/{user_id}/label/Tech") == b_ids
     assert ids_of(STARRED) == sorted([a_ids[0], b_ids[1]])
     assert ids_of(READ) == [a_ids[1]]
@@ -480,6 +482,26 @@ def test_mark_all_as_read_up_to_ts_leaves_later_items_unread(reader: Reader, db:
     )
     assert response.status_code == 200 and response.get_data(as_text=True) == "OK"
     assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == [ids[3], ids[2]]
+
+
+def test_mark_all_as_read_reads_the_item_stamped_ts_to_the_microsecond(
+    reader: Reader, db: Database
+) -> None:
+    feed_id, ids = add_feed_with_items(db, "https://a.example/feed", 2)
+    stamped = datetime(2026, 6, 30, 23, 59, 59, 999_999, tzinfo=UTC)
+    with db.session() as session:
+        session.execute(update(Item).where(Item.id == ids[0]).values(sort_at=stamped))
+        session.execute(
+            update(Item)
+            .where(Item.id == ids[1])
+            .values(sort_at=stamped + timedelta(microseconds=1))
+        )
+        session.commit()
+    refs_ = reader.get("stream/items/ids", s=READING_LIST).get_json()["itemRefs"]
+    ts = next(ref["timestampUsec"] for ref in refs_ if int(ref["id"]) == ids[0])
+    assert ts == "1782863999999999"
+    reader.post("mark-all-as-read", {"s": READING_LIST, "ts": ts})
+    assert refs(reader.get("stream/items/ids", s=READING_LIST, xt=READ)) == [ids[1]]
 
 
 def test_mark_all_as_read_of_a_label_and_of_everything(reader: Reader, db: Database) -> None:
