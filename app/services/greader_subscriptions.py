@@ -138,6 +138,35 @@ def _folder_for_existing(session: Session, user_id: int, raw_label: str) -> int 
     return label_folder(session, user_id, _label_name(raw_label, user_id))
 
 
+def edit_action(
+    session: Session,
+    queues: Queues,
+    settings: Settings,
+    user_id: int,
+    action: str,
+    streams: Sequence[str],
+    *,
+    title: str | None,
+    add: Sequence[str],
+    remove: Sequence[str],
+    charge: Callable[[], bool],
+) -> None:
+    """``subscription/edit``: ``ac=subscribe`` (the first ``s``, titled ``t``, in the last
+    label ``a``), ``ac=unsubscribe`` (every ``s``) or ``ac=edit`` (see :func:`edit`)."""
+    if not streams:
+        raise ids.Invalid("missing_s", "Name the feed with s=feed/<address>.")
+    if action == "subscribe":
+        label = add[-1] if add else None
+        url = streams[0].removeprefix("feed/")
+        subscribe(session, queues, settings, user_id, url, title=title, label=label, charge=charge)
+    elif action == "unsubscribe":
+        unsubscribe(session, user_id, streams)
+    elif action == "edit":
+        edit(session, user_id, streams, title=title, add=add, remove=remove)
+    else:
+        raise ids.Invalid("invalid_ac", "ac is subscribe, unsubscribe or edit.")
+
+
 def export_opml(session: Session, user_id: int) -> bytes:
     """``subscription/export``: the person's subscriptions as OPML, in their folders."""
     return build_opml(export_entries(session, user_id))

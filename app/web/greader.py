@@ -166,30 +166,18 @@ def subscription_list(login: Login) -> Response:
 @_authenticated
 def subscription_edit(login: Login) -> Response:
     """``ac=subscribe|unsubscribe|edit`` the feeds ``s`` (title ``t``, labels ``a`` / ``r``)."""
-    action, streams, user_id = _arg("ac") or "", _args("s"), login.user.id
-    if not streams:
-        return _error(400, "missing_s", "Name the feed with s=feed/<address>.")
-    if action == "subscribe":
-        url = streams[0].removeprefix("feed/")
-        label = (_args("a") or [None])[-1]
-        greader_subscriptions.subscribe(
-            db_session(),
-            queues(),
-            settings(),
-            user_id,
-            url,
-            title=_arg("t"),
-            label=label,
-            charge=charge_submission,
-        )
-    elif action == "unsubscribe":
-        greader_subscriptions.unsubscribe(db_session(), user_id, streams)
-    elif action == "edit":
-        greader_subscriptions.edit(
-            db_session(), user_id, streams, title=_arg("t"), add=_args("a"), remove=_args("r")
-        )
-    else:
-        return _error(400, "invalid_ac", "ac is subscribe, unsubscribe or edit.")
+    greader_subscriptions.edit_action(
+        db_session(),
+        queues(),
+        settings(),
+        login.user.id,
+        _arg("ac") or "",
+        _args("s"),
+        title=_arg("t"),
+        add=_args("a"),
+        remove=_args("r"),
+        charge=charge_submission,
+    )
     return _text("OK")
 
 
