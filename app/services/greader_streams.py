@@ -13,7 +13,7 @@ late-arriving item with an old date too. The order is the river's, newest first
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -46,6 +46,26 @@ class StreamArgs:
     nt: str | None = None
     xt: Sequence[str] = field(default_factory=tuple)
     it: Sequence[str] = field(default_factory=tuple)
+
+    @classmethod
+    def of(
+        cls,
+        get: Callable[[str], str | None],
+        get_all: Callable[[str], list[str]],
+        stream: str | None = None,
+    ) -> StreamArgs:
+        """The arguments of a request (``get`` one value, ``get_all`` a repeated one); the
+        stream is ``stream`` (from the path), else ``s``, else the reading-list."""
+        return cls(
+            s=stream or get("s") or f"user/-/{ids.STATE}{ids.READING_LIST}",
+            n=get("n"),
+            r=get("r"),
+            c=get("c"),
+            ot=get("ot"),
+            nt=get("nt"),
+            xt=get_all("xt"),
+            it=get_all("it"),
+        )
 
 
 def _seconds(raw: str | None, name: str) -> datetime | None:

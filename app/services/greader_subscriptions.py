@@ -167,6 +167,32 @@ def edit_action(
         raise ids.Invalid("invalid_ac", "ac is subscribe, unsubscribe or edit.")
 
 
+def _existing_label(session: Session, user_id: int, raw: str) -> int:
+    folder_id = _folder_for_existing(session, user_id, raw)
+    if folder_id is None:
+        raise ids.Invalid("label_not_found", "You have no label of that name.", 404)
+    return folder_id
+
+
+def rename_label(session: Session, user_id: int, raw: str, raw_dest: str) -> None:
+    """``rename-tag``: rename the folder of the label ``s`` to the label ``dest``. Commits."""
+    folder_id = _existing_label(session, user_id, raw)
+    try:
+        reading_service.rename_folder(session, user_id, folder_id, _label_name(raw_dest, user_id))
+    except (reading_service.Invalid, reading_service.NotFound) as err:
+        raise ids.Invalid(err.code, err.message) from None
+
+
+def disable_labels(session: Session, user_id: int, streams: Sequence[str]) -> None:
+    """``disable-tag``: remove the folders of the labels ``s`` (and those inside them); their
+    feeds stay, outside any folder. Commits."""
+    for folder_id in {_existing_label(session, user_id, raw) for raw in streams}:
+        try:
+            reading_service.delete_folder(session, user_id, folder_id)
+        except reading_service.NotFound:
+            pass  # inside another label removed just before
+
+
 def export_opml(session: Session, user_id: int) -> bytes:
     """``subscription/export``: the person's subscriptions as OPML, in their folders."""
     return build_opml(export_entries(session, user_id))

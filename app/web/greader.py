@@ -220,6 +220,24 @@ def subscription_import(login: Login) -> Response:
     return _text("OK")
 
 
+@bp.post(f"{API}/rename-tag")
+@_authenticated
+def rename_tag(login: Login) -> Response:
+    """Rename the label ``s`` (a folder) to ``dest``."""
+    greader_subscriptions.rename_label(
+        db_session(), login.user.id, _arg("s") or "", _arg("dest") or ""
+    )
+    return _text("OK")
+
+
+@bp.post(f"{API}/disable-tag")
+@_authenticated
+def disable_tag(login: Login) -> Response:
+    """Remove the labels ``s`` (folders); their feeds stay, in no folder."""
+    greader_subscriptions.disable_labels(db_session(), login.user.id, _args("s"))
+    return _text("OK")
+
+
 @bp.route(f"{API}/tag/list", methods=BOTH)
 @_authenticated
 def tag_list(login: Login) -> Response:
@@ -228,16 +246,7 @@ def tag_list(login: Login) -> Response:
 
 
 def _stream_args(stream: str | None = None) -> StreamArgs:
-    return StreamArgs(
-        s=stream or _arg("s") or "user/-/state/com.google/reading-list",
-        n=_arg("n"),
-        r=_arg("r"),
-        c=_arg("c"),
-        ot=_arg("ot"),
-        nt=_arg("nt"),
-        xt=_args("xt"),
-        it=_args("it"),
-    )
+    return StreamArgs.of(_arg, _args, stream)
 
 
 @bp.route(f"{API}/stream/items/ids", methods=BOTH)

@@ -52,7 +52,7 @@ def test_an_own_credentials_post_ignores_the_session_cookie(
     fever = [r for r in own if r.endpoint.startswith("fever.")]
     greader = [r for r in own if r.endpoint.startswith(("greader.", "greader_php."))]
     assert {r.endpoint for r in fever} == {"fever.fever_php", "fever.fever_miniflux"}
-    assert len(greader) == 2 * 16 and len(fever) + len(greader) == len(own)
+    assert len(greader) == 2 * 18 and len(fever) + len(greader) == len(own)
     for rule in fever:
         url = _example_url(app, rule)
         # A cross-site form riding on the cookie: no key, so nobody, and nothing done.

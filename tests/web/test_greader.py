@@ -135,7 +135,7 @@ def test_every_call_without_or_with_a_bad_token_is_401(
                 assert response.status_code == 401, (method, url, header)
                 assert response.get_json()["error"]["code"] == "unauthorized"
                 calls += 1
-    assert calls >= 2 * 15 * 3
+    assert calls >= 2 * 17 * 3
 
 
 def test_revoking_the_app_password_makes_its_tokens_fail(

@@ -179,3 +179,24 @@ def test_a_quickadd_feed_is_fetched_by_a_worker_and_readable_through_the_api(
     assert sorted(i["title"] for i in items) == ["First post", "Second post", "Third post"]
     assert sorted(long_ids(reader.get(f"stream/contents/{added['streamId']}"))) == sorted(unread)
     assert _subscriptions(reader)[added["streamId"]]["title"] == "Example RSS"
+
+
+def test_rename_tag_renames_the_folder(reader: Reader, db: Database) -> None:
+    feed_id, _ = add_feed_with_items(db, "https://a.example/feed", 1)
+    in_folder(db, feed_id, "Old")
+    response = reader.post("rename-tag", {"s": "user/-/label/Old", "dest": "user/-/label/New"})
+    assert response.status_code == 200 and response.get_data(as_text=True) == "OK"
+    sub = _subscriptions(reader)["feed/https://a.example/feed"]
+    assert [c["label"] for c in sub["categories"]] == ["New"]
+    missing = reader.post("rename-tag", {"s": "user/-/label/Old", "dest": "user/-/label/X"})
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "label_not_found"
+
+
+def test_disable_tag_removes_the_folder_and_keeps_its_feeds(reader: Reader, db: Database) -> None:
+    feed_id, _ = add_feed_with_items(db, "https://a.example/feed", 1)
+    in_folder(db, feed_id, "Old")
+    assert reader.post("disable-tag", {"s": "user/-/label/Old"}).status_code == 200
+    assert _subscriptions(reader)["feed/https://a.example/feed"]["categories"] == []
+    assert reader.get("tag/list").get_json()["tags"][1:] == []
+    assert _count(db, Folder) == 0
