@@ -22,6 +22,7 @@ from app.services import reading as reading_service
 from app.services.greader_streams import feed_id_of, label_folder
 from app.services.opml_import import export_entries, import_opml
 from app.services.submissions import Refused, Submission, Subscriber, accepted_url, submit_url
+from app.services.text import storable
 from app.storage import subscriptions
 
 OVER_LIMIT = "Too many feeds added from this address; wait a minute."
@@ -71,6 +72,9 @@ def subscribe(
         url = accepted_url(raw_url, settings)
     except Refused as err:
         raise ids.Invalid(err.code, err.message) from None
+    if title and (len(title) > reading_service.MAX_TITLE or not storable(title)):
+        # Refused before anything is written, not after the feed is queued.
+        raise ids.Invalid("invalid_title", f"t is at most {reading_service.MAX_TITLE} characters.")
     if not charge():
         raise ids.Invalid("rate_limited", OVER_LIMIT, 429)
     folder_id = _folder_for(session, user_id, label) if label else None

@@ -200,3 +200,15 @@ def test_disable_tag_removes_the_folder_and_keeps_its_feeds(reader: Reader, db: 
     assert _subscriptions(reader)["feed/https://a.example/feed"]["categories"] == []
     assert reader.get("tag/list").get_json()["tags"][1:] == []
     assert _count(db, Folder) == 0
+
+
+def test_a_subscribe_with_an_overlong_title_is_refused_before_anything_is_queued(
+    reader: Reader, db: Database, redis: Redis
+) -> None:
+    response = reader.post(
+        "subscription/edit",
+        {"ac": "subscribe", "s": "feed/https://new.example/feed", "t": "x" * 501},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_title"
+    assert _count(db, Feed) == 0 and redis.llen(SUBMISSIONS) == 0
