@@ -35,7 +35,7 @@ def user_info(user: User) -> dict[str, object]:
         "userId": str(user.id),
         "userName": user.username,
         "userProfileId": str(user.id),
-        "userEmail": "",
+        "userEmail": user.username,  # as Miniflux: some apps show it as the account name
         "isBloggerUser": False,
         "signupTimeSec": int(user.created_at.timestamp()) if user.created_at else 0,
         "isMultiLoginEnabled": False,
