@@ -24,6 +24,8 @@ def register(app: Flask, settings: Settings) -> None:
         feed_actions,
         fever,
         health,
+        icons,
+        media,
         opml,
         pages,
         reader_api,
@@ -33,6 +35,7 @@ def register(app: Flask, settings: Settings) -> None:
     )
 
     errors.register(app)
+    media.init_app(app)
     security.init_app(app, settings)
     auth.init_app(app)
     for module in (
@@ -43,6 +46,7 @@ def register(app: Flask, settings: Settings) -> None:
         river,
         submit,
         feed_actions,
+        icons,
         opml,
         dashboard,
         api,
