@@ -30,7 +30,7 @@ class Enclosure:
 
     @property
     def kind(self) -> str:
-        """"audio", "video" or "file": which player the reading pane shows."""
+        """ "audio", "video" or "file": which player the reading pane shows."""
         major = (self.type or "").split("/", 1)[0]
         return major if major in ("audio", "video") else "file"
 
