@@ -26,7 +26,7 @@ MAX_ENCLOSURES = 8
 MAX_LENGTH = 2**40
 # type/subtype, without parameters (RFC 6838 restricted names), lower case.
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\`]")
 #: The type of a file whose feed gives none, by its extension: what podcasts use.
 _BY_EXTENSION = {
     "mp3": "audio/mpeg",
@@ -48,8 +48,9 @@ _BY_EXTENSION = {
 def clean_url(value: Any, base_url: str | None) -> str | None:
     """An absolute http(s) URL with a lower-case scheme and host, or None.
 
-    Refuses spaces and control characters rather than escaping them: a feed that
-    sends them sends something else than a file address.
+    Refuses spaces, control characters, quotes, angle brackets, backslashes and
+    backticks rather than escaping them: no file address needs them unescaped, and
+    markup does.
     """
     if not isinstance(value, str) or _BAD_CHARS.search(value.strip()):
         return None

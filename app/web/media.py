@@ -16,7 +16,7 @@ from flask import Flask
 
 MAX_URL_LENGTH = 2048
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\`]")
 MAX_SHOWN = 8
 
 

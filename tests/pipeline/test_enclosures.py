@@ -103,6 +103,7 @@ def test_huge_and_non_http_urls_never_come_out() -> None:
     assert clean_url("ftp://e.example/a.mp3", None) is None
     assert clean_url("https://e.example/a b.mp3", None) is None
     assert clean_url("https://e.example/a\x00.mp3", None) is None
+    assert clean_url('https://e.example/"><script>', None) is None
     assert clean_url("https://user:secret@E.example/a.mp3", None) == "https://e.example/a.mp3"
     assert enclosure_of("vbscript:x", "audio/mpeg", "1", BASE) is None
 
