@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from .items import absolute_http_url
+from .items import MAX_URL_LENGTH
 from .models import Enclosure
 
 #: Enclosures kept per item. A podcast episode carries one; a Media RSS group lists a
@@ -26,6 +26,7 @@ MAX_ENCLOSURES = 8
 MAX_LENGTH = 2**40
 # type/subtype, without parameters (RFC 6838 restricted names), lower case.
 _MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+_HTTP = ("http", "https")
 _BAD_CHARS = re.compile(r"[\x00-\x20\x7f-\x9f\"<>\\`]")
 #: The type of a file whose feed gives none, by its extension: what podcasts use.
 _BY_EXTENSION = {
@@ -50,22 +51,29 @@ def clean_url(value: Any, base_url: str | None) -> str | None:
 
     Refuses spaces, control characters, quotes, angle brackets, backslashes and
     backticks rather than escaping them: no file address needs them unescaped, and
-    markup does.
+    markup does. An absolute URL is split once; only a relative one is joined to
+    ``base_url`` (a podcast feed has a hundred of them, each parsed on every change).
     """
-    if not isinstance(value, str) or _BAD_CHARS.search(value.strip()):
+    if not isinstance(value, str):
         return None
-    url = absolute_http_url(value, base_url)
-    if url is None:
+    value = value.strip()
+    if not value or len(value) > MAX_URL_LENGTH or _BAD_CHARS.search(value):
         return None
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in _HTTP or not parts.netloc:
+            if not base_url:
+                return None
+            parts = urlsplit(urljoin(base_url, value))
         host = parts.hostname
     except ValueError:
         return None
-    if not host:
+    scheme = parts.scheme.lower()
+    if scheme not in _HTTP or not host:
         return None
     netloc = parts.netloc.rsplit("@", 1)[-1].lower()  # credentials never reach the page
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+    url = urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url if len(url) <= MAX_URL_LENGTH else None
 
 
 def clean_type(value: Any) -> str | None:
