@@ -395,6 +395,17 @@ class Settings:
         "FETCH_RETRIES", 3, int,
         "retries of transient failures (5 s, 30 s, 120 s; Retry-After honoured)",
     )
+    # Feed icons (docs/reader.md#feed-icons): fetched by the worker after a feed's fetch.
+    feed_icon_max_bytes: int = setting(
+        "FEED_ICON_MAX_BYTES", 64 * 1024, _non_negative_int,
+        "largest feed icon downloaded and stored (PNG, GIF, JPEG, ICO or WebP); `0` turns "
+        "icon fetching off",
+        shown_default="`65536` (64 KiB)",
+    )
+    feed_icon_refresh_days: int = setting(
+        "FEED_ICON_REFRESH_DAYS", 7, _positive_int,
+        "days before a feed's icon is looked for again (sooner when the feed names another)",
+    )
     # Bounded parsing: caps on a document, on what it stores, and on the parser
     # processes that read it (docs/fetching.md#parsing-limits).
     fetch_max_items_read: int = setting(

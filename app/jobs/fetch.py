@@ -19,6 +19,7 @@ from rq import Retry, get_current_job
 
 from app import feed_state
 from app.context import JobContext, get_context
+from app.jobs import icons
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.queue.politeness import Lease
@@ -190,7 +191,10 @@ def _record_success(
     with ctx.db.session() as session:
         stored = store_items(session, target.feed_id, parsed.items)
         record_success(session, target.fetch_id, _success(ctx, target, result, stored))
+        icon_wanted = icons.wanted(ctx, session, target.feed_id, parsed)
         session.commit()
+    if icon_wanted:
+        icons.refresh_icon(ctx, target.feed_id, parsed, result.final_url)
     return stored.new, stored.updated
 
 

@@ -62,6 +62,7 @@ def item_size(item: ParsedItem) -> int:
         + utf8_size(item.author)
         + utf8_size(item.summary_html)
         + utf8_size(item.content_html)
+        + sum(utf8_size(e.url) + utf8_size(e.type) + 40 for e in item.enclosures)
     )
 
 

@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from .models import ParsedItem
+from .models import Enclosure, ParsedItem
 
 MAX_KEY_PART = 500  # longer guids/links are hashed: the key must fit a Postgres btree index
 # Longer URLs are dropped (no browser or server keeps them), longer guids stored cut
@@ -78,6 +78,7 @@ def make_item(
     content_html: str | None,
     published_at: datetime | None,
     updated_at: datetime | None,
+    enclosures: list[Enclosure] | None = None,
 ) -> ParsedItem:
     """Build a ParsedItem with its stable key and content hash from normalised fields."""
     guid = guid.strip() if guid and guid.strip() else None
@@ -103,6 +104,10 @@ def make_item(
         "published": _iso(published_at),
         "updated": _iso(updated_at),
     }
+    if enclosures:
+        # Only when there are some: the hash of every item without enclosures stays as
+        # it was, so no stored item counts as changed because this field was added.
+        fields["enclosures"] = [[e.url, e.type, e.length] for e in enclosures]
     content_hash = hashlib.sha256(_HASH_ENCODER.encode(fields).encode()).hexdigest()
     return ParsedItem(
         key=key,
@@ -115,6 +120,7 @@ def make_item(
         published_at=published_at,
         updated_at=updated_at,
         content_hash=content_hash,
+        enclosures=list(enclosures or []),
     )
 
 

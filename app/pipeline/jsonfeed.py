@@ -9,9 +9,10 @@ from datetime import datetime
 from typing import Any
 
 from .caps import HtmlCap, keep_within, notes
+from .enclosures import enclosure_of, unique_enclosures
 from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, to_utc
-from .models import FetchLimits, ParsedFeed, ParsedItem
+from .models import Enclosure, FetchLimits, ParsedFeed, ParsedItem
 from .sanitize import sanitize_html, to_plain_text
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
@@ -78,6 +79,19 @@ def _item(
         content_html=cap(sanitize_html(content, base_url) or None) if content else None,
         published_at=_date(entry.get("date_published")),
         updated_at=_date(entry.get("date_modified")),
+        enclosures=_attachments(entry, base_url),
+    )
+
+
+def _attachments(entry: Mapping[str, Any], base_url: str) -> list[Enclosure]:
+    """JSON Feed ``attachments``: url, mime_type, size_in_bytes."""
+    attachments = entry.get("attachments")
+    if not isinstance(attachments, list):
+        return []
+    return unique_enclosures(
+        enclosure_of(a.get("url"), a.get("mime_type"), a.get("size_in_bytes"), base_url)
+        for a in attachments[:64]
+        if isinstance(a, dict)
     )
 
 
@@ -129,4 +143,7 @@ def parse_json_feed(
         warning=" ".join(said) or None,
         format="json" + number.replace(".", "") + ("0" if "." not in number else ""),
         items=items,
+        # favicon is the small one meant for lists; icon is 512 pixels wide.
+        icon_url=absolute_http_url(_text(document.get("favicon")), base_url)
+        or absolute_http_url(_text(document.get("icon")), base_url),
     )

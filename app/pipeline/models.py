@@ -49,6 +49,20 @@ class Validators:
     content_hash: str | None = None
 
 
+@dataclass(frozen=True)
+class Enclosure:
+    """A file an item carries (a podcast episode, a video): where it is, its type, its size.
+
+    ``url`` is an absolute http(s) URL; ``type`` a lower-case MIME type or None;
+    ``length`` the size in bytes the feed declares, or None when it gave none that is
+    believable (see enclosures.py).
+    """
+
+    url: str
+    type: str | None
+    length: int | None
+
+
 @dataclass
 class ParsedItem:
     """One normalised feed entry, ready to be upserted by `key`."""
@@ -63,6 +77,7 @@ class ParsedItem:
     published_at: datetime | None
     updated_at: datetime | None
     content_hash: str
+    enclosures: list[Enclosure] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +90,8 @@ class ParsedFeed:
     warning: str | None
     format: str
     items: list[ParsedItem] = field(default_factory=list)
+    #: The icon the feed declares (RSS <image>, Atom <icon>/<logo>, JSON Feed favicon/icon).
+    icon_url: str | None = None
 
 
 @dataclass

@@ -29,6 +29,7 @@ import feedparser
 from .caps import HtmlCap, keep_within, notes
 from .charset import UTF8_XML, to_utf8
 from .discover import discover_feed_links, looks_like_html
+from .enclosures import entry_enclosures
 from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, struct_to_utc
 from .jsonfeed import looks_like_json_feed, parse_json_feed
@@ -158,6 +159,7 @@ def _entry_item(entry: Any, base_url: str, cap: HtmlCap) -> ParsedItem:
         # Not entry.get: its alias answers "updated" with the published date.
         published_at=struct_to_utc(_get(entry, "published_parsed")),
         updated_at=struct_to_utc(_get(entry, "updated_parsed")),
+        enclosures=entry_enclosures(entry, base_url),
     )
 
 
@@ -256,7 +258,23 @@ def parse_feed(
         warning=" ".join(said) or None,
         format=version or "unknown",
         items=items,
+        icon_url=_icon_url(channel, base_url),
     )
+
+
+def _icon_url(channel: Any, base_url: str) -> str | None:
+    """The feed's own icon: Atom <icon> (small, square), else Atom <logo>, else RSS <image>."""
+    image = channel.get("image")
+    candidates = [
+        channel.get("icon"),
+        channel.get("logo"),
+        image.get("href") if isinstance(image, dict) else None,
+    ]
+    for candidate in candidates:
+        url = absolute_http_url(candidate if isinstance(candidate, str) else None, base_url)
+        if url:
+            return url
+    return None
 
 
 def read_document(

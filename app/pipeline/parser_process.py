@@ -52,6 +52,7 @@ class Answers(pickle.Unpickler):
         {
             ("app.pipeline.models", "ParsedFeed"),
             ("app.pipeline.models", "ParsedItem"),
+            ("app.pipeline.models", "Enclosure"),
             ("datetime", "datetime"),
             ("datetime", "timezone"),
             ("datetime", "timedelta"),

@@ -12,13 +12,14 @@ no folder is in no group (Fever's "Kindling", group 0, is every feed).
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from app.storage import reading, subscriptions, sync
+from app.storage import icons, reading, subscriptions, sync
 from app.storage.reading import RiverItem
 from app.storage.subscriptions import FolderRow
 
@@ -164,6 +165,7 @@ def answer(session: Session, user_id: int, params: Mapping[str, str]) -> dict[st
         wanted.add(_mark(session, user_id, params))
     if wanted & {"groups", "feeds"}:
         subs = subscriptions.subscriptions_of(session, user_id)
+        with_icon = icons.icon_versions(session, user_id) if "feeds" in wanted else {}
         result["feeds_groups"] = _feeds_groups(subs)
         if "groups" in wanted:
             titles = group_titles(subscriptions.folders_of(session, user_id))
@@ -172,7 +174,8 @@ def answer(session: Session, user_id: int, params: Mapping[str, str]) -> dict[st
             result["feeds"] = [
                 {
                     "id": sub.feed_id,
-                    "favicon_id": 0,
+                    # A feed's favicon has the feed's id; 0 is none.
+                    "favicon_id": sub.feed_id if sub.feed_id in with_icon else 0,
                     "title": sub.title or sub.feed.title or sub.feed.current_url,
                     "url": sub.feed.current_url,
                     "site_url": sub.feed.site_url or "",
@@ -182,7 +185,13 @@ def answer(session: Session, user_id: int, params: Mapping[str, str]) -> dict[st
                 for sub in subs
             ]
     if "favicons" in wanted:
-        result["favicons"] = []  # no icons are stored yet
+        result["favicons"] = [
+            {
+                "id": icon.feed_id,
+                "data": f"{icon.content_type};base64,{base64.b64encode(icon.body).decode()}",
+            }
+            for icon in icons.icons_of(session, user_id)
+        ]
     if "links" in wanted:
         result["links"] = []  # no hot links
     if "items" in wanted:

@@ -3,10 +3,11 @@ and reading them a page at a time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -29,6 +30,8 @@ class ItemData(Protocol):
     published_at: datetime | None
     updated_at: datetime | None
     content_hash: str
+    # Optionally ``enclosures``: a sequence of objects with url, type and length
+    # (app.pipeline.Enclosure); an item without the attribute has none.
 
 
 @dataclass(frozen=True)
@@ -58,18 +61,18 @@ WITH incoming AS (
         %(key)s::text[], %(guid)s::text[], %(url)s::text[], %(title)s::text[],
         %(author)s::text[], %(summary_html)s::text[], %(content_html)s::text[],
         %(content_hash)s::text[], %(published_at)s::timestamptz[],
-        %(updated_at)s::timestamptz[], %(sort_at)s::timestamptz[]
+        %(updated_at)s::timestamptz[], %(sort_at)s::timestamptz[], %(enclosures)s::jsonb[]
     ) AS t(key, guid, url, title, author, summary_html, content_html, content_hash,
-           published_at, updated_at, sort_at)
+           published_at, updated_at, sort_at, enclosures)
 ), changed AS (
     SELECT incoming.* FROM incoming
     LEFT JOIN items AS stored ON stored.feed_id = %(feed_id)s AND stored.key = incoming.key
     WHERE stored.content_hash IS DISTINCT FROM incoming.content_hash
 ), written AS (
     INSERT INTO items (feed_id, key, guid, url, title, author, summary_html, content_html,
-                       content_hash, published_at, updated_at, sort_at)
+                       content_hash, published_at, updated_at, sort_at, enclosures)
     SELECT %(feed_id)s, key, guid, url, title, author, summary_html, content_html,
-           content_hash, published_at, updated_at, sort_at
+           content_hash, published_at, updated_at, sort_at, enclosures
     FROM changed
     ON CONFLICT ON CONSTRAINT uq_items_feed_id_key DO UPDATE SET
         guid = excluded.guid,
@@ -81,6 +84,7 @@ WITH incoming AS (
         content_hash = excluded.content_hash,
         published_at = excluded.published_at,
         updated_at = excluded.updated_at,
+        enclosures = excluded.enclosures,
         changed_at = now(),
         sort_at = least(coalesce(excluded.published_at, excluded.updated_at,
                                  items.first_seen_at), now())
@@ -131,6 +135,7 @@ def store_items(session: Session, feed_id: int, items: Sequence[ItemData]) -> St
         "updated_at": _timestamps(it.updated_at for it in unique),
         # Items dated in the future would pin themselves to the top of the list.
         "sort_at": _timestamps(min(it.published_at or it.updated_at or now, now) for it in unique),
+        "enclosures": [_enclosures_json(getattr(it, "enclosures", ())) for it in unique],
     }
     with driver_cursor(session) as cursor:
         cursor.execute(_STORE_SQL, params)
@@ -142,6 +147,16 @@ def _timestamps(values: Iterable[datetime | None]) -> list[str | None]:
     # As ISO strings, which the statement casts: psycopg2 adapts datetimes in Python,
     # at twice the cost.
     return [value.isoformat() if value else None for value in values]
+
+
+def _enclosures_json(enclosures: Sequence[Any]) -> str | None:
+    # JSON text, which the statement casts; NULL for the many items without any.
+    if not enclosures:
+        return None
+    return json.dumps(
+        [{"url": e.url, "type": e.type, "length": e.length} for e in enclosures],
+        ensure_ascii=False,
+    )
 
 
 def _unique_by_key(items: Sequence[ItemData]) -> list[ItemData]:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR, UUID
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.feed_state import REFRESHABLE, FeedState
@@ -58,6 +59,7 @@ __all__ = [
     "AppPassword",
     "Base",
     "Feed",
+    "FeedIcon",
     "FeedState",
     "Fetch",
     "FetchState",
@@ -182,6 +184,10 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The files the item carries, [{"url", "type", "length"}] (app.pipeline.enclosures);
+    # NULL when none. In the row, not a table of their own: they are written by the same
+    # upsert, deleted with the item, and read with it by every page (migration 0008).
+    enclosures: Mapped[list[dict[str, object]] | None] = mapped_column(JSONB)
     # When we first stored the item, and when we last changed it: the sort
     # key falls back to first_seen_at for items without dates.
     first_seen_at: Mapped[datetime] = mapped_column(
@@ -204,6 +210,28 @@ class Item(Base):
         Index("ix_items_feed_id", "feed_id", "id"),
         Index("ix_items_search", "search_vector", postgresql_using="gin"),
     )
+
+
+class FeedIcon(Base):
+    """A feed's icon as the worker last found it (app.jobs.icons), or why it found none.
+
+    ``body`` is at most FEED_ICON_MAX_BYTES of a raster image whose type was read from
+    its bytes (app.pipeline.imagesniff); ``declared_url`` is the icon the feed named
+    then, so a feed that names another one is looked at again before the row is due.
+    """
+
+    __tablename__ = "feed_icons"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    declared_url: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)  # where the bytes came from
+    content_type: Mapped[str | None] = mapped_column(String(32))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))  # also the ETag served
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Fetch(Base):

@@ -28,7 +28,7 @@ READ_SQL = (
 )
 ITEM_COLUMNS = (
     "i.id, i.feed_id, i.url, i.title, i.author, i.summary_html, i.content_html, "
-    "i.published_at, i.updated_at, i.sort_at, "
+    "i.published_at, i.updated_at, i.sort_at, i.enclosures, "
     "coalesce(s.title, f.title, f.current_url) AS feed_title, s.folder_id, "
     f"{READ_SQL} AS read, coalesce(st.starred, false) AS starred, st.starred_at"
 )
@@ -72,6 +72,8 @@ class RiverItem:
     read: bool
     starred: bool
     starred_at: datetime | None
+    #: The item's files, [{"url", "type", "length"}] (None: none).
+    enclosures: list[dict[str, object]] | None = None
     #: Search only: the rank, and the highlighted title and snippet (safe HTML).
     rank: float | None = None
     title_html: str | None = None
@@ -134,14 +136,14 @@ def river_page(
         unread = f" AND NOT {READ_SQL}" if filters.unread_only else ""
         sql = f"""
         SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html, i.content_html,
-               i.published_at, i.updated_at, i.sort_at,
+               i.published_at, i.updated_at, i.sort_at, i.enclosures,
                coalesce(s.title, f.title, f.current_url) AS feed_title, s.folder_id,
                i.read, i.starred, i.starred_at
         FROM subscriptions s
         JOIN feeds f ON f.id = s.feed_id
         CROSS JOIN LATERAL (
             SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html,
-                   i.content_html, i.published_at, i.updated_at, i.sort_at,
+                   i.content_html, i.published_at, i.updated_at, i.sort_at, i.enclosures,
                    {READ_SQL} AS read, coalesce(st.starred, false) AS starred, st.starred_at
             FROM items i
             LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id

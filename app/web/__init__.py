@@ -25,6 +25,8 @@ def register(app: Flask, settings: Settings) -> None:
         fever,
         greader,
         health,
+        icons,
+        media,
         opml,
         pages,
         reader_api,
@@ -34,6 +36,7 @@ def register(app: Flask, settings: Settings) -> None:
     )
 
     errors.register(app)
+    media.init_app(app)
     security.init_app(app, settings)
     auth.init_app(app)
     for module in (
@@ -44,6 +47,7 @@ def register(app: Flask, settings: Settings) -> None:
         river,
         submit,
         feed_actions,
+        icons,
         opml,
         dashboard,
         api,

@@ -42,6 +42,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "style-src 'self'",
         # Feed items embed images from anywhere; they cannot run code.
         "img-src 'self' https: http: data:",
+        # Podcast and video enclosures play from their own hosts (reading pane).
+        "media-src https: http:",
         "connect-src 'self'",
         "font-src 'self'",
         "object-src 'none'",

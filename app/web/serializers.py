@@ -8,6 +8,7 @@ from flask import url_for
 
 from app.storage.models import Feed, Fetch, FetchState, Item, Subscription
 from app.storage.reading import RiverItem
+from app.web.media import enclosures_json
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -90,6 +91,7 @@ def item_json(item: Item) -> dict[str, object]:
         "published_at": _iso(item.published_at),
         "updated_at": _iso(item.updated_at),
         "first_seen_at": _iso(item.first_seen_at),
+        "enclosures": enclosures_json(item.enclosures),
     }
 
 
@@ -112,6 +114,7 @@ def river_item_json(item: RiverItem) -> dict[str, object]:
         "read": item.read,
         "starred": item.starred,
         "starred_at": _iso(item.starred_at),
+        "enclosures": enclosures_json(item.enclosures),
     }
     if item.rank is not None:
         body.update(rank=item.rank, title_html=item.title_html, snippet_html=item.snippet_html)

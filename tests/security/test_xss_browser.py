@@ -69,11 +69,34 @@ LINK_PAYLOADS = [
     "data:text/html,<script>alert(1)</script>",
     "vbscript:msgbox(1)",
 ]
-DANGEROUS_URL = ("javascript:", "vbscript:", "data:text/html", "data:application")
+#: Enclosure (url, type) pairs: the reading pane puts the URL in an <audio>, <video> or
+#: link and shows the type. Relative URLs resolve to the loopback feed server.
+ENCLOSURE_PAYLOADS = [
+    ("javascript:window.__xss=1", "audio/mpeg"),
+    ("data:audio/mpeg;base64,AAAA", "audio/mpeg"),
+    (" javascript:alert(1)", "video/mp4"),
+    ('/ep.mp3?x="><script>window.__xss=1</script>', "audio/mpeg"),
+    ("/ep.mp3", '"><img src=x onerror="window.__xss=1">'),
+    ("/ep.mp4", 'video/mp4" onplay="window.__xss=1'),
+    ("/" + "a" * 5000 + ".mp3", "audio/mpeg"),
+    ("vbscript:msgbox(1)", "application/pdf"),
+]
+DANGEROUS_URL = ("javascript:", "vbscript:", "data:text/html", "data:application", "data:audio")
 
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _enclosure(i: int) -> str:
+    url, kind = ENCLOSURE_PAYLOADS[i % len(ENCLOSURE_PAYLOADS)]
+    quoted = {
+        name: _escape(value).replace('"', "&quot;") for name, value in (("u", url), ("t", kind))
+    }
+    return (
+        f'<enclosure url="{quoted["u"]}" type="{quoted["t"]}" length="-1"/>'
+        f'<media:content url="{quoted["u"]}" type="{quoted["t"]}" fileSize="1e99"/>'
+    )
 
 
 def _rss(n: int) -> bytes:
@@ -89,6 +112,7 @@ def _rss(n: int) -> bytes:
   <guid isPermaLink="false">item-{n}-{i}</guid>
   <description>{_escape(payload)}</description>
   <content:encoded><![CDATA[{payload}]]></content:encoded>
+  {_enclosure(i)}
 </item>"""
         )
     # One more item whose description is entity-encoded twice over.
@@ -97,9 +121,11 @@ def _rss(n: int) -> bytes:
   <description>{_escape(_escape("<script>window.__xss=1</script>"))}</description></item>"""
     )
     return f"""<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+     xmlns:media="http://search.yahoo.com/mrss/">
 <channel>
   <title>{_escape(title)}</title>
+  <image><url>javascript:window.__xss=1</url><title>t</title><link>/</link></image>
   <link>javascript:window.__xss=1</link>
   <description>{_escape(HTML_PAYLOADS[1])}</description>
   {"".join(items)}
@@ -112,6 +138,8 @@ def _atom() -> bytes:
         f"""<entry><id>urn:x:{i}</id><title type="html">{_escape(TITLE_PAYLOADS[i % 4])}</title>
   <updated>2024-01-0{1 + i % 9}T00:00:00Z</updated>
   <link href="{_escape(LINK_PAYLOADS[i % 4])}"/>
+  <link rel="enclosure" href="{_escape(ENCLOSURE_PAYLOADS[i % 8][0]).replace('"', "&quot;")}"
+        type="{_escape(ENCLOSURE_PAYLOADS[i % 8][1]).replace('"', "&quot;")}"/>
   <summary type="html">{_escape(payload)}</summary>
   <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">
     <a href="javascript:window.__xss=1">x</a><img src="x" onerror="window.__xss=1"/>

@@ -6,6 +6,7 @@ The app runs with CSRF on, as in production: the API has its own key and needs n
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.services import app_passwords
 from app.storage.db import Database
+from app.storage.icons import save_icon
 from app.storage.models import Feed, Item
 from app.storage.subscriptions import ensure_folder, subscribe, update_subscription
 from tests.conftest import PASSWORD, add_user, fever_key_of, sign_in
@@ -426,3 +428,28 @@ def test_one_persons_key_never_reads_or_marks_anothers_items(
         assert fever(client, bob_key, path=path, **form).status_code == 200
     alices = fever(client, alice_key, "unread_item_ids&saved_item_ids", path=path).get_json()
     assert ids_of(alices["unread_item_ids"]) == alice_ids and alices["saved_item_ids"] == ""
+
+
+def test_favicons_carry_each_followed_feeds_icon_as_a_data_url(
+    client: FlaskClient, db: Database, key: str
+) -> None:
+    with_icon, _ = add_feed(db, "https://a.example/", 1)
+    without_icon, _ = add_feed(db, "https://b.example/", 1)
+    others, _ = add_feed(db, "https://c.example/", 1, username="someone")
+    png = b"\x89PNG\r\n\x1a\n1234"
+    with db.session() as session:
+        for feed_id in (with_icon, others):
+            save_icon(
+                session,
+                feed_id,
+                declared_url=None,
+                now=BASE,
+                found=("https://a.example/i.png", "image/png", png, "f" * 64),
+            )
+        session.commit()
+    body = fever(client, key, "feeds&favicons").get_json()
+    assert body["favicons"] == [
+        {"id": with_icon, "data": "image/png;base64," + base64.b64encode(png).decode()}
+    ]
+    favicon_ids = {feed["id"]: feed["favicon_id"] for feed in body["feeds"]}
+    assert favicon_ids == {with_icon: with_icon, without_icon: 0}
