@@ -1,0 +1,66 @@
+"""bench.soak's own connection to the app's database: its clock, VACUUM, the figures."""
+
+from __future__ import annotations
+
+import psycopg2
+
+from bench.plans import Stack
+
+#: RETENTION_FETCH_DAYS' default: the window the bench's clock ages fetch rows past.
+FETCH_DAYS = 2
+
+
+class AdminConnection:
+    """The bench's own (superuser) connection to the app's database: the clock, VACUUM
+    and the figures. Outside the role's connection limit, as `heroku pg:psql` would be."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.conn = psycopg2.connect(stack.admin_database_dsn)
+        self.conn.autocommit = True
+        self.failed: set[int] = set()
+
+    def age_fetch_rows(self, speedup: float) -> int:
+        """Move fetch rows that finished more than FETCH_DAYS / speedup ago back FETCH_DAYS."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                """
+                UPDATE fetches SET finished_at = finished_at - make_interval(days => %(days)s)
+                WHERE state IN ('succeeded', 'failed')
+                  AND finished_at < now() - %(aged)s * interval '1 second'
+                  AND finished_at > now() - interval '1 day'
+                """,
+                {"days": FETCH_DAYS, "aged": FETCH_DAYS * 86400 / speedup},
+            )
+            return cur.rowcount
+
+    def vacuum(self) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("VACUUM")
+
+    def figures(self) -> dict[str, int]:
+        """Database size, rows, and fetches done (ids are never reused; rows are deleted)."""
+        with self.conn.cursor() as cur:
+            cur.execute(
+                """
+                SELECT pg_database_size(current_database()),
+                       (SELECT count(*) FROM items), (SELECT count(*) FROM feeds),
+                       (SELECT count(*) FROM fetches),
+                       (SELECT coalesce(max(id), 0) FROM fetches),
+                       (SELECT count(*) FROM fetches WHERE state IN ('queued', 'running'))
+                """
+            )
+            size, items, feeds, fetch_rows, created, pending = cur.fetchone()  # type: ignore[misc]
+            cur.execute("SELECT id FROM fetches WHERE state = 'failed'")
+            self.failed.update(row[0] for row in cur.fetchall())
+        return {
+            "db_bytes": size,
+            "items": items,
+            "feeds": feeds,
+            "fetch_rows": fetch_rows,
+            "fetches_done": created - pending,
+            "fetches_pending": pending,
+            "fetches_failed": len(self.failed),
+        }
+
+    def close(self) -> None:
+        self.conn.close()
