@@ -283,13 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=300, help="feeds the submissions cycle through")
     parser.add_argument("--sample-every", type=float, default=10.0)
     parser.add_argument("--speedup", type=float, default=360.0, help="the fetch rows' clock")
+    parser.add_argument("--render", type=Path, help="only print the table of a results JSON")
     args = parser.parse_args(argv)
-    options = Options(**{k: v for k, v in vars(args).items()})
-    result = soak(options)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(result, indent=2, default=str))
-    print(f"results: {path.relative_to(ROOT)}")
+    if args.render:
+        result = json.loads(args.render.read_text())
+    else:
+        options = Options(**{k: v for k, v in vars(args).items() if k != "render"})
+        result = soak(options)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        path = RESULTS / f"soak-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        path.write_text(json.dumps(result, indent=2, default=str))
+        print(f"results: {path.relative_to(ROOT)}")
     print(table(result, summary(result)))
     return 0
 

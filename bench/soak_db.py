@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import psycopg2
 
 from bench.plans import Stack
@@ -17,7 +19,10 @@ class AdminConnection:
     def __init__(self, stack: Stack) -> None:
         self.conn = psycopg2.connect(stack.admin_database_dsn)
         self.conn.autocommit = True
-        self.failed: set[int] = set()
+        #: Fetches finished before this moment (Postgres' clock) have been counted.
+        self.since = datetime(1970, 1, 1, tzinfo=UTC)
+        self.done = 0
+        self.failed = 0
 
     def age_fetch_rows(self, speedup: float) -> int:
         """Move fetch rows that finished more than FETCH_DAYS / speedup ago back FETCH_DAYS."""
@@ -38,28 +43,39 @@ class AdminConnection:
             cur.execute("VACUUM")
 
     def figures(self) -> dict[str, int]:
-        """Database size, rows, and fetches done (ids are never reused; rows are deleted)."""
+        """Database size, rows, and fetches done so far.
+
+        Retention deletes fetch rows (and ids are UUIDs), so fetches done are counted
+        as they finish: each call adds those that finished since the last call's
+        ``now()``. Rows the clock moved back are long past that window.
+        """
         with self.conn.cursor() as cur:
             cur.execute(
                 """
-                SELECT pg_database_size(current_database()),
+                SELECT now(), pg_database_size(current_database()),
                        (SELECT count(*) FROM items), (SELECT count(*) FROM feeds),
                        (SELECT count(*) FROM fetches),
-                       (SELECT coalesce(max(id), 0) FROM fetches),
-                       (SELECT count(*) FROM fetches WHERE state IN ('queued', 'running'))
-                """
+                       (SELECT count(*) FROM fetches WHERE state IN ('queued', 'running')),
+                       (SELECT count(*) FROM fetches
+                        WHERE finished_at >= %(since)s AND finished_at < now()),
+                       (SELECT count(*) FROM fetches WHERE state = 'failed'
+                        AND finished_at >= %(since)s AND finished_at < now())
+                """,
+                {"since": self.since},
             )
-            size, items, feeds, fetch_rows, created, pending = cur.fetchone()  # type: ignore[misc]
-            cur.execute("SELECT id FROM fetches WHERE state = 'failed'")
-            self.failed.update(row[0] for row in cur.fetchall())
+            row = cur.fetchone()
+        assert row is not None
+        self.since, size, items, feeds, fetch_rows, pending, done, failed = row
+        self.done += done
+        self.failed += failed
         return {
             "db_bytes": size,
             "items": items,
             "feeds": feeds,
             "fetch_rows": fetch_rows,
-            "fetches_done": created - pending,
+            "fetches_done": self.done,
             "fetches_pending": pending,
-            "fetches_failed": len(self.failed),
+            "fetches_failed": self.failed,
         }
 
     def close(self) -> None:

@@ -107,9 +107,9 @@ def table(result: dict[str, Any], got: dict[str, Any]) -> str:
         f"| run | {result['seconds'] / 60:.0f} min, {result['options']['feeds']} feeds every "
         f"{result['options']['interval']} s, load average {got['load'][0]}–{got['load'][1]} |",
         f"| peak Redis clients | **{got['redis_clients']}** of {plan.redis_clients} "
-        f"(budget {redis_target}) |",
+        f"(target ≤ {redis_target}) |",
         f"| peak Postgres connections (the role's) | **{got['postgres_connections']}** of "
-        f"{plan.postgres_connections} (budget {postgres_target}) |",
+        f"{plan.postgres_connections} (target ≤ {postgres_target}) |",
         f"| peak Redis memory (used_memory) | {got['redis_memory_mb']} MB of 25 MB |",
     ]
     for name, rss in got["rss_mib"].items():
