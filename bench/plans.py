@@ -184,6 +184,11 @@ def start_redis(directory: Path, plan: Plan) -> tuple[str, subprocess.Popen[byte
     return url, proc
 
 
+#: Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time
+#: per process, when stacks are set up side by side.
+_MIGRATING = threading.Lock()
+
+
 def _migrate(database_url: str) -> None:
     """``alembic upgrade head`` as the release phase runs it, in this process."""
     from alembic import command
@@ -192,7 +197,8 @@ def _migrate(database_url: str) -> None:
     config = Config(str(ROOT / "alembic.ini"))
     config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    with _MIGRATING:
+        command.upgrade(config, "head")
 
 
 @contextmanager

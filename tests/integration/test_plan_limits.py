@@ -50,8 +50,8 @@ from tests.dynos import WebDyno, WorkerDyno
 from tests.feedserver import FIXTURES, FeedServer
 
 RSS = (FIXTURES / "example-rss20.xml").read_bytes()
-SUBMISSIONS = 300
-REFRESHES = 300
+SUBMISSIONS = 200
+REFRESHES = 200
 #: app.json's plans, and the next ones up with two worker dynos.
 PLANS = {"mini-essential0": MINI_ESSENTIAL0, "premium0-essential2": PREMIUM0_ESSENTIAL2}
 
