@@ -211,7 +211,7 @@ def _measure(
     sampler = Sampler(stack.redis_url, stack.admin_dsn, stack.role, every=0.25)
     trees = TreePeaks(dynos, every=1.0)
     submitter = Submitter(services, options)
-    db = AdminConnection(stack)
+    db = AdminConnection(stack.admin_database_dsn)
     samples: list[Sample] = []
     began = time.monotonic()
     end = began + options.minutes * 60

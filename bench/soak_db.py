@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 
 import psycopg2
 
-from bench.plans import Stack
-
 #: RETENTION_FETCH_DAYS' default: the window the bench's clock ages fetch rows past.
 FETCH_DAYS = 2
 
@@ -16,8 +14,8 @@ class AdminConnection:
     """The bench's own (superuser) connection to the app's database: the clock, VACUUM
     and the figures. Outside the role's connection limit, as `heroku pg:psql` would be."""
 
-    def __init__(self, stack: Stack) -> None:
-        self.conn = psycopg2.connect(stack.admin_database_dsn)
+    def __init__(self, dsn: str) -> None:
+        self.conn = psycopg2.connect(dsn)
         self.conn.autocommit = True
         #: Fetches finished before this moment (Postgres' clock) have been counted.
         self.since = datetime(1970, 1, 1, tzinfo=UTC)
