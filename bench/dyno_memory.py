@@ -44,7 +44,7 @@ MIB = 2**20
 QUOTA_MIB = 512
 
 
-def _tree_memory(proc: Proc) -> tuple[float, float, int]:
+def tree_memory(proc: Proc) -> tuple[float, float, int]:
     """(sum of RSS, sum of PSS, processes) of ``proc``'s tree, in MiB."""
     rss = pss = 0.0
     count = 0
@@ -74,7 +74,7 @@ class Peaks(threading.Thread):
     def run(self) -> None:
         while not self.stopped.is_set():
             for name, proc in self.dynos.items():
-                rss, pss, count = _tree_memory(proc)
+                rss, pss, count = tree_memory(proc)
                 peak = self.peak[name]
                 peak["rss_mib"] = round(max(peak["rss_mib"], rss), 1)
                 peak["pss_mib"] = round(max(peak["pss_mib"], pss), 1)
