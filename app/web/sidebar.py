@@ -38,6 +38,16 @@ class Sidebar:
     feeds: list[FeedEntry]
     total: int
 
+    def unread_by_feed(self) -> dict[int, int]:
+        """Unread items per feed id, wherever the feed sits in the tree."""
+        found = {feed.feed_id: feed.unread for feed in self.feeds}
+        stack = list(self.folders)
+        while stack:
+            folder = stack.pop()
+            found.update((feed.feed_id, feed.unread) for feed in folder.feeds)
+            stack.extend(folder.folders)
+        return found
+
 
 def sidebar(session: Session, user_id: int) -> Sidebar:
     """The person's sidebar, folders and feeds by name."""
