@@ -117,10 +117,14 @@ STORAGE: list[tuple[str, StorageCall]] = [
 ]
 
 
+#: Samples taken however long they take (``--min-samples``): 100 give a p99 of sorts.
+MIN_SAMPLES = [100]
+
+
 def _budget_left(started: float, budget: float, samples: list[float]) -> bool:
     # A query far over its target would take hours at full count: stop after the
-    # budget, once there are at least 100 samples (enough for a p99 of sorts).
-    return time.monotonic() - started < budget or len(samples) < 100
+    # budget, once there are MIN_SAMPLES.
+    return time.monotonic() - started < budget or len(samples) < MIN_SAMPLES[0]
 
 
 def time_storage(
@@ -255,7 +259,9 @@ def _sizes(engine: Engine) -> dict[str, object]:
     return counts
 
 
-def measure(url: str, rounds: int, http_rounds: int, budget: float) -> dict[str, object]:
+def measure(
+    url: str, rounds: int, http_rounds: int, budget: float, *, http: bool = True
+) -> dict[str, object]:
     """Every figure of the bench, as a dict (also printed as it goes)."""
     database = make_url(url).database or ""
     engine = create_engine(url, pool_size=2)
@@ -271,12 +277,13 @@ def measure(url: str, rounds: int, http_rounds: int, budget: float) -> dict[str,
     result["storage"] = time_storage(engine, everyone, rounds, budget)
     result["mark_all_read"] = mark_all_read(engine, 20)
     print(f"  mark-all-read {result['mark_all_read']}", flush=True)
-    # The app at its defaults (PIN_CPUS too): only what production also sets.
-    web = start_web(services, PIN_CPUS="false")
-    try:
-        result["http"] = time_http(everyone, http_rounds, budget)
-    finally:
-        web.stop()
+    if http:
+        # The app at its defaults (PIN_CPUS too): only what production also sets.
+        web = start_web(services, PIN_CPUS="false")
+        try:
+            result["http"] = time_http(everyone, http_rounds, budget)
+        finally:
+            web.stop()
     result["load_average_after"] = os.getloadavg()
     result["plans"] = plans(engine, everyone)
     engine.dispose()
@@ -290,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="storage calls per person")
     parser.add_argument("--http-rounds", type=int, default=10, help="requests per person")
     parser.add_argument("--budget", type=float, default=120, help="seconds per query at most")
+    parser.add_argument("--min-samples", type=int, default=100, help="taken whatever the budget")
+    parser.add_argument("--no-http", action="store_true", help="storage functions only")
     parser.add_argument("--label", default="", help="added to the results file's name")
     args = parser.parse_args(argv)
     url = args.database_url
@@ -304,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_sizes(engine)), f"in {time.monotonic() - started:.0f} s")
         engine.dispose()
         return 0
-    result = measure(url, args.rounds, args.http_rounds, args.budget)
+    MIN_SAMPLES[0] = args.min_samples
+    result = measure(url, args.rounds, args.http_rounds, args.budget, http=not args.no_http)
     for label, plan in result["plans"].items():  # type: ignore[union-attr]
         print(f"### {label}\n\n```\n{plan}\n```\n")
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
