@@ -141,7 +141,7 @@ def unread_counts(session: Session, user_id: int) -> Counts:
     folder_rows = subscriptions.folders_of(session, user_id)
     parents = {f.id: f.parent_id for f in folder_rows}
     per_folder = {f.id: 0 for f in folder_rows}
-    for sub in subscriptions.subscriptions_of(session, user_id):
+    for sub in subscriptions.subscription_lines(session, user_id):
         folder_id, seen = sub.folder_id, set()
         while folder_id is not None and folder_id in per_folder and folder_id not in seen:
             seen.add(folder_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from app.services import reading
-from app.storage.subscriptions import folders_of, subscriptions_of
+from app.storage.subscriptions import folders_of, subscription_lines
 
 
 @dataclass
@@ -59,12 +59,8 @@ def sidebar(session: Session, user_id: int) -> Sidebar:
         parent = folders.get(row.parent_id) if row.parent_id is not None else None
         (parent.folders if parent else top).append(folders[row.id])
     loose: list[FeedEntry] = []
-    for sub in subscriptions_of(session, user_id):
-        entry = FeedEntry(
-            sub.feed_id,
-            sub.title or sub.feed.title or sub.feed.current_url,
-            counts.feeds.get(sub.feed_id, 0),
-        )
+    for sub in subscription_lines(session, user_id):
+        entry = FeedEntry(sub.feed_id, sub.title, counts.feeds.get(sub.feed_id, 0))
         folder = folders.get(sub.folder_id) if sub.folder_id is not None else None
         (folder.feeds if folder else loose).append(entry)
     return Sidebar(top, loose, counts.total)
