@@ -95,6 +95,9 @@ def _read_with_the_keyboard(probe: PageProbe) -> None:
     probe.page.keyboard.press("k")
     _expect(pane_title).to_have_text("Garden journal item 1")
     probe.page.keyboard.press("j")
+    # The pane has loaded (opening marks read when it has): m then has the last word.
+    _expect(pane_title).to_have_text("Garden journal item 2")
+    _expect(probe.page.locator("#pane")).not_to_have_attribute("aria-busy", "true")
     second = _entry(probe, 1)
     _expect(second).to_have_attribute("data-read", "true")
     _expect(total).to_have_text("1")
