@@ -51,15 +51,16 @@ class Sidebar:
 
 def sidebar(session: Session, user_id: int) -> Sidebar:
     """The person's sidebar, folders and feeds by name."""
-    counts = reading.unread_counts(session, user_id)
     rows = folders_of(session, user_id)
+    lines = subscription_lines(session, user_id)
+    counts = reading.unread_counts(session, user_id, lines=lines, folder_rows=rows)
     folders = {f.id: FolderEntry(f.id, f.name, counts.folders.get(f.id, 0)) for f in rows}
     top: list[FolderEntry] = []
     for row in rows:
         parent = folders.get(row.parent_id) if row.parent_id is not None else None
         (parent.folders if parent else top).append(folders[row.id])
     loose: list[FeedEntry] = []
-    for sub in subscription_lines(session, user_id):
+    for sub in lines:
         entry = FeedEntry(sub.feed_id, sub.title, counts.feeds.get(sub.feed_id, 0))
         folder = folders.get(sub.folder_id) if sub.folder_id is not None else None
         (folder.feeds if folder else loose).append(entry)
