@@ -13,18 +13,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import subprocess
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.config import normalize_database_url
 from app.storage import reading, search
 from app.storage.reading import Filters
-from bench.stack import ROOT
+from bench import reader_db
 
 FILL = """
 INSERT INTO users (username, password_hash) SELECT 'u' || n, 'x' FROM generate_series(1, 100) n;
@@ -55,25 +54,10 @@ QUERIES: list[tuple[str, Callable[[Session], Any]]] = [
 
 def prepare(url: str) -> None:
     """Drop, create, migrate and fill the scratch database at ``url``."""
-    target = make_url(url)
-    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{target.database}"')
-    admin.dispose()
-    rendered = target.render_as_string(hide_password=False)
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=ROOT,
-        env={"DATABASE_URL": rendered, "PATH": ""},
-        check=True,
-        capture_output=True,
-    )
-    engine = create_engine(rendered)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(FILL.replace("%", "%%"))  # the driver formats with %
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
+    reader_db.recreate(url)
+    engine = create_engine(url)
+    reader_db.run_sql(engine, FILL)
+    reader_db.vacuum_analyze(engine)
     engine.dispose()
 
 
@@ -84,25 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     url = normalize_database_url(args.database_url)
     prepare(url)
     engine = create_engine(url)
-    captured: list[tuple[str, object]] = []
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _grab(_conn: Any, _cursor: Any, statement: str, params: Any, *_rest: Any) -> None:
-        captured.append((statement, params))
-
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores\n")
     for label, query in QUERIES:
-        captured.clear()
-        with Session(engine) as session:
-            query(session)
-            session.rollback()
-        statement, params = captured[-1]
-        with engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-            conn.rollback()
-        print(f"### {label}\n\n```\n{plan}\n```\n")
+        print(f"### {label}\n\n```\n{reader_db.explain(engine, query)}\n```\n")
     engine.dispose()
     return 0
 

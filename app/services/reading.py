@@ -135,13 +135,23 @@ class Counts:
     total: int
 
 
-def unread_counts(session: Session, user_id: int) -> Counts:
-    """The sidebar's unread counts."""
+def unread_counts(
+    session: Session,
+    user_id: int,
+    *,
+    lines: Sequence[subscriptions.SubscriptionLine] | None = None,
+    folder_rows: Sequence[subscriptions.FolderRow] | None = None,
+) -> Counts:
+    """The sidebar's unread counts. ``lines`` and ``folder_rows``: the person's
+    subscriptions and folders when the caller has read them already."""
     per_feed = reading.unread_counts(session, user_id)
-    folder_rows = subscriptions.folders_of(session, user_id)
+    if folder_rows is None:
+        folder_rows = subscriptions.folders_of(session, user_id)
+    if lines is None:
+        lines = subscriptions.subscription_lines(session, user_id)
     parents = {f.id: f.parent_id for f in folder_rows}
     per_folder = {f.id: 0 for f in folder_rows}
-    for sub in subscriptions.subscriptions_of(session, user_id):
+    for sub in lines:
         folder_id, seen = sub.folder_id, set()
         while folder_id is not None and folder_id in per_folder and folder_id not in seen:
             seen.add(folder_id)

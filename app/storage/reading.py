@@ -129,31 +129,48 @@ def river_page(
             "ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit"
         )
     else:
-        # Each subscription gives at most a page of its newest items (an index range
-        # scan of ix_items_feed_sort), and only those are merged and sorted: the work
-        # grows with the number of subscriptions, not with the number of their items.
+        # Each subscription gives at most a page of its newest items' keys (an
+        # index-only scan of ix_items_feed_sort: no item row is read), only those keys
+        # are merged and sorted, and only the page's items are then read with their
+        # read state. The work grows with the number of subscriptions, not with the
+        # number of their items. Unread-only needs the read state of each candidate.
         subscription_filter = where_sql(user_id, Filters(filters.feed_ids), params)
-        unread = f" AND NOT {READ_SQL}" if filters.unread_only else ""
+        newest = f"""
+                SELECT i.id, i.sort_at FROM items i
+                WHERE i.feed_id = s.feed_id{after}
+                ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit"""
+        if filters.unread_only:
+            # Unread: above the watermark (a range of ix_items_feed_id, not the whole
+            # feed) and not read one by one, or marked unread one by one under it.
+            newest = f"""
+                (SELECT i.id, i.sort_at FROM items i
+                 LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id
+                 WHERE i.feed_id = s.feed_id AND i.id > s.read_upto_id
+                   AND (s.read_before IS NULL OR i.sort_at >= s.read_before)
+                   AND st.read IS NOT TRUE{after}
+                 ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit)
+                UNION ALL
+                (SELECT i.id, i.sort_at FROM item_states st JOIN items i ON i.id = st.item_id
+                 WHERE st.user_id = s.user_id AND st.feed_id = s.feed_id AND NOT st.read
+                   AND (i.id <= s.read_upto_id
+                        OR (s.read_before IS NOT NULL AND i.sort_at < s.read_before)){after}
+                 ORDER BY i.sort_at DESC, i.id DESC LIMIT :limit)"""
         sql = f"""
-        SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html, i.content_html,
-               i.published_at, i.updated_at, i.sort_at, i.enclosures,
-               coalesce(s.title, f.title, f.current_url) AS feed_title, s.folder_id,
-               i.read, i.starred, i.starred_at
-        FROM subscriptions s
-        JOIN feeds f ON f.id = s.feed_id
-        CROSS JOIN LATERAL (
-            SELECT i.id, i.feed_id, i.url, i.title, i.author, i.summary_html,
-                   i.content_html, i.published_at, i.updated_at, i.sort_at, i.enclosures,
-                   {READ_SQL} AS read, coalesce(st.starred, false) AS starred, st.starred_at
-            FROM items i
-            LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id
-            WHERE i.feed_id = s.feed_id{after}{unread}
-            ORDER BY i.sort_at DESC, i.id DESC
+        SELECT {ITEM_COLUMNS}
+        FROM (
+            SELECT k.id, k.sort_at
+            FROM subscriptions s
+            CROSS JOIN LATERAL ({newest}
+            ) AS k
+            WHERE {subscription_filter}
+            ORDER BY k.sort_at DESC, k.id DESC
             LIMIT :limit
-        ) AS i
-        WHERE {subscription_filter}
-        ORDER BY i.sort_at DESC, i.id DESC
-        LIMIT :limit
+        ) AS page
+        JOIN items i ON i.id = page.id
+        JOIN subscriptions s ON s.feed_id = i.feed_id AND s.user_id = :user_id
+        JOIN feeds f ON f.id = s.feed_id
+        LEFT JOIN item_states st ON st.user_id = s.user_id AND st.item_id = i.id
+        ORDER BY page.sort_at DESC, page.id DESC
         """
     rows = _rows(session, sql, params)
     more = len(rows) > limit
@@ -225,10 +242,14 @@ def set_starred(
 
 
 _MARK_ALL_SQL = """
-WITH subs AS (
+WITH newest AS (
+    -- The newest item the person saw, else every item stored now: in this statement.
+    SELECT coalesce(CAST(:upto_id AS bigint), (SELECT max(id) FROM items), 0) AS id
+), subs AS (
     UPDATE subscriptions s SET
         read_upto_id = CASE WHEN CAST(:older_than AS timestamptz) IS NULL
-                            THEN greatest(s.read_upto_id, :upto_id) ELSE s.read_upto_id END,
+                            THEN greatest(s.read_upto_id, (SELECT id FROM newest))
+                            ELSE s.read_upto_id END,
         read_before = CASE WHEN CAST(:older_than AS timestamptz) IS NULL THEN s.read_before
                            ELSE greatest(s.read_before, least(CAST(:older_than AS timestamptz),
                                                               now())) END
@@ -240,7 +261,8 @@ WITH subs AS (
     FROM items i
     WHERE st.user_id = :user_id AND st.feed_id IN (SELECT feed_id FROM subs)
       AND st.read IS NOT NULL AND i.id = st.item_id
-      AND CASE WHEN CAST(:older_than AS timestamptz) IS NULL THEN i.id <= :upto_id
+      AND CASE WHEN CAST(:older_than AS timestamptz) IS NULL
+               THEN i.id <= (SELECT id FROM newest)
                ELSE i.sort_at < least(CAST(:older_than AS timestamptz), now()) END
 )
 SELECT count(*) FROM subs
@@ -264,7 +286,7 @@ def mark_all_read(
     subscriptions it covered.
     """
     params: dict[str, object] = {"user_id": user_id, "older_than": older_than}
-    params["upto_id"] = upto_id if upto_id is not None else _newest_item_id(session)
+    params["upto_id"] = upto_id
     where = "s.user_id = :user_id"
     if feed_ids is not None:
         params["feed_ids"] = list(feed_ids)
@@ -272,23 +294,37 @@ def mark_all_read(
     return session.scalar(text(_MARK_ALL_SQL.format(where=where)), params) or 0
 
 
-def _newest_item_id(session: Session) -> int:
-    return session.scalar(text("SELECT coalesce(max(id), 0) FROM items")) or 0
-
-
+# Per subscription: the items above its watermark (an index-only range scan of
+# ix_items_feed_id: the unread ones and those read one by one, not the whole feed),
+# less those read one by one, plus the "unread" exceptions under the watermark. The
+# exceptions are counted in one pass over the person's item_states rows rather than
+# by probing item_states once per item above the watermark.
 _UNREAD_COUNTS_SQL = """
+WITH subs AS MATERIALIZED (
+    SELECT feed_id, read_upto_id, read_before FROM subscriptions WHERE user_id = :user_id
+), exceptions AS (
+    SELECT feed_id,
+           count(*) FILTER (WHERE read AND NOT covered) AS read_above,
+           count(*) FILTER (WHERE NOT read AND covered) AS unread_below
+    FROM (
+        SELECT st.feed_id, st.read,
+               st.item_id <= s.read_upto_id OR CASE WHEN s.read_before IS NULL THEN false
+                   ELSE (SELECT i.sort_at FROM items i WHERE i.id = st.item_id) < s.read_before
+               END AS covered
+        FROM item_states st JOIN subs s ON s.feed_id = st.feed_id
+        WHERE st.user_id = :user_id AND st.read IS NOT NULL
+    ) AS st
+    GROUP BY feed_id
+)
 SELECT s.feed_id,
-    (SELECT count(*) FROM items i
-     WHERE i.feed_id = s.feed_id AND i.id > s.read_upto_id
-       AND (s.read_before IS NULL OR i.sort_at >= s.read_before)
-       AND NOT EXISTS (SELECT 1 FROM item_states st
-                       WHERE st.user_id = s.user_id AND st.item_id = i.id AND st.read))
-  + (SELECT count(*) FROM item_states st JOIN items i ON i.id = st.item_id
-     WHERE st.user_id = s.user_id AND st.feed_id = s.feed_id AND st.read = false
-       AND (i.id <= s.read_upto_id
-            OR (s.read_before IS NOT NULL AND i.sort_at < s.read_before)))
-FROM subscriptions s
-WHERE s.user_id = :user_id
+    CASE WHEN s.read_before IS NULL
+         THEN (SELECT count(*) FROM items i
+               WHERE i.feed_id = s.feed_id AND i.id > s.read_upto_id)
+         ELSE (SELECT count(*) FROM items i
+               WHERE i.feed_id = s.feed_id AND i.id > s.read_upto_id
+                 AND i.sort_at >= s.read_before)
+    END - coalesce(e.read_above, 0) + coalesce(e.unread_below, 0)
+FROM subs s LEFT JOIN exceptions e ON e.feed_id = s.feed_id
 """
 
 

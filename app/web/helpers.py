@@ -29,6 +29,7 @@ from app.storage.models import MAX_ID, Feed, Fetch, FetchState, User
 from app.storage.subscriptions import is_subscribed, subscriptions_of
 from app.web import wording
 from app.web.serializers import fetch_json
+from app.web.sidebar import sidebar
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -355,8 +356,15 @@ def render_home(*, form_error: str | None = None, submitted_url: object = "") ->
         (feed, pending.get(feed.id), wording.badge_key(feed, pending.get(feed.id)))
         for feed in feeds
     ]
+    # The sidebar's unread counts, per feed and per folder, on the feed list too.
+    counts = sidebar(session, current_user().id)
     typed = submitted_url if isinstance(submitted_url, str) else ""
     html = render_template(
-        "index.html", rows=rows, form_error=form_error, submitted_url=typed[:2048]
+        "index.html",
+        rows=rows,
+        counts=counts,
+        unread=counts.unread_by_feed(),
+        form_error=form_error,
+        submitted_url=typed[:2048],
     )
     return Response(html, status=400 if form_error else 200, mimetype="text/html")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.storage import reading
@@ -201,3 +201,40 @@ def test_unsubscribing_forgets_only_that_persons_state(db: Database) -> None:
         starred = session.execute(select(ItemState.user_id).where(ItemState.starred)).scalars()
         subs = session.execute(select(Subscription.user_id)).scalars().all()
     assert states == {other.id} and list(starred) == [other.id] and subs == [other.id]
+
+
+def test_unread_counts_agree_with_the_unread_river_for_every_kind_of_read_state(
+    db: Database,
+) -> None:
+    user_id, feed_id, ids = _setup(db, count=12)
+    with db.session() as session:
+        reading.mark_all_read(session, user_id, upto_id=ids[3])  # watermark by id
+        reading.mark_all_read(session, user_id, older_than=BASE + timedelta(hours=6))
+        reading.mark_read(session, user_id, [ids[1], ids[5]], read=False)  # under both
+        reading.mark_read(session, user_id, [ids[8], ids[10]])  # above both, read one by one
+        session.commit()
+        page = reading.river_page(session, user_id, Filters(unread_only=True))
+    unread = [ids[11], ids[9], ids[7], ids[6], ids[5], ids[1]]
+    assert [item.id for item in page.rows] == unread
+    assert _unread(db, user_id) == {feed_id: len(unread)}
+
+
+def test_mark_all_read_without_upto_id_finds_the_newest_item_in_the_same_statement(
+    db: Database,
+) -> None:
+    user_id, feed_id, _ = _setup(db, count=20)
+    with db.session() as session:
+        statements: list[str] = []
+        connection = session.connection()
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(connection, "before_cursor_execute", count)
+        reading.mark_all_read(session, user_id, feed_ids=[feed_id])
+        event.remove(connection, "before_cursor_execute", count)
+        session.commit()
+        _items(session, feed_id, 1, start=50)
+        session.commit()
+    assert len(statements) == 1
+    assert _unread(db, user_id) == {feed_id: 1}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from app.storage import search as search_module
 from app.storage.db import Database
 from app.storage.models import Item
 from app.storage.reading import Filters
@@ -90,3 +92,39 @@ def test_a_query_of_stop_words_only_matches_nothing(db: Database) -> None:
         subscribe(session, user.id, feed.id, unread_recent=10)
         session.commit()
         assert search(session, user.id, "the", Filters()).rows == []
+
+
+def test_search_ranks_only_the_newest_matches_of_the_window(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 3)
+    user = add_user(db)
+    with db.session() as session:
+        feed = add_feed(session)
+        best_but_oldest = _item(session, feed.id, "old", "topic topic topic", "<p>topic</p>")
+        newer = [_item(session, feed.id, f"k{n}", "x", "<p>topic</p>") for n in range(4)]
+        subscribe(session, user.id, feed.id, unread_recent=100)
+        session.commit()
+        found = [item.id for item in search(session, user.id, "topic", Filters()).rows]
+    assert best_but_oldest not in found
+    assert sorted(found) == newer[1:]
+
+
+def test_search_pages_skip_nothing_and_repeat_nothing_while_items_arrive(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "RANK_WINDOW", 4)
+    user = add_user(db)
+    with db.session() as session:
+        feed = add_feed(session)
+        ids = [_item(session, feed.id, f"k{n}", "x", "<p>topic</p>") for n in range(6)]
+        subscribe(session, user.id, feed.id, unread_recent=100)
+        session.commit()
+        first = search(session, user.id, "topic", Filters(), limit=2)
+        # A new match would push the oldest of the window out if later pages looked again.
+        arrived = _item(session, feed.id, "new", "x", "<p>topic</p>")
+        session.commit()
+        second = search(session, user.id, "topic", Filters(), first.next_cursor, limit=2)
+    assert [item.id for item in first.rows + second.rows] == ids[:1:-1]
+    assert arrived not in [item.id for item in second.rows]
+    assert second.next_cursor is None

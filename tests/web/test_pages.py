@@ -17,7 +17,9 @@ from app.config import Settings
 from app.extensions import feedqueue
 from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
-from tests.conftest import follow, signed_in
+from app.storage.reading import mark_read
+from app.storage.subscriptions import ensure_folder, update_subscription
+from tests.conftest import add_feed_with_items, add_user, follow, signed_in
 
 HTML = {"Accept": "text/html"}
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -220,3 +222,23 @@ def test_feed_page_ignores_a_page_number_that_is_not_ascii_digits(
     response = client.get(f"/feeds/{feed_id}?cursor={cursor}&page=%C2%B2")
     assert response.status_code == 200
     assert "Page 1 of 2" in response.get_data(as_text=True)
+
+
+def test_feed_list_shows_unread_counts_per_feed_and_folder(
+    client: FlaskClient, db: Database
+) -> None:
+    news, news_items = add_feed_with_items(db, "https://news.example/feed", 3, title="news")
+    blog, _ = add_feed_with_items(db, "https://blog.example/feed", 2, title="blog")
+    user = add_user(db)
+    with db.session() as session:
+        outer = ensure_folder(session, user.id, "Reading", None)
+        inner = ensure_folder(session, user.id, "Later", outer)
+        update_subscription(session, user.id, news, {"folder_id": inner})
+        mark_read(session, user.id, news_items[:1])
+        session.commit()
+    html = client.get("/feeds").get_data(as_text=True)
+    assert re.search(rf'data-feed-count="{news}">2<', html)
+    assert re.search(rf'data-feed-count="{blog}">2<', html)
+    assert re.search(rf'data-folder-count="{inner}">2<', html)
+    assert re.search(rf'data-folder-count="{outer}">2<', html)
+    assert re.search(r"data-total-count>4<", html)
