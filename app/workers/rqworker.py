@@ -26,14 +26,17 @@ import time
 from types import FrameType, TracebackType
 
 from redis.client import Pipeline
-from rq import Queue, SimpleWorker
+from redis.exceptions import RedisError
+from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
+from app.queue.politeness import HostBudget, HostWait
 from app.queue.shutdown import ShutdownInterrupt
 from app.workers.dequeue import SharedDequeue
 
@@ -70,9 +73,11 @@ class FeedWorker(SimpleWorker):
         *args: object,
         threaded: bool = False,
         dequeue: SharedDequeue | None = None,
+        host_budget: HostBudget | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.host_budget = host_budget
         self._interrupt_timer: threading.Timer | None = None
         self._beaten_at: float | None = None
         self.threaded = threaded
@@ -163,6 +168,32 @@ class FeedWorker(SimpleWorker):
         if self.get_state() == WorkerStatus.BUSY:
             log.warning("worker %s: grace period over, interrupting the running job", self.name)
             raise ShutdownInterrupt("worker shutting down")
+
+    def handle_job_retry(
+        self,
+        job: Job,
+        queue: Queue,
+        retry: Retry,
+        started_job_registry: StartedJobRegistry,
+        execution: Execution,
+    ) -> None:
+        """RQ's retry; a fetch whose host is over budget is then listed as waiting.
+
+        Listed only once RQ has put the job in its scheduled registry: the host's
+        next free slot promotes a waiter by taking it out of there.
+        """
+        super().handle_job_retry(job, queue, retry, started_job_registry, execution)
+        if not isinstance(retry, HostWait) or job.get_status(refresh=False) != JobStatus.SCHEDULED:
+            return
+        if self.host_budget is None:
+            from app.context import get_context
+
+            self.host_budget = get_context().budget
+        try:
+            self.host_budget.park(retry.host, job.id)
+        except RedisError:
+            # Still scheduled: RQ's scheduler runs it at the fallback time.
+            log.warning("job %s could not be listed as waiting for %s", job.id, retry.host)
 
     def _finalize_failure(
         self,
