@@ -49,14 +49,21 @@ class Target(Claim):
         )
 
 
-def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
+def run_fetch(fetch_id: str | None = None) -> dict[str, object] | Retry:
     """RQ entry point: fetch the feed of fetch ``fetch_id`` and store the result.
+
+    The fetch id is the job's id, so the job carries no argument (``fetch_id``
+    given: a job enqueued before that, or a direct call).
 
     Returns a ``Retry`` (RQ reschedules the job) when a transient error deserves
     another attempt, and a ``HostWait`` when the feed's host is over its politeness
     budget: the job then waits in the host's list until a slot frees
     (app.queue.politeness).
     """
+    if fetch_id is None:
+        job = get_current_job()
+        assert job is not None, "run_fetch() without an id runs only as an RQ job"
+        fetch_id = job.id
     return run_one(get_context(), uuid.UUID(fetch_id))
 
 

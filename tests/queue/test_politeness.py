@@ -89,7 +89,7 @@ def _waiting_job(redis: Redis, job_id: str, *, seconds: float = PARK_FALLBACK) -
     """A fetch job as a worker leaves one whose host is over budget: in RQ's scheduled
     registry, ``seconds`` out."""
     queue = Queue("t-fetches", connection=redis)
-    queue.enqueue_in(timedelta(seconds=seconds), "app.jobs.fetch.run_fetch", job_id, job_id=job_id)
+    queue.enqueue_in(timedelta(seconds=seconds), "app.jobs.fetch.run_fetch", job_id=job_id)
     return queue
 
 

@@ -44,3 +44,9 @@ def test_an_enqueued_job_registers_its_queue_with_rq(job_context: JobContext) ->
     queues = job_context.queues
     _enqueue(job_context)
     assert queues.submissions.key.encode() in queues.redis.smembers("rq:queues")
+
+
+def test_a_queued_fetch_job_is_kept_in_redis_compact_hash_encoding(job_context: JobContext) -> None:
+    # Every field under 64 bytes: Redis keeps the hash as a listpack (536 bytes, not 1,824).
+    job_id = _enqueue(job_context)
+    assert job_context.queues.redis.object("encoding", f"rq:job:{job_id}") == b"listpack"
