@@ -9,7 +9,9 @@ token, Flask-Limiter, admission, the enqueue and the queue position, as in the w
 dyno), then one ``FeedWorker`` works the queued jobs in burst mode against a loopback
 feed server (dequeue, RQ's bookkeeping, the host budget, as a worker thread does;
 the threaded worker's shared blocking dequeue is one ``BLMOVE`` in place of the
-burst worker's non-blocking one). Counts, not timings: it needs no bench lock, and
+burst worker's non-blocking one). Then ``--waiting`` more submissions for one host
+whose only slot is held: what a job waiting for its host costs (round trips to
+park it, bytes while it waits). Counts, not timings: it needs no bench lock, and
 uses a database and a Redis db of its own (``feedqueue_roundtrips``, Redis db 12).
 """
 
@@ -25,6 +27,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from redis.connection import AbstractConnection
@@ -90,9 +93,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _waiting(ctx: Any, client: Any, headers: dict[str, str], url: str, count: int) -> dict:
+    """Submit ``count`` feeds of one host whose one slot is held; work them (each parks)."""
+    from dataclasses import replace
+
+    from app.context import set_context
+    from app.queue.politeness import HostBudget, Lease
+    from app.workers.rqworker import FeedWorker
+
+    budget = HostBudget(
+        ctx.queues.redis,
+        prefix=ctx.settings.queue_prefix,
+        concurrency=1,
+        per_minute=100_000,
+        lease_seconds=ctx.settings.job_timeout,
+    )
+    set_context(replace(ctx, budget=budget))
+    assert isinstance(budget.acquire("127.0.0.1"), Lease)
+    redis_client = ctx.queues.redis
+    before = int(redis_client.info("memory")["used_memory"])
+    for n in range(count):
+        client.post("/feeds", json={"url": f"{url}w{n}.xml"}, headers=headers)
+    queued = int(redis_client.info("memory")["used_memory"])
+    worker = FeedWorker(ctx.queues.in_priority_order, connection=redis_client, host_budget=budget)
+    with counted() as parking:
+        worker.work(burst=True, logging_level="WARNING")
+    parked = int(redis_client.info("memory")["used_memory"])
+    return {
+        "waiting_jobs": budget.waiting(),
+        "round_trips_per_waiting_job": round(parking.round_trips / count, 2),
+        "bytes_per_queued_job": round((queued - before) / count),
+        "bytes_per_waiting_job": round((parked - before) / count),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--waiting", type=int, default=200)
     args = parser.parse_args(argv)
     from app import create_app
     from app.config import Settings
@@ -141,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.work(burst=True, logging_level="WARNING")
         left = int(ctx.queues.redis.info("memory")["used_memory"])
         keys = ctx.queues.redis.dbsize()
+        waiting = _waiting(ctx, client, headers, url, args.waiting)
         print(
             json.dumps(
                 {
@@ -154,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     "used_memory_queued": memory,
                     "used_memory_after": left,
                     "keys_after": keys,
+                    **waiting,
                 }
             )
         )
