@@ -52,7 +52,8 @@ MAX_STEPS = 100
 # KEYS: running, started, the host's waiters (list), waiting jobs (zset, all hosts),
 #       hosts with waiters (zset: host -> when its next slot may open).
 # ARGV: now, lease ttl, concurrency, per_minute, host, job key prefix, queue key prefix,
-#       scheduled registry key prefix, enqueued_at (RQ's format), token (or ''), margin.
+#       scheduled registry key prefix, enqueued_at (RQ's format), token (or ''), margin,
+#       most waiters looked at, lifetime of the wait keys.
 _COMMON = """
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
