@@ -28,6 +28,7 @@ from rq import Retry
 
 from app.context import JobContext, get_context
 from app.jobs.fetch import Unchanged, run_claimed
+from app.queue.politeness import HostWait
 from app.storage.fetches import claim_fetches, hand_over, requeue_fetch
 from app.storage.models import FetchTrigger
 from app.storage.outcomes import record_successes
@@ -62,7 +63,7 @@ def run_fetch_batch(batch_id: str, fetch_ids: list[str]) -> dict[str, object]:
                 continue  # finished meanwhile, or handed to a job of its own
             outcome = run_claimed(ctx, key, claim, unchanged)
             if isinstance(outcome, Retry):
-                _run_alone_later(ctx, key, outcome.intervals[0] if outcome.intervals else 0)
+                _run_alone_later(ctx, key, outcome)
             ran += 1
     finally:
         # Unchanged feeds (most refreshes) are written together: one round trip.
@@ -72,14 +73,20 @@ def run_fetch_batch(batch_id: str, fetch_ids: list[str]) -> dict[str, object]:
     return {"batch": len(keys), "ran": ran, "unchanged": len(unchanged)}
 
 
-def _run_alone_later(ctx: JobContext, key: uuid.UUID, seconds: float) -> None:
-    """A deferred or retried member gets a job of its own, like any other fetch."""
+def _run_alone_later(ctx: JobContext, key: uuid.UUID, retry: Retry) -> None:
+    """A waiting or retried member gets a job of its own, like any other fetch; one
+    whose host is over budget waits in the host's list (app.queue.politeness)."""
     with ctx.db.session() as session:
         if not requeue_fetch(session, key, detach=True):
             return
         session.commit()
+    seconds = retry.intervals[0] if retry.intervals else 0
     try:
         ctx.queues.enqueue_fetch_in(key, FetchTrigger.REFRESH.value, seconds)
+        if isinstance(retry, HostWait):
+            # Scheduled first, listed second: a waiter is promoted by taking it out
+            # of the scheduled registry, so it must be there before anyone can.
+            ctx.budget.park(retry.host, str(key))
     except RedisError:
         # The row says queued with no job: the reconciler enqueues it again.
         log.warning("could not schedule fetch %s: Redis unavailable", key)

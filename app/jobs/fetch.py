@@ -22,7 +22,7 @@ from app.context import JobContext, get_context
 from app.jobs import icons
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
-from app.queue.politeness import Lease
+from app.queue.politeness import NO_LIMIT, HostWait, Lease
 from app.queue.shutdown import ShutdownInterrupt
 from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch, unclaim_fetch
 from app.storage.items import StoredItems, store_items
@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 RETRY_BACKOFF = (5, 30, 120)
 #: A Retry-After longer than this is left to the feed's schedule.
 MAX_RETRY_WAIT = 600
-# Deferrals and retries are counted by the fetch row, not by RQ.
-_NO_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,21 @@ class Target(Claim):
         )
 
 
-def run_fetch(fetch_id: str) -> dict[str, object] | Retry:
+def run_fetch(fetch_id: str | None = None) -> dict[str, object] | Retry:
     """RQ entry point: fetch the feed of fetch ``fetch_id`` and store the result.
 
-    Returns a ``Retry`` (RQ reschedules the job) when the feed's host is over
-    its politeness budget or a transient error deserves another attempt.
+    The fetch id is the job's id, so the job carries no argument (``fetch_id``
+    given: a job enqueued before that, or a direct call).
+
+    Returns a ``Retry`` (RQ reschedules the job) when a transient error deserves
+    another attempt, and a ``HostWait`` when the feed's host is over its politeness
+    budget: the job then waits in the host's list until a slot frees
+    (app.queue.politeness).
     """
+    if fetch_id is None:
+        job = get_current_job()
+        assert job is not None, "run_fetch() without an id runs only as an RQ job"
+        fetch_id = job.id
     return run_one(get_context(), uuid.UUID(fetch_id))
 
 
@@ -90,17 +97,18 @@ def run_claimed(
     started = time.monotonic()
     host = (urlsplit(claim.url).hostname or "").lower()
     try:
-        lease = ctx.budget.acquire(host)
+        # The fetch id names the lease: a slot handed to this fetch while it waited is its own.
+        lease = ctx.budget.acquire(host, fetch_id)
     except BaseException:
         _unclaim(ctx, key)
         raise
     if not isinstance(lease, Lease):
         _unclaim(ctx, key)
         log.info(
-            "fetch deferred: host over budget",
+            "fetch waiting: host over budget",
             extra={"fetch_id": fetch_id, "host": host, "wait_s": lease},
         )
-        return Retry(max=_NO_LIMIT, interval=math.ceil(lease))
+        return HostWait(host, lease)
     target = Target(**asdict(claim), fetch_id=key)
     try:
         metrics.job_started()
@@ -147,7 +155,7 @@ def _fetch_and_record(
         )
         metrics.job_finished(outcome, time.monotonic() - started, err.code)
         if outcome == "retry":
-            return Retry(max=_NO_LIMIT, interval=retry_in)
+            return Retry(max=NO_LIMIT, interval=retry_in)
         return {"state": "failed", "error_code": err.code}
     metrics.fetch_done(
         time.monotonic() - fetching,

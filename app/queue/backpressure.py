@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from rq import Queue
 
+from app.queue.politeness import waiting_jobs_key
 from app.queue.queues import Queues
 
 #: Seconds a client is asked to wait when the queue is too deep: long enough for
@@ -42,6 +43,8 @@ def admit_submission(queues: Queues, *, now: float | None = None) -> Full | None
     One Redis round trip. Returns None to go ahead, else why not. The counter is
     charged even when the queue is full: a client that keeps retrying into a
     full queue uses up the minute's budget too, which is what protects Redis.
+    Jobs waiting for a slot of their host (app.queue.politeness) count as queued:
+    they hold their job in Redis as much as a queued one.
     """
     settings = queues.settings
     now = time.time() if now is None else now
@@ -51,7 +54,9 @@ def admit_submission(queues: Queues, *, now: float | None = None) -> Full | None
     pipe.incr(key)
     pipe.expire(key, 120)  # two windows: the counter outlives its minute, never more
     pipe.llen(queues.submissions.key)
-    count, _, depth = pipe.execute()
+    pipe.zcard(waiting_jobs_key(settings.queue_prefix))
+    count, _, queued, waiting = pipe.execute()
+    depth = queued + waiting
     if depth >= settings.queue_max_jobs:
         return Full(
             f"The job queue holds {depth} jobs, its limit (QUEUE_MAX_JOBS).", FULL_RETRY_AFTER
@@ -66,5 +71,10 @@ def admit_submission(queues: Queues, *, now: float | None = None) -> Full | None
 
 
 def room_in(queues: Queues, queue: Queue, max_jobs: int) -> int:
-    """How many more jobs ``queue`` may take before it holds ``max_jobs`` (never < 0)."""
-    return max(0, max_jobs - queues.redis.llen(queue.key))
+    """How many more jobs ``queue`` may take before it holds ``max_jobs`` (never < 0);
+    jobs waiting for a slot of their host count as held."""
+    pipe = queues.redis.pipeline(transaction=False)
+    pipe.llen(queue.key)
+    pipe.zcard(waiting_jobs_key(queues.settings.queue_prefix))
+    queued, waiting = pipe.execute()
+    return max(0, max_jobs - queued - waiting)

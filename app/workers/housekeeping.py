@@ -1,5 +1,5 @@
 """Periodic work of the worker dyno's supervisor: refresh scheduling, reconciliation,
-retention (app.workers.retention) and the dyno's metrics.
+retention (app.workers.retention), the hosts' wait lists and the dyno's metrics.
 
 Both are safe to run on every dyno at once. Due feeds are claimed with
 ``FOR UPDATE SKIP LOCKED`` and get a new ``next_fetch_at`` in the same
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: How often a worker dyno publishes its metrics for the web's /metrics.
 METRICS_EVERY = 10.0
+#: How often the supervisor promotes fetches waiting for a host whose slot freed on
+#: its own (an expired lease, the per-minute window): one Redis read when none is due.
+SWEEP_EVERY = 1.0
 
 
 def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
@@ -129,6 +132,9 @@ class Housekeeper:
             # A full batch means more feeds are due: come back at the next tick.
             full = enqueue_due_refreshes(self.ctx, limit=batch) >= batch
             self._next["schedule"] = now + (0 if full else settings.schedule_every)
+        if now >= self._next.get("sweep", 0.0):
+            self._next["sweep"] = now + SWEEP_EVERY
+            self._sweep_waiting_hosts()
         if now >= self._next.get("reconcile", 0.0):
             self._next["reconcile"] = now + settings.reconcile_every
             reconcile(self.ctx)
@@ -142,6 +148,15 @@ class Housekeeper:
         if now >= self._next.get("metrics", 0.0):
             self._next["metrics"] = now + METRICS_EVERY
             self._publish_metrics()
+
+    def _sweep_waiting_hosts(self) -> None:
+        try:
+            promoted = self.ctx.budget.sweep()
+        except RedisError:
+            log.warning("could not promote waiting fetches: Redis unavailable")
+            return
+        if promoted:
+            log.info("hosts with free slots: %d waiting fetches promoted", len(promoted))
 
     def _publish_metrics(self) -> None:
         # The web's /metrics cannot reach this dyno: hand it our numbers.

@@ -23,9 +23,11 @@ import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from types import FrameType, TracebackType
 
 from redis.client import Pipeline
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.executions import Execution
@@ -34,6 +36,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 from rq.worker import WorkerStatus
 
+from app.queue.politeness import PARK_FALLBACK, HostBudget, HostWait
 from app.queue.shutdown import ShutdownInterrupt
 from app.workers.dequeue import SharedDequeue
 
@@ -70,9 +73,11 @@ class FeedWorker(SimpleWorker):
         *args: object,
         threaded: bool = False,
         dequeue: SharedDequeue | None = None,
+        host_budget: HostBudget | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.host_budget = host_budget
         self._interrupt_timer: threading.Timer | None = None
         self._beaten_at: float | None = None
         self.threaded = threaded
@@ -163,6 +168,39 @@ class FeedWorker(SimpleWorker):
         if self.get_state() == WorkerStatus.BUSY:
             log.warning("worker %s: grace period over, interrupting the running job", self.name)
             raise ShutdownInterrupt("worker shutting down")
+
+    def _finalize_success(
+        self, job: Job, queue: Queue, execution: Execution, return_value: object
+    ) -> None:
+        """RQ's, except for a fetch whose host is over budget: it waits for the host.
+
+        Not through RQ's retry, which would keep a result record of the wait (a
+        4.8 KB stream per waiting job, for FAILURE_TTL) and the pickled return value
+        in the job's hash (past 64 bytes: the hash loses its compact encoding). The
+        job goes to the scheduled registry, PARK_FALLBACK s out, then to the host's
+        wait list: only once scheduled, as the host's next free slot promotes a
+        waiter by taking it out of the scheduled registry.
+        """
+        if not isinstance(return_value, HostWait):
+            super()._finalize_success(job, queue, execution, return_value)
+            return
+        self.handle_execution_ended(job, queue, job.success_callback_timeout)
+        job._result = None  # the wait is not a result: nothing to keep in the job's hash
+        with self.connection.pipeline() as pipe:
+            # Counted as RQ counts a job that ended in a retry.
+            self.increment_failed_job_count(pipeline=pipe)
+            self.cleanup_execution(job, pipeline=pipe, execution=execution)
+            queue.schedule_job(job, now() + timedelta(seconds=PARK_FALLBACK), pipeline=pipe)
+            pipe.execute()
+        if self.host_budget is None:
+            from app.context import get_context
+
+            self.host_budget = get_context().budget
+        try:
+            self.host_budget.park(return_value.host, job.id)
+        except RedisError:
+            # Still scheduled: RQ's scheduler runs it at the fallback time.
+            log.warning("job %s could not be listed as waiting for %s", job.id, return_value.host)
 
     def _finalize_failure(
         self,

@@ -68,6 +68,7 @@ class ThreadedWorkers:
                 name=thread_worker_name(name, i),
                 threaded=True,
                 dequeue=self.dequeue,
+                host_budget=ctx.budget,
             )
             for i in range(count)
         ]

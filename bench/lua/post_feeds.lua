@@ -1,4 +1,6 @@
 -- POST a distinct feed URL per request: {"url": "<BENCH_FEED_BASE><n>.xml"}.
+-- With BENCH_FEED_HOSTS=N (and BENCH_FEED_PORT) the feeds are spread over N loopback
+-- hosts instead, as the feed server's --hosts serves them (127.1.x.y, bench/feedserver.py).
 package.path = os.getenv("BENCH_LUA_DIR") .. "/?.lua;" .. package.path
 local common = require("common")
 local threads = 0
@@ -14,13 +16,20 @@ function init(args)
   base = os.getenv("BENCH_FEED_BASE")
   path = os.getenv("BENCH_PATH") or "/feeds"
   offset = tonumber(os.getenv("BENCH_FEED_OFFSET") or "0")
+  hosts = tonumber(os.getenv("BENCH_FEED_HOSTS") or "0")
+  port = os.getenv("BENCH_FEED_PORT")
   counter = 0
 end
 
 function request()
   counter = counter + 1
   local n = offset + thread_index * 10000000 + counter
-  local body = '{"url": "' .. base .. n .. '.xml"}'
+  local feed_base = base
+  if hosts > 0 then
+    local number = n % hosts + 1
+    feed_base = "http://127.1." .. math.floor(number / 256) .. "." .. number % 256 .. ":" .. port .. "/feed/"
+  end
+  local body = '{"url": "' .. feed_base .. n .. '.xml"}'
   return wrk.format("POST", path, headers, body)
 end
 

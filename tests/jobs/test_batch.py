@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from app.context import JobContext, set_context
 from app.jobs.batch import run_fetch_batch
-from app.queue.politeness import HostBudget
+from app.queue.politeness import HostBudget, Lease
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState
 from app.workers.housekeeping import enqueue_due_refreshes
@@ -50,7 +50,7 @@ def test_a_fetch_handed_to_its_own_job_is_skipped_by_its_old_batch(
     assert {fetches[u].state for u in urls[1:]} == {FetchState.SUCCEEDED}
 
 
-def test_a_member_over_its_host_budget_gets_its_own_scheduled_job(
+def test_a_member_over_its_host_budget_gets_its_own_job_waiting_for_the_host(
     job_context_with: Callable[..., JobContext],
     db: Database,
     redis: Redis,
@@ -72,7 +72,8 @@ def test_a_member_over_its_host_budget_gets_its_own_scheduled_job(
     free = feed_server.add("/free.xml", RSS)
     due_feeds(db, [busy, free])
     enqueue_due_refreshes(ctx)
-    assert ctx.budget.acquire("localhost") is not None  # another worker holds the host
+    held = ctx.budget.acquire("localhost")  # another worker holds the host
+    assert isinstance(held, Lease)
     (job,) = refresh_jobs(ctx)
     run_fetch_batch(job.id, job.args[1])
     fetches = fetches_by_url(db)
@@ -80,6 +81,9 @@ def test_a_member_over_its_host_budget_gets_its_own_scheduled_job(
     deferred = fetches[busy]
     assert deferred.state == FetchState.QUEUED and deferred.job_id is None
     assert str(deferred.id) in ctx.queues.refresh.scheduled_job_registry.get_job_ids()
+    assert ctx.budget.waiting() == 1
+    assert ctx.budget.release(held) == [str(deferred.id)]
+    assert ctx.queues.refresh.get_job_ids()[0] == str(deferred.id)
 
 
 def test_a_batch_past_its_time_budget_hands_the_rest_to_a_new_job_at_the_front(

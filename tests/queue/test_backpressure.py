@@ -7,6 +7,7 @@ from dataclasses import replace
 from redis import Redis
 
 from app.queue.backpressure import FULL_RETRY_AFTER, admit_submission, room_in
+from app.queue.politeness import waiting_jobs_key
 from app.queue.queues import Queues
 
 MINUTE_START = 1_800_000_000.0 - (1_800_000_000 % 60)  # a whole minute, in epoch seconds
@@ -35,6 +36,21 @@ def test_a_queue_at_its_limit_refuses_with_a_retry_after(queues: Queues, redis: 
     full = admit_submission(small)
     assert full is not None and full.retry_after == FULL_RETRY_AFTER
     assert "QUEUE_MAX_JOBS" in full.reason
+
+
+def _wait_for_hosts(redis: Redis, queues: Queues, jobs: int) -> None:
+    """``jobs`` jobs listed as waiting for a slot of their host (app.queue.politeness)."""
+    redis.zadd(waiting_jobs_key(queues.settings.queue_prefix), {f"w-{n}": n for n in range(jobs)})
+
+
+def test_jobs_waiting_for_their_host_count_against_the_queue_limit(
+    queues: Queues, redis: Redis
+) -> None:
+    small = _with(queues, queue_max_jobs=3)
+    _fill(redis, small, 1)
+    _wait_for_hosts(redis, small, 2)
+    full = admit_submission(small)
+    assert full is not None and "holds 3 jobs" in full.reason
 
 
 def test_the_global_budget_admits_exactly_its_submissions_per_minute(
@@ -70,3 +86,9 @@ def test_room_in_a_queue_counts_down_to_zero_never_below(queues: Queues, redis: 
     assert room_in(queues, queues.submissions, 2) == 2
     _fill(redis, queues, 3)
     assert room_in(queues, queues.submissions, 2) == 0
+
+
+def test_room_in_a_queue_counts_jobs_waiting_for_their_host(queues: Queues, redis: Redis) -> None:
+    _fill(redis, queues, 1)
+    _wait_for_hosts(redis, queues, 2)
+    assert room_in(queues, queues.submissions, 5) == 2

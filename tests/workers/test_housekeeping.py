@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from redis import Redis
@@ -12,10 +13,12 @@ from rq import Queue
 from rq.job import JobStatus
 from sqlalchemy import select, update
 
-from app.context import JobContext
+from app.context import JobContext, set_context
+from app.jobs.batch import run_fetch_batch
+from app.queue.politeness import HostBudget, Lease
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState
-from app.workers.housekeeping import enqueue_due_refreshes, reconcile
+from app.workers.housekeeping import Housekeeper, enqueue_due_refreshes, reconcile
 from tests.feedserver import FeedServer
 from tests.refreshes import RSS, due_feeds, fetches_by_url, refresh_jobs, schedule
 
@@ -96,3 +99,62 @@ def test_the_scheduler_claims_only_what_the_room_left_in_the_queue_can_carry(
     due_feeds(db, [feed_server.add(f"/r{i}.xml", RSS) for i in range(7)])
     assert enqueue_due_refreshes(ctx) == 3  # one job of room, three refreshes per job
     assert redis.llen(ctx.queues.refresh.key) == 2
+
+
+def _with_budget(ctx: JobContext, redis: Redis, lease_seconds: float = 60) -> JobContext:
+    """``ctx`` with one fetch at a time per host, installed for the jobs it runs."""
+    budget = HostBudget(
+        redis,
+        prefix=ctx.settings.queue_prefix,
+        concurrency=1,
+        per_minute=1000,
+        lease_seconds=lease_seconds,
+    )
+    ctx = replace(ctx, budget=budget)
+    set_context(ctx)
+    return ctx
+
+
+def _wait_for_localhost(ctx: JobContext, db: Database, feed_server: FeedServer) -> Fetch:
+    """A refresh whose host (localhost) is held by another worker: it waits in its list."""
+    url = feed_server.add("/waits.xml", RSS).replace("127.0.0.1", "localhost")
+    due_feeds(db, [url])
+    enqueue_due_refreshes(ctx)
+    assert isinstance(ctx.budget.acquire("localhost"), Lease)
+    (job,) = refresh_jobs(ctx)
+    run_fetch_batch(job.id, job.args[1])
+    assert ctx.budget.waiting() == 1
+    return fetches_by_url(db)[url]
+
+
+def test_the_reconciler_leaves_a_fetch_waiting_for_its_host_to_its_list(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis, feed_server: FeedServer
+) -> None:
+    ctx = _with_budget(job_context_with(refresh_batch_size=5), redis)
+    waiting = _wait_for_localhost(ctx, db, feed_server)
+    _queued_since(db, minutes=2)
+    assert reconcile(ctx) == 0
+    assert str(waiting.id) not in ctx.queues.refresh.get_job_ids()
+    assert str(waiting.id) in ctx.queues.refresh.scheduled_job_registry.get_job_ids()
+
+
+def test_a_fetch_waiting_for_its_host_is_enqueued_again_when_redis_loses_it(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis, feed_server: FeedServer
+) -> None:
+    ctx = _with_budget(job_context_with(refresh_batch_size=5), redis)
+    waiting = _wait_for_localhost(ctx, db, feed_server)
+    redis.flushdb()  # Redis restarted empty
+    _queued_since(db, minutes=2)
+    assert reconcile(ctx) == 1
+    assert ctx.queues.refresh.get_job_ids() == [str(waiting.id)]
+
+
+def test_housekeeping_promotes_the_waiters_of_a_host_whose_lease_expired(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis, feed_server: FeedServer
+) -> None:
+    ctx = _with_budget(job_context_with(refresh_batch_size=5), redis, lease_seconds=0.3)
+    waiting = _wait_for_localhost(ctx, db, feed_server)  # the holder never releases: it died
+    assert str(waiting.id) not in ctx.queues.refresh.get_job_ids()
+    time.sleep(0.4)
+    Housekeeper(ctx)()
+    assert ctx.queues.refresh.get_job_ids()[0] == str(waiting.id)

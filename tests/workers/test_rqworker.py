@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
+from rq.results import Result
 
+from app.queue.politeness import HostBudget, HostWait, Lease
 from app.workers.rqworker import FeedWorker
 
 
@@ -53,3 +56,25 @@ def test_the_state_is_written_only_when_it_changes(redis: Redis) -> None:
     assert redis.hget(worker.key, "state") is None
     worker.set_state("busy")
     assert redis.hget(worker.key, "state") == b"busy"
+
+
+def wait_for_a_busy_host() -> HostWait:
+    """A job whose host is over budget (what app.jobs.fetch returns then)."""
+    return HostWait("a.example", 1.0)
+
+
+def test_a_job_waiting_for_its_host_is_scheduled_and_listed_and_keeps_no_result(
+    redis: Redis,
+) -> None:
+    budget = HostBudget(redis, prefix="t", concurrency=1, per_minute=100, lease_seconds=60)
+    assert isinstance(budget.acquire("a.example"), Lease)
+    queue = Queue("rqworker-test", connection=redis)
+    job = queue.enqueue(f"{__name__}.wait_for_a_busy_host", result_ttl=0)
+    worker = FeedWorker([queue], connection=redis, host_budget=budget)
+    worker.work(burst=True)
+    assert queue.scheduled_job_registry.get_job_ids() == [job.id]
+    assert budget.waiting() == 1
+    # No record of the wait: RQ's retry would keep a result stream and the pickled
+    # value in the job's hash, which would lose its compact encoding.
+    assert not redis.exists(Result.get_key(job.id))
+    assert not redis.hexists(Job.key_for(job.id), "result")
