@@ -19,6 +19,7 @@ from rq import Retry, get_current_job
 
 from app import feed_state
 from app.context import JobContext, get_context
+from app.jobs import websub
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.queue.politeness import Lease
@@ -27,6 +28,7 @@ from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch,
 from app.storage.items import StoredItems, store_items
 from app.storage.models import FetchState
 from app.storage.outcomes import Success, lock_feed_state, record_failure, record_success
+from app.storage.websub import note_hub
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +192,10 @@ def _record_success(
     with ctx.db.session() as session:
         stored = store_items(session, target.feed_id, parsed.items)
         record_success(session, target.fetch_id, _success(ctx, target, result, stored))
+        new_hub = note_hub(session, target.feed_id, result.hub_url, result.topic_url)
         session.commit()
+    if new_hub and result.hub_url:
+        websub.subscribe_now(ctx, target.feed_id)  # push from now on, not at the next tick
     return stored.new, stored.updated
 
 

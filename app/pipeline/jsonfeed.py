@@ -13,6 +13,7 @@ from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, to_utc
 from .models import FetchLimits, ParsedFeed, ParsedItem
 from .sanitize import sanitize_html, to_plain_text
+from .websub import document_links
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 JSON_TYPES = ("application/feed+json", "application/json")
@@ -129,4 +130,18 @@ def parse_json_feed(
         warning=" ".join(said) or None,
         format="json" + number.replace(".", "") + ("0" if "." not in number else ""),
         items=items,
+        **_websub(document, base_url),
     )
+
+
+def _websub(document: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """JSON Feed's ``hubs`` (WebSub ones) and ``feed_url`` as ParsedFeed's hub fields."""
+    hubs = document.get("hubs")
+    links = [
+        {"rel": "hub", "href": hub.get("url")}
+        for hub in (hubs if isinstance(hubs, list) else [])
+        if isinstance(hub, dict) and str(hub.get("type", "")).lower() in ("websub", "")
+    ]
+    links.append({"rel": "self", "href": document.get("feed_url")})
+    hub_urls, self_url = document_links(links, base_url)
+    return {"hub_urls": hub_urls, "self_url": self_url}

@@ -75,6 +75,9 @@ class ParsedFeed:
     warning: str | None
     format: str
     items: list[ParsedItem] = field(default_factory=list)
+    # WebSub: the hubs and self URL the document names (websub.py picks one).
+    hub_urls: list[str] = field(default_factory=list)
+    self_url: str | None = None
 
 
 @dataclass
@@ -120,3 +123,6 @@ class FeedResult:
     bytes_downloaded: int
     cache_max_age: int | None
     elapsed: float
+    # WebSub hub and topic, from the Link headers or the document (None: no hub named).
+    hub_url: str | None = None
+    topic_url: str | None = None

@@ -30,6 +30,7 @@ def register(app: Flask, settings: Settings) -> None:
         river,
         security,
         submit,
+        websub,
     )
 
     errors.register(app)
@@ -48,6 +49,7 @@ def register(app: Flask, settings: Settings) -> None:
         api,
         reader_api,
         fever,
+        websub,
         docs,
     ):
         app.register_blueprint(module.bp)
