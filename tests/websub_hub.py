@@ -45,10 +45,12 @@ class Verification:
 
 @dataclass
 class Hub:
-    """Threaded loopback hub. ``grant_lease`` overrides the lease subscribers ask for."""
+    """Threaded loopback hub. ``grant_lease`` overrides the lease subscribers ask for;
+    ``deny`` denies every subscription; ``refuse`` answers requests 503."""
 
     grant_lease: int | None = None
     deny: bool = False
+    refuse: bool = False  # answer (un)subscription requests 503, as a hub that is down
     subscriptions: dict[tuple[str, str], HubSubscription] = field(default_factory=dict)
     verifications: list[Verification] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
@@ -98,6 +100,8 @@ class Hub:
             return 202
         if mode not in ("subscribe", "unsubscribe") or not form.get("hub.callback"):
             return 400
+        if self.refuse:
+            return 503
         # Verification happens after the answer, as most hubs do it (asynchronously).
         threading.Thread(target=self._verify, args=(form,), daemon=True).start()
         return 202

@@ -75,13 +75,14 @@ def of_feed(session: Session, feed_id: int) -> WebSubSubscription | None:
 
 
 def _retry_due(now: datetime) -> object:
-    """SQL: the subscription's pause after its last failure has passed."""
+    """SQL: no failure since the last success, or the pause after the last one has passed."""
     pause = func.least(
         func.make_interval(0, 0, 0, 0, 0, 0, RETRY_BASE.total_seconds())
         * func.power(2, func.least(WebSubSubscription.failures, 16)),
         func.make_interval(0, 0, 0, 0, 0, 0, RETRY_MAX.total_seconds()),
     )
     return or_(
+        WebSubSubscription.failures == 0,
         WebSubSubscription.requested_at.is_(None),
         WebSubSubscription.requested_at + pause <= now,
     )
