@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,8 @@ from app.storage import websub as rows
 
 log = logging.getLogger(__name__)
 
+#: What a callback token looks like (app.storage.websub.new_token; docs/openapi.yaml).
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Longest hub.challenge echoed (hubs send a few dozen characters).
 MAX_CHALLENGE = 1024
 #: Longest lease recorded, whatever a hub grants: a year.
@@ -86,6 +89,7 @@ class Outcome(enum.StrEnum):
     """What became of a POST to a callback."""
 
     STORED = "stored"  # a worker stores its items
+    NOT_OURS = "not_ours"  # not the shape of a token we give out
     IGNORED = "ignored"  # no valid signature: dropped, answered as if stored
     RATE_LIMITED = "rate_limited"
     GONE = "gone"  # no such subscription (any more)
@@ -101,6 +105,8 @@ def accept_delivery(
     now: datetime,
 ) -> Outcome:
     """Check and store a body a hub POSTed to the callback of ``token``; commits."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        return Outcome.NOT_OURS
     sub = rows.by_token(session, token)
     if sub is None or sub.state == "unsubscribed":
         return Outcome.GONE

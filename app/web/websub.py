@@ -20,6 +20,7 @@ bp = Blueprint("websub", __name__)
 
 _STATUS = {
     websub.Outcome.STORED: 202,
+    websub.Outcome.NOT_OURS: 404,
     websub.Outcome.IGNORED: 202,
     websub.Outcome.RATE_LIMITED: 429,
     websub.Outcome.GONE: 410,
