@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -221,3 +222,21 @@ def test_a_denied_subscription_leaves_the_feed_polled(
     denied = wait_for(lambda: (s := _subscription(db)) and s.state == "denied" and s)
     assert isinstance(denied, WebSubSubscription) and "not here" in (denied.last_error or "")
     assert hub.subscribers(topic) == []
+
+
+def test_a_feed_nobody_follows_any_more_is_unsubscribed_at_its_hub(
+    client: FlaskClient, db: Database, feed_server: FeedServer, hub: Hub, stack: Callable
+) -> None:
+    web = stack()
+    topic, sub = _subscribed(client, db, feed_server, hub)
+    assert client.delete(f"/api/subscriptions/{sub.feed_id}").status_code == 204
+    second = hub.wait_for_verifications(2)[1]
+    assert (second.mode, second.topic, second.status, second.echoed) == (
+        "unsubscribe", topic, 200, True,
+    )  # fmt: skip
+    assert hub.subscribers(topic) == []
+    ended = wait_for(lambda: (s := _subscription(db)) and s.state == "unsubscribed" and s)
+    assert isinstance(ended, WebSubSubscription)
+    # A late push to the ended subscription's callback tells the hub to stop.
+    late = requests.post(f"{web.base_url}/websub/{sub.token}", data=b"<feed/>", timeout=5)
+    assert late.status_code == 410
