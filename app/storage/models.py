@@ -156,6 +156,8 @@ class Feed(Base):
         Index(
             "ix_feeds_due", "next_fetch_at", postgresql_where=text(states_predicate(REFRESHABLE))
         ),
+        # WebSub housekeeping looks for the few feeds that name a hub, every half minute.
+        Index("ix_feeds_hub", "id", postgresql_where=text("hub_url IS NOT NULL")),
         # Room in each page for a refresh's new row version: an update that changes no
         # indexed column then stays on its page and adds no index entries (HOT).
         {"postgresql_with": {"fillfactor": FEEDS_FILLFACTOR}},

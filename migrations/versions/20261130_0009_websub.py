@@ -20,6 +20,10 @@ def upgrade() -> None:
     # Nullable, no default: adding them rewrites no row of a large feeds table.
     op.add_column("feeds", sa.Column("hub_url", sa.Text(), nullable=True))
     op.add_column("feeds", sa.Column("topic_url", sa.Text(), nullable=True))
+    # Housekeeping's search for feeds that name a hub reads this, not the whole table.
+    op.create_index(
+        "ix_feeds_hub", "feeds", ["id"], postgresql_where=sa.text("hub_url IS NOT NULL")
+    )
     op.create_table(
         "websub_subscriptions",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -86,5 +90,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("websub_deliveries")
     op.drop_table("websub_subscriptions")
+    op.drop_index("ix_feeds_hub", table_name="feeds")
     op.drop_column("feeds", "topic_url")
     op.drop_column("feeds", "hub_url")
