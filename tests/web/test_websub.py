@@ -19,6 +19,7 @@ from app.pipeline.websub import sign
 from app.queue.queues import Queues
 from app.storage.db import Database
 from app.storage.models import Feed, Item, WebSubDelivery, WebSubSubscription
+from tests.conftest import follow
 
 TOPIC = "https://blog.example/feed"
 SECRET = "the-subscriptions-secret"
@@ -243,3 +244,30 @@ def test_an_unreadable_push_is_dropped_with_its_error(
     assert run_delivery(delivery_id)["state"] == "failed"
     assert _deliveries(db) == 0
     assert "not_a_feed" in (_row(db).last_error or "")
+
+
+@pytest.mark.parametrize(
+    ("state", "says"),
+    [("active", "pushed by the feed's WebSub hub"), ("requested", "Asking the feed's WebSub hub"),
+     ("expired", "not pushing (expired)")],
+)  # fmt: skip
+def test_the_feed_page_shows_whether_its_hub_pushes(
+    client: FlaskClient, db: Database, subscription: WebSubSubscription, state: str, says: str
+) -> None:
+    follow(db, subscription.feed_id)
+    with db.session() as session:
+        session.scalars(select(WebSubSubscription)).one().state = state
+        session.commit()
+    page = client.get(f"/feeds/{subscription.feed_id}").get_data(as_text=True)
+    assert says in page
+
+
+def test_the_feed_page_of_a_feed_without_hub_says_nothing_of_push(
+    client: FlaskClient, db: Database
+) -> None:
+    with db.session() as session:
+        feed = Feed(url="https://plain.example/", current_url="https://plain.example/")
+        session.add(feed)
+        session.commit()
+    follow(db, feed.id)
+    assert "WebSub" not in client.get(f"/feeds/{feed.id}").get_data(as_text=True)
