@@ -8,7 +8,8 @@
   like a good one, so the answer tells a forger nothing (the specification lets
   subscribers acknowledge such a request and drop it), and nothing is stored. A good
   one is stored for a worker, never parsed here, within a per-subscription rate.
-  A callback whose subscription is gone answers 410, which tells the hub to stop.
+  A callback whose subscription is gone answers 410, which tells the hub to stop; with
+  the submissions queue full (QUEUE_MAX_JOBS) the answer is 503 and the hub retries.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.pipeline.websub import signature_valid
+from app.queue.backpressure import room_in
 from app.queue.queues import Queues
 from app.queue.websub import enqueue_deliveries
 from app.storage import websub as rows
@@ -92,6 +94,7 @@ class Outcome(enum.StrEnum):
     NOT_OURS = "not_ours"  # not the shape of a token we give out
     IGNORED = "ignored"  # no valid signature: dropped, answered as if stored
     RATE_LIMITED = "rate_limited"
+    BUSY = "busy"  # the submissions queue is full (QUEUE_MAX_JOBS): the hub retries later
     GONE = "gone"  # no such subscription (any more)
 
 
@@ -113,6 +116,13 @@ def accept_delivery(
     if not signature_valid(sub.secret, body, headers.get("X-Hub-Signature")):
         log.warning("websub: delivery without a valid signature", extra={"feed_id": sub.feed_id})
         return Outcome.IGNORED
+    try:
+        # Deliveries are held to QUEUE_MAX_JOBS like submissions: Redis (25 MB on mini)
+        # holds their jobs; their bodies are in Postgres.
+        if room_in(queues, queues.submissions, settings.queue_max_jobs) == 0:
+            return Outcome.BUSY
+    except RedisError:
+        pass  # stored all the same: housekeeping enqueues it once Redis is back
     if not rows.charge_delivery(session, sub.id, now, settings.websub_deliveries_per_minute):
         session.commit()
         return Outcome.RATE_LIMITED

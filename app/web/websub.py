@@ -23,6 +23,7 @@ _STATUS = {
     websub.Outcome.NOT_OURS: 404,
     websub.Outcome.IGNORED: 202,
     websub.Outcome.RATE_LIMITED: 429,
+    websub.Outcome.BUSY: 503,
     websub.Outcome.GONE: 410,
 }
 
@@ -48,5 +49,6 @@ def callback(token: str) -> Response:
     outcome = websub.accept_delivery(
         db_session(), queues(), settings(), token, body, request.headers, now
     )
-    headers = {"Retry-After": "60"} if outcome is websub.Outcome.RATE_LIMITED else None
+    retry = {websub.Outcome.RATE_LIMITED: "60", websub.Outcome.BUSY: "30"}.get(outcome)
+    headers = {"Retry-After": retry} if retry else None
     return _text("", _STATUS[outcome], headers)

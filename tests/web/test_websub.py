@@ -271,3 +271,19 @@ def test_the_feed_page_of_a_feed_without_hub_says_nothing_of_push(
         session.commit()
     follow(db, feed.id)
     assert "WebSub" not in client.get(f"/feeds/{feed.id}").get_data(as_text=True)
+
+
+def test_a_push_while_the_queue_is_full_is_503_and_stores_nothing(
+    settings: Settings, db: Database, queues: Queues, subscription: WebSubSubscription
+) -> None:
+    app = create_app(replace(settings, queue_max_jobs=1))
+    try:
+        client = app.test_client()
+        assert _push(client) == 202
+        response = client.post(
+            f"/websub/{TOKEN}", data=ATOM, headers={"X-Hub-Signature": sign(SECRET, ATOM)}
+        )
+        assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    finally:
+        feedqueue.of(app).close()
+    assert _deliveries(db) == 1
