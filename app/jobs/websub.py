@@ -21,6 +21,8 @@ from app.pipeline import FetchError, read_bounded
 from app.pipeline.websub import hub_request
 from app.queue.websub import enqueue_deliveries, enqueue_hub_requests
 from app.storage import websub as rows
+from app.storage import websub_claims as claims
+from app.storage import websub_deliveries as deliveries
 from app.storage.items import store_items
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def run_delivery(delivery_id: int) -> dict[str, object]:
     """RQ entry point: parse a pushed body and store its items, as a fetch would."""
     ctx = get_context()
     with ctx.db.session() as session:
-        delivery = rows.load_delivery(session, delivery_id)
+        delivery = deliveries.load_delivery(session, delivery_id)
     if delivery is None:
         return {"skipped": True}
     try:
@@ -82,14 +84,14 @@ def run_delivery(delivery_id: int) -> dict[str, object]:
         )
     except FetchError as err:
         with ctx.db.session() as session:
-            rows.finish_delivery(
+            deliveries.finish_delivery(
                 session, delivery, items_changed=False, error=f"{err.code}: {err.message}"
             )
             session.commit()
         return {"state": "failed", "error_code": err.code}
     with ctx.db.session() as session:
         stored = store_items(session, delivery.feed_id, parsed.items)
-        if not rows.finish_delivery(
+        if not deliveries.finish_delivery(
             session, delivery, items_changed=bool(stored.new or stored.updated)
         ):
             session.rollback()  # another job stored it first
@@ -105,9 +107,9 @@ def subscribe_now(ctx: JobContext, feed_id: int) -> None:
     now = datetime.now(UTC)
     try:
         with ctx.db.session() as session:
-            rows.follow_moved_hubs(session)
-            rows.create_missing(session, now, feed_ids=[feed_id])
-            ids = rows.claim_subscribes(session, now, feed_ids=[feed_id])
+            claims.follow_moved_hubs(session)
+            claims.create_missing(session, now, feed_ids=[feed_id])
+            ids = claims.claim_subscribes(session, now, feed_ids=[feed_id])
             session.commit()
     except SQLAlchemyError:
         # The fetch itself is recorded; housekeeping's next tick subscribes instead.
@@ -122,15 +124,15 @@ def maintain(ctx: JobContext) -> dict[str, int]:
     now = datetime.now(UTC)
     settings = ctx.settings
     with ctx.db.session() as session:
-        lapsed = rows.lapse(session, now, silent_seconds=settings.websub_silent_seconds)
+        lapsed = claims.lapse(session, now, silent_seconds=settings.websub_silent_seconds)
         ids: list[int] = []
         if settings.public_url:
-            rows.follow_moved_hubs(session)
-            rows.create_missing(session, now)
-            ids = rows.claim_subscribes(session, now)
-        ids += rows.claim_unsubscribes(session, now)
-        slowed = rows.slow_polling(session, now, poll_seconds=settings.websub_poll_seconds)
-        stale = rows.stale_deliveries(session, now - DELIVERY_GRACE)
+            claims.follow_moved_hubs(session)
+            claims.create_missing(session, now)
+            ids = claims.claim_subscribes(session, now)
+        ids += claims.claim_unsubscribes(session, now)
+        slowed = claims.slow_polling(session, now, poll_seconds=settings.websub_poll_seconds)
+        stale = deliveries.stale_deliveries(session, now - DELIVERY_GRACE)
         session.commit()
     _enqueue(ctx, ids)
     if stale:

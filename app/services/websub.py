@@ -30,6 +30,7 @@ from app.queue.backpressure import room_in
 from app.queue.queues import Queues
 from app.queue.websub import enqueue_deliveries
 from app.storage import websub as rows
+from app.storage import websub_deliveries as deliveries
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +124,10 @@ def accept_delivery(
             return Outcome.BUSY
     except RedisError:
         pass  # stored all the same: housekeeping enqueues it once Redis is back
-    if not rows.charge_delivery(session, sub.id, now, settings.websub_deliveries_per_minute):
+    if not deliveries.charge_delivery(session, sub.id, now, settings.websub_deliveries_per_minute):
         session.commit()
         return Outcome.RATE_LIMITED
-    delivery_id = rows.add_delivery(
+    delivery_id = deliveries.add_delivery(
         session,
         sub.id,
         body,

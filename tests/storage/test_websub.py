@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from app.storage import websub as rows
+from app.storage import websub_claims as claims
+from app.storage import websub_deliveries as deliveries
 from app.storage.db import Database
 from app.storage.models import Feed, WebSubSubscription
 from app.storage.subscriptions import unsubscribe
@@ -45,8 +47,8 @@ def _set(db: Database, feed_id: int, **values: object) -> None:
 
 def _claim(db: Database, now: datetime = NOW) -> list[int]:
     with db.session() as session:
-        rows.create_missing(session, now)
-        ids = rows.claim_subscribes(session, now)
+        claims.create_missing(session, now)
+        ids = claims.claim_subscribes(session, now)
         session.commit()
     return ids
 
@@ -123,7 +125,7 @@ def test_an_ended_lease_expires_and_its_feed_is_polled_at_once(db: Database) -> 
         session.commit()
     later = NOW + timedelta(hours=2)
     with db.session() as session:
-        assert rows.lapse(session, later, silent_seconds=7 * 86400) == [feed_id]
+        assert claims.lapse(session, later, silent_seconds=7 * 86400) == [feed_id]
         session.commit()
         assert session.get(Feed, feed_id).next_fetch_at == later  # type: ignore[union-attr]
     assert _sub(db, feed_id).state == "expired"
@@ -135,8 +137,8 @@ def test_a_silent_hub_stops_counting_as_pushing(db: Database) -> None:
     _set(db, feed_id, state="active", pending=None, verified_at=NOW,
          expires_at=NOW + timedelta(days=10))  # fmt: skip
     with db.session() as session:
-        assert rows.lapse(session, NOW + timedelta(hours=1), silent_seconds=3600) == []
-        assert rows.lapse(session, NOW + timedelta(hours=1, seconds=1), silent_seconds=3600) == [
+        assert claims.lapse(session, NOW + timedelta(hours=1), silent_seconds=3600) == []
+        assert claims.lapse(session, NOW + timedelta(hours=1, seconds=1), silent_seconds=3600) == [
             feed_id
         ]
         session.commit()
@@ -147,7 +149,7 @@ def test_a_request_the_hub_never_verifies_fails(db: Database) -> None:
     feed_id = _feed(db)
     _claim(db)
     with db.session() as session:
-        rows.lapse(session, NOW + rows.VERIFY_TIMEOUT + timedelta(seconds=1), silent_seconds=60)
+        claims.lapse(session, NOW + rows.VERIFY_TIMEOUT + timedelta(seconds=1), silent_seconds=60)
         session.commit()
     sub = _sub(db, feed_id)
     assert (sub.state, sub.pending, sub.failures) == ("failed", None, 1)
@@ -163,8 +165,8 @@ def test_a_pushed_feed_is_polled_at_most_every_push_poll_interval(db: Database) 
         feed.last_fetched_at, feed.next_fetch_at = NOW, NOW + timedelta(minutes=30)
         session.commit()
     with db.session() as session:
-        assert rows.slow_polling(session, NOW, poll_seconds=6 * 3600) == 1
-        assert rows.slow_polling(session, NOW, poll_seconds=6 * 3600) == 0
+        assert claims.slow_polling(session, NOW, poll_seconds=6 * 3600) == 1
+        assert claims.slow_polling(session, NOW, poll_seconds=6 * 3600) == 0
         session.commit()
         next_at = session.scalar(select(Feed.next_fetch_at).where(Feed.id == feed_id))
     assert next_at == NOW + timedelta(hours=6)
@@ -175,11 +177,11 @@ def test_a_feed_nobody_follows_any_more_is_unsubscribed(db: Database) -> None:
     (sub_id,) = _claim(db)
     _set(db, feed_id, state="active", pending=None, expires_at=NOW + timedelta(days=1))
     with db.session() as session:
-        assert rows.claim_unsubscribes(session, NOW) == []
+        assert claims.claim_unsubscribes(session, NOW) == []
         unsubscribe(session, add_user(db).id, feed_id)
         session.commit()
     with db.session() as session:
-        assert rows.claim_unsubscribes(session, NOW) == [sub_id]
+        assert claims.claim_unsubscribes(session, NOW) == [sub_id]
         session.commit()
     assert _sub(db, feed_id).pending == "unsubscribe"
 
@@ -192,7 +194,7 @@ def test_a_feed_that_moves_hub_subscribes_again_with_a_new_token(db: Database) -
     with db.session() as session:
         assert rows.note_hub(session, feed_id, "https://new-hub.example/", old.topic_url)
         assert not rows.note_hub(session, feed_id, "https://new-hub.example/", old.topic_url)
-        assert rows.follow_moved_hubs(session) == 1
+        assert claims.follow_moved_hubs(session) == 1
         session.commit()
     new = _sub(db, feed_id)
     assert new.hub_url == "https://new-hub.example/" and new.state == "requested"
@@ -204,8 +206,8 @@ def test_deliveries_are_limited_per_subscription_and_minute(db: Database) -> Non
     feed_id = _feed(db)
     (sub_id,) = _claim(db)
     with db.session() as session:
-        assert all(rows.charge_delivery(session, sub_id, NOW, 3) for _ in range(3))
-        assert not rows.charge_delivery(session, sub_id, NOW + timedelta(seconds=59), 3)
-        assert rows.charge_delivery(session, sub_id, NOW + timedelta(seconds=61), 3)
+        assert all(deliveries.charge_delivery(session, sub_id, NOW, 3) for _ in range(3))
+        assert not deliveries.charge_delivery(session, sub_id, NOW + timedelta(seconds=59), 3)
+        assert deliveries.charge_delivery(session, sub_id, NOW + timedelta(seconds=61), 3)
         session.commit()
     assert _sub(db, feed_id).window_count == 1
