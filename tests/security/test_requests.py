@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
 from app.storage.db import Database
-from app.storage.models import Feed, Fetch
+from app.storage.models import Feed, Fetch, WebSubDelivery
 from tests.conftest import signed_in
 
 JSON = {"Accept": "application/json"}
@@ -49,9 +49,18 @@ def test_an_own_credentials_post_ignores_the_session_cookie(
         if "POST" in (r.methods or ())
         and getattr(app.view_functions[r.endpoint], "own_credentials", False)
     ]
-    assert {r.endpoint for r in own} == {"fever.fever_php", "fever.fever_miniflux"}
+    assert {r.endpoint for r in own} == {
+        "fever.fever_php",
+        "fever.fever_miniflux",
+        "websub.callback",
+    }
     for rule in own:
         url = _example_url(app, rule)
+        if rule.endpoint == "websub.callback":
+            # The cookie names no subscription: only the token and the hub's signature do.
+            assert client.post(url, data=b"<feed/>").status_code == 410, url
+            assert _count(db, WebSubDelivery) == 0
+            continue
         # A cross-site form riding on the cookie: no key, so nobody, and nothing done.
         response = client.post(url + "?api&groups", data={"mark": "group", "as": "read", "id": "0"})
         assert response.status_code == 200, url
