@@ -173,6 +173,7 @@ def claim_unsubscribes(session: Session, now: datetime, *, limit: int = 100) -> 
                 sub.pending.is_(None),
                 sub.state.in_(LEASED),
                 ~still_wanted,
+                _retry_due(now),
             )
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -211,3 +211,17 @@ def test_deliveries_are_limited_per_subscription_and_minute(db: Database) -> Non
         assert deliveries.charge_delivery(session, sub_id, NOW + timedelta(seconds=61), 3)
         session.commit()
     assert _sub(db, feed_id).window_count == 1
+
+
+def test_a_failed_unsubscription_is_asked_again_after_a_pause(db: Database) -> None:
+    feed_id = _feed(db)
+    (sub_id,) = _claim(db)
+    _set(db, feed_id, state="active", pending=None, expires_at=NOW + timedelta(days=1))
+    with db.session() as session:
+        unsubscribe(session, add_user(db).id, feed_id)
+        assert claims.claim_unsubscribes(session, NOW) == [sub_id]
+        rows.request_failed(session, sub_id, "http_503: down")
+        session.commit()
+    with db.session() as session:
+        assert claims.claim_unsubscribes(session, NOW + timedelta(seconds=119)) == []
+        assert claims.claim_unsubscribes(session, NOW + timedelta(seconds=120)) == [sub_id]
