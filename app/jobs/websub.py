@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.context import JobContext, get_context
 from app.pipeline import FetchError, read_bounded
 from app.pipeline.websub import hub_request
-from app.queue.websub import enqueue_deliveries, enqueue_hub_requests
+from app.queue import registry
+from app.queue.websub import delivery_job_id, enqueue_deliveries, enqueue_hub_requests
 from app.storage import websub as rows
 from app.storage import websub_claims as claims
 from app.storage import websub_deliveries as deliveries
@@ -137,6 +138,9 @@ def maintain(ctx: JobContext) -> dict[str, int]:
     _enqueue(ctx, ids)
     if stale:
         try:
+            # Only those RQ no longer holds: a long queue is no reason to enqueue twice.
+            held = registry.jobs_waiting(ctx.queues, [delivery_job_id(d) for d in stale])
+            stale = [d for d in stale if delivery_job_id(d) not in held]
             enqueue_deliveries(ctx.queues, stale)
         except RedisError:
             log.warning("could not enqueue %d websub deliveries: Redis unavailable", len(stale))

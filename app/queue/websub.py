@@ -37,6 +37,11 @@ def enqueue_hub_requests(queues: Queues, subscription_ids: list[int]) -> None:
         )
 
 
+def delivery_job_id(delivery_id: int) -> str:
+    """The RQ job id of a delivery's job."""
+    return f"websub-delivery-{delivery_id}"
+
+
 def enqueue_deliveries(queues: Queues, delivery_ids: list[int]) -> None:
     """Parse and store these committed deliveries."""
     if delivery_ids:
@@ -45,7 +50,7 @@ def enqueue_deliveries(queues: Queues, delivery_ids: list[int]) -> None:
                 queues.submissions.prepare_data(
                     DELIVERY_FUNC,
                     args=(delivery_id,),
-                    job_id=f"websub-delivery-{delivery_id}",
+                    job_id=delivery_job_id(delivery_id),
                     description=f"websub delivery {delivery_id}",
                     **_options(queues),  # type: ignore[arg-type]
                 )
