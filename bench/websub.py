@@ -52,6 +52,8 @@ SETTINGS = {
     "WEBSUB_DELIVERIES_PER_MINUTE": "100000",
     "WEBSUB_EVERY_SECONDS": "1",
 }
+#: A ping whose entry is not listed this many seconds later counts as missed.
+MISSED_AFTER = 20.0
 #: Entries the publisher's feed keeps (newest first), as a blog's feed does.
 FEED_ENTRIES = 20
 
@@ -107,23 +109,26 @@ def measure(pings: int) -> dict[str, Any]:
     api = requests.Session()
     api.headers.update(services.user.headers())
     try:
-        web = start_web(services)
+        web = start_web(services, **SETTINGS)  # the web checks the delivery rate
         worker = start_worker(services, PUBLIC_URL=web_url(), **SETTINGS)
         with running(web, worker):
             submitted = api.post(web_url("/feeds"), json={"url": publisher.url}, timeout=5)
             submitted.raise_for_status()
             wait_until(lambda: hub.subscribers(publisher.url), 60, "the hub's verification")
             wait_until(lambda: _listed(api, "entry-0"), 30, "the first fetch's item")
-            latencies = []
+            latencies: list[float] = []
+            missed = 0
             for n in range(1, pings + 1):
                 title = f"entry-{n}"
                 started = time.perf_counter()
                 publisher.post(title)
                 while not _listed(api, title):
-                    if time.perf_counter() - started > 30:
-                        raise RuntimeError(f"{title} never arrived")
+                    if time.perf_counter() - started > MISSED_AFTER:
+                        missed += 1  # reported: a lost push is a finding, not a crash
+                        break
                     time.sleep(0.005)
-                latencies.append(time.perf_counter() - started)
+                else:
+                    latencies.append(time.perf_counter() - started)
                 time.sleep(0.05)  # pings a little apart: one publication at a time
     finally:
         publisher.server.stop()
@@ -133,6 +138,7 @@ def measure(pings: int) -> dict[str, Any]:
     return {
         "machine": described,
         "pings": pings,
+        "missed": missed,
         "p50_ms": round(statistics.median(ordered) * 1000, 1),
         "p90_ms": round(ordered[int(0.90 * (len(ordered) - 1))] * 1000, 1),
         "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 1),
@@ -164,7 +170,8 @@ def render(result: dict[str, Any]) -> str:
             "| path | pings | p50 | p90 | p99 | max |",
             "|---|---|---|---|---|---|",
             f"| push (WebSub) | {result['pings']} | {result['p50_ms']:.0f} ms | "
-            f"{result['p90_ms']:.0f} ms | {result['p99_ms']:.0f} ms | {result['max_ms']:.0f} ms |",
+            f"{result['p90_ms']:.0f} ms | {result['p99_ms']:.0f} ms | {result['max_ms']:.0f} ms |"
+            + (f" ({result['missed']} missed)" if result.get("missed") else ""),
             "| polling, REFRESH_DEFAULT_SECONDS=1800 | - | 15 min (half the interval) | "
             "27 min | 29.7 min | 30 min |",
             "| polling, REFRESH_MIN_SECONDS=300 (the fastest a feed is polled) | - | 2.5 min | "
