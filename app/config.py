@@ -173,6 +173,13 @@ def _port_ranges(value: str) -> PortRanges:
     return tuple(sorted(ranges))
 
 
+def _public_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+        raise ValueError(f"expected an http(s) base address (https://app.example), got {value!r}")
+    return url
+
+
 def _env_name(value: str) -> str:
     if value not in {"development", "test", "production"}:
         raise ValueError("expected development, test or production")
@@ -457,6 +464,39 @@ class Settings:
         "FETCH_ALLOWED_PORTS", DEFAULT_PORTS, _port_ranges,
         "ports a fetch may connect to, every hop (comma-separated ports and ranges)",
         shown_default="`80,443,1024-65535`",
+    )
+    # -- WebSub push (docs/fetching.md#websub) ----------------------------------------
+    public_url: str | None = setting(
+        "PUBLIC_URL", None, _public_url,
+        "the address people and hubs reach the app at (on Heroku `https://<app>.herokuapp.com` "
+        "or your custom domain); set, feeds that name a WebSub hub are pushed; unset, only polled",
+    )
+    websub_lease_seconds: int = setting(
+        "WEBSUB_LEASE_SECONDS", 10 * 24 * 3600, _positive_int,
+        "lease asked of a WebSub hub (it may grant another); renewed before it ends",
+    )
+    websub_poll_seconds: int = setting(
+        "WEBSUB_POLL_SECONDS", 6 * 3600, _positive_int,
+        "refresh interval of a feed while its hub pushes (the normal schedule when push stops)",
+    )
+    websub_silent_seconds: int = setting(
+        "WEBSUB_SILENT_SECONDS", 7 * 24 * 3600, _positive_int,
+        "a hub that delivered nothing for this long no longer counts as pushing: the feed is "
+        "polled at its normal rate again",
+    )
+    websub_every: float = setting(
+        "WEBSUB_EVERY_SECONDS", 30.0, _positive_float,
+        "how often housekeeping subscribes, renews leases and notices hubs that stopped pushing",
+    )
+    websub_max_bytes: int = setting(
+        "WEBSUB_MAX_BYTES", 2 * 1024 * 1024, _positive_int,
+        "largest body a hub may push (bigger: `413`); it is stored, then parsed by a worker "
+        "with the `FETCH_*` caps",
+        shown_default="`2097152` (2 MiB)",
+    )
+    websub_deliveries_per_minute: int = setting(
+        "WEBSUB_DELIVERIES_PER_MINUTE", 60, _positive_int,
+        "pushes accepted per minute for one subscription; beyond it `429` with `Retry-After`",
     )
     # -- capacity: Redis memory and the submission flow (docs/operations.md#capacity) ----
     queue_max_jobs: int = setting(

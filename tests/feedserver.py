@@ -68,6 +68,10 @@ class FeedServer:
             def do_HEAD(self) -> None:  # noqa: N802
                 server._serve(self)
 
+            def do_POST(self) -> None:  # noqa: N802 - a WebSub hub's routes take POSTs
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                server._serve(self)
+
         class _Server(ThreadingHTTPServer):
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 

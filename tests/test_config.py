@@ -75,6 +75,21 @@ def test_boolean_and_host_list_settings_are_parsed() -> None:
     assert settings.fetch_allowed_hosts == frozenset({"feeds.internal", "intranet"})
 
 
+def test_public_url_is_unset_by_default_so_feeds_are_only_polled() -> None:
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).public_url is None
+
+
+def test_public_url_loses_its_trailing_slash() -> None:
+    environ = {**BASE, "SECRET_KEY": "s", "PUBLIC_URL": "https://my-app.herokuapp.com/"}
+    assert Settings.from_env(environ).public_url == "https://my-app.herokuapp.com"
+
+
+@pytest.mark.parametrize("value", ["my-app.herokuapp.com", "ftp://x", "https://x/?q=1"])
+def test_a_public_url_that_is_no_http_base_address_fails_loudly(value: str) -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        Settings.from_env({**BASE, "SECRET_KEY": "s", "PUBLIC_URL": value})
+
+
 def test_private_networks_are_off_by_default() -> None:
     assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).fetch_allow_private_networks is False
 

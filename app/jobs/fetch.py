@@ -19,7 +19,7 @@ from rq import Retry, get_current_job
 
 from app import feed_state
 from app.context import JobContext, get_context
-from app.jobs import icons
+from app.jobs import icons, websub
 from app.observability import metrics
 from app.pipeline import FeedResult, FetchError, Validators, fetch_feed
 from app.queue.politeness import NO_LIMIT, HostWait, Lease
@@ -28,6 +28,7 @@ from app.storage.fetches import Claim, claim_fetch, finish_fetch, requeue_fetch,
 from app.storage.items import StoredItems, store_items
 from app.storage.models import FetchState
 from app.storage.outcomes import Success, lock_feed_state, record_failure, record_success
+from app.storage.websub import note_hub
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,10 @@ def _record_success(
         stored = store_items(session, target.feed_id, parsed.items)
         record_success(session, target.fetch_id, _success(ctx, target, result, stored))
         icon_wanted = icons.wanted(ctx, session, target.feed_id, parsed)
+        new_hub = note_hub(session, target.feed_id, result.hub_url, result.topic_url)
         session.commit()
+    if new_hub and result.hub_url:
+        websub.subscribe_now(ctx, target.feed_id)  # push from now on, not at the next tick
     if icon_wanted:
         icons.refresh_icon(ctx, target.feed_id, parsed, result.final_url)
     return stored.new, stored.updated

@@ -13,6 +13,7 @@ from .download import download
 from .errors import FetchError
 from .isolation import read_bounded
 from .models import Download, FeedResult, FetchLimits, PageLinks, ParsedFeed, Validators
+from .websub import choose_hub
 
 
 def _result(
@@ -25,6 +26,11 @@ def _result(
     bytes_downloaded: int,
     start: float,
 ) -> FeedResult:
+    hub = (
+        choose_hub(last.headers, feed.hub_urls, feed.self_url, last.final_url)
+        if feed is not None
+        else None
+    )
     return FeedResult(
         status=last.status,
         requested_url=first.requested_url,
@@ -39,6 +45,8 @@ def _result(
         bytes_downloaded=bytes_downloaded,
         cache_max_age=last.cache_max_age,
         elapsed=time.monotonic() - start,
+        hub_url=hub.hub_url if hub else None,
+        topic_url=hub.topic_url if hub else None,
     )
 
 

@@ -14,6 +14,7 @@ from .errors import FetchError
 from .items import absolute_http_url, finalize_items, make_item, to_utc
 from .models import Enclosure, FetchLimits, ParsedFeed, ParsedItem
 from .sanitize import sanitize_html, to_plain_text
+from .websub import document_links
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 JSON_TYPES = ("application/feed+json", "application/json")
@@ -146,4 +147,18 @@ def parse_json_feed(
         # favicon is the small one meant for lists; icon is 512 pixels wide.
         icon_url=absolute_http_url(_text(document.get("favicon")), base_url)
         or absolute_http_url(_text(document.get("icon")), base_url),
+        **_websub(document, base_url),
     )
+
+
+def _websub(document: Mapping[str, Any], base_url: str) -> dict[str, Any]:
+    """JSON Feed's ``hubs`` (WebSub ones) and ``feed_url`` as ParsedFeed's hub fields."""
+    hubs = document.get("hubs")
+    links = [
+        {"rel": "hub", "href": hub.get("url")}
+        for hub in (hubs if isinstance(hubs, list) else [])
+        if isinstance(hub, dict) and str(hub.get("type", "")).lower() in ("websub", "")
+    ]
+    links.append({"rel": "self", "href": document.get("feed_url")})
+    hub_urls, self_url = document_links(links, base_url)
+    return {"hub_urls": hub_urls, "self_url": self_url}

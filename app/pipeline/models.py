@@ -92,6 +92,9 @@ class ParsedFeed:
     items: list[ParsedItem] = field(default_factory=list)
     #: The icon the feed declares (RSS <image>, Atom <icon>/<logo>, JSON Feed favicon/icon).
     icon_url: str | None = None
+    # WebSub: the hubs and self URL the document names (websub.py picks one).
+    hub_urls: list[str] = field(default_factory=list)
+    self_url: str | None = None
 
 
 @dataclass
@@ -137,3 +140,6 @@ class FeedResult:
     bytes_downloaded: int
     cache_max_age: int | None
     elapsed: float
+    # WebSub hub and topic, from the Link headers or the document (None: no hub named).
+    hub_url: str | None = None
+    topic_url: str | None = None

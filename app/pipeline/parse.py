@@ -36,6 +36,7 @@ from .jsonfeed import looks_like_json_feed, parse_json_feed
 from .models import FetchLimits, PageLinks, ParsedFeed, ParsedItem
 from .sanitize import http_base, sanitize_html, to_plain_text
 from .scan import scan_xml
+from .websub import document_links
 from .xmlsafety import check_xml_safety
 
 # Expat with buffered text, not libxml2's driver, which feedparser would try first
@@ -236,6 +237,7 @@ def parse_feed(
             f"The feed has errors ({_describe(problem)}); {len(entries)} items could still be read."
         )
     channel = result.get("feed") or {}
+    hub_urls, self_url = document_links(channel.get("links") or [], base_url)
     cap = HtmlCap(limits.max_field_bytes)
     items, over_budget = keep_within(
         finalize_items([_entry_item(entry, base_url, cap) for entry in entries], limits.max_items),
@@ -259,6 +261,8 @@ def parse_feed(
         format=version or "unknown",
         items=items,
         icon_url=_icon_url(channel, base_url),
+        hub_urls=hub_urls,
+        self_url=self_url,
     )
 
 

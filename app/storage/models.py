@@ -69,6 +69,8 @@ __all__ = [
     "ItemState",
     "Subscription",
     "User",
+    "WebSubDelivery",
+    "WebSubSubscription",
 ]
 
 
@@ -142,6 +144,9 @@ class Feed(Base):
     last_fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     next_fetch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # WebSub: the hub the feed names and the topic (self URL) to subscribe to there.
+    hub_url: Mapped[str | None] = mapped_column(Text)
+    topic_url: Mapped[str | None] = mapped_column(Text)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="feed", cascade="all, delete-orphan", passive_deletes=True
@@ -152,6 +157,8 @@ class Feed(Base):
         Index(
             "ix_feeds_due", "next_fetch_at", postgresql_where=text(states_predicate(REFRESHABLE))
         ),
+        # WebSub housekeeping looks for the few feeds that name a hub, every half minute.
+        Index("ix_feeds_hub", "id", postgresql_where=text("hub_url IS NOT NULL")),
         # Room in each page for a refresh's new row version: an update that changes no
         # indexed column then stays on its page and adds no index entries (HOT).
         {"postgresql_with": {"fillfactor": FEEDS_FILLFACTOR}},
@@ -463,4 +470,61 @@ class ItemState(Base):
             text("starred_at DESC"),
             postgresql_where=text("starred"),
         ),
+    )
+
+
+# -- WebSub push (app.services.websub, app.jobs.websub) --------------------------------------
+
+
+class WebSubSubscription(Base):
+    """Our subscription to a feed's topic at its hub: one per feed.
+
+    ``token`` names the callback URL (``/websub/<token>``): unguessable, so only the
+    hub we gave it to can call it. ``secret`` is the HMAC key the hub signs deliveries
+    with; it must be read back to check signatures, so it is stored as it is.
+    ``pending`` is the request we are waiting for the hub to verify (subscribe or
+    unsubscribe): a verification of anything else is refused.
+    """
+
+    __tablename__ = "websub_subscriptions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), unique=True)
+    hub_url: Mapped[str] = mapped_column(Text)
+    topic_url: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    # requested (asked, not verified yet), active, denied, expired, failed, unsubscribed
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    pending: Mapped[str | None] = mapped_column(String(16))  # subscribe | unsubscribe
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_delivery_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deliveries: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # The per-subscription rate limit: deliveries counted in the current minute.
+    window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_websub_subscriptions_expires", "expires_at"),)
+
+
+class WebSubDelivery(Base):
+    """A body a hub pushed, stored by the web until a worker parses it (then deleted)."""
+
+    __tablename__ = "websub_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("websub_subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)  # the delivery's Link header
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
     )

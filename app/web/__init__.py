@@ -33,6 +33,7 @@ def register(app: Flask, settings: Settings) -> None:
         river,
         security,
         submit,
+        websub,
     )
 
     errors.register(app)
@@ -53,6 +54,7 @@ def register(app: Flask, settings: Settings) -> None:
         api,
         reader_api,
         fever,
+        websub,
         docs,
     ):
         app.register_blueprint(module.bp)

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, g, render_template, request,
 from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
 from app.storage.pagination import BadCursor
+from app.storage.websub import of_feed as websub_of_feed
 from app.web import wording
 from app.web.helpers import ApiError, db_session, get_feed_or_404, page_cursor, render_home
 
@@ -82,6 +83,7 @@ def feed(feed_id: int) -> str:
         page_count=max(1, -(-feed.item_count // ITEMS_PER_PAGE)),
         pending=pending,
         badge_key=wording.badge_key(feed, pending),
+        push=websub_of_feed(session, feed.id),
     )
 
 

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from app import feed_state
 from app.context import JobContext
+from app.jobs import websub
 from app.jobs.crashes import settle_orphans
 from app.observability import dynos, metrics
 from app.observability.collectors import dyno_exposition
@@ -117,8 +118,8 @@ def reconcile(ctx: JobContext) -> int:
 
 @dataclass
 class Housekeeper:
-    """Runs the scheduler, the reconciler and retention at their intervals from the
-    supervisor loop."""
+    """Runs the scheduler, the reconciler, retention and WebSub upkeep at their intervals
+    from the supervisor loop."""
 
     ctx: JobContext
     _next: dict[str, float] = field(default_factory=dict)
@@ -145,6 +146,10 @@ class Housekeeper:
                 self._pruner = Pruner(self.ctx.db, settings)
             more = prune_some(self._pruner)
             self._next["retention"] = now + (0 if more else settings.retention_every)
+        if now >= self._next.get("websub", 0.0):
+            # Subscribe, renew, and poll normally again whatever stopped pushing.
+            self._next["websub"] = now + settings.websub_every
+            websub.maintain(self.ctx)
         if now >= self._next.get("metrics", 0.0):
             self._next["metrics"] = now + METRICS_EVERY
             self._publish_metrics()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
 from app.storage.db import Database
-from app.storage.models import Feed, Fetch
+from app.storage.models import Feed, Fetch, WebSubDelivery
 from tests.conftest import signed_in
 
 JSON = {"Accept": "application/json"}
@@ -51,10 +51,17 @@ def test_an_own_credentials_post_ignores_the_session_cookie(
     ]
     fever = [r for r in own if r.endpoint.startswith("fever.")]
     greader = [r for r in own if r.endpoint.startswith(("greader.", "greader_php."))]
+    websub = [r for r in own if r.endpoint == "websub.callback"]
     assert {r.endpoint for r in fever} == {"fever.fever_php", "fever.fever_miniflux"}
-    assert len(greader) == 2 * 18 and len(fever) + len(greader) == len(own)
-    for rule in fever:
+    assert len(greader) == 2 * 18 and len(websub) == 1
+    assert len(fever) + len(greader) + len(websub) == len(own)
+    for rule in fever + websub:
         url = _example_url(app, rule)
+        if rule.endpoint == "websub.callback":
+            # The cookie names no subscription: only the token and the hub's signature do.
+            assert client.post(url, data=b"<feed/>").status_code == 410, url
+            assert _count(db, WebSubDelivery) == 0
+            continue
         # A cross-site form riding on the cookie: no key, so nobody, and nothing done.
         response = client.post(url + "?api&groups", data={"mark": "group", "as": "read", "id": "0"})
         assert response.status_code == 200, url

@@ -36,6 +36,8 @@ from app.storage.models import (
     ItemState,
     OpmlImport,
     Subscription,
+    WebSubDelivery,
+    WebSubSubscription,
 )
 from app.storage.subscriptions import ensure_folder, subscribe
 from tests.conftest import add_user, fever_key_of, signed_in
@@ -52,6 +54,10 @@ PUBLIC = {
     "static": "CSS, script and icons",
     "fever.fever_php": "its own credentials (the api_key of an app password)",
     "fever.fever_miniflux": "its own credentials (the api_key of an app password)",
+    # Hubs call it without a session. Its path holds a random 256-bit token naming one
+    # subscription, a push counts only with that subscription's HMAC signature, and a
+    # verification only for the request we sent: see test_the_websub_callback_...
+    "websub.callback": "its own credentials (an unguessable token, the hub's signature)",
 }
 #: Endpoints public by blueprint: every view of the Google Reader API, at the root paths
 #: and under /api/greader.php, checks its own credentials (ClientLogin's app password,
@@ -101,6 +107,17 @@ def owned(db: Database, settings: Settings) -> Iterator[dict[str, object]]:
         entries = [Entry(1, SECRET, feed.url, feed.id, fetch.id)]
         import_id = create_import(session, f"{SECRET}.opml", entries, user_id=alice.id)
         session.commit()
+        websub = WebSubSubscription(
+            feed_id=feed.id,
+            hub_url="https://hub.example/",
+            topic_url=feed.url,
+            token=f"{SECRET}-websub-token",
+            secret=f"{SECRET}-hmac",
+            state="active",
+            pending="subscribe",
+        )
+        session.add(websub)
+        session.commit()
         token = create_token(session, alice, f"{SECRET} token")
         app_password = app_passwords.create(session, settings, alice, f"{SECRET} app")
         yield {
@@ -114,6 +131,7 @@ def owned(db: Database, settings: Settings) -> Iterator[dict[str, object]]:
             "filename": "style.css",
             "stream": f"feed/{feed.url}",
             "user_id": alice.id,
+            "token": websub.token,
         }
 
 
@@ -135,6 +153,8 @@ def _snapshot(session: Session, owned: dict[str, object]) -> tuple[object, ...]:
         rows(Feed, Feed.id == feed_id),
         session.scalar(select(func.count()).select_from(Fetch).where(Fetch.feed_id == feed_id)),
         rows(Item, Item.feed_id == feed_id),
+        rows(WebSubSubscription, WebSubSubscription.feed_id == feed_id),
+        session.scalar(select(func.count()).select_from(WebSubDelivery)),
     )
 
 
@@ -351,3 +371,23 @@ def test_the_owner_reaches_each_of_their_things(
         assert response.status_code == 200, path
     assert SECRET in alice.get("/api/items").get_data(as_text=True)
     assert uuid.UUID(str(owned["fetch_id"]))
+
+
+def test_the_websub_callback_answers_only_its_hub(
+    app: Flask, anon_client: FlaskClient, db: Database, owned: dict[str, object]
+) -> None:
+    # Public, so the url_map walks above only check it leaks nothing: here, that it
+    # gives nothing to a caller without the token, or with it but without the
+    # subscription's signature or pending request.
+    with db.session() as session:
+        before = _snapshot(session, owned)
+    topic = f"https://{SECRET}.example/feed"
+    verify = {"hub.mode": "unsubscribe", "hub.topic": topic, "hub.challenge": "c"}
+    assert anon_client.get("/websub/guessed-token", query_string=verify).status_code == 404
+    assert anon_client.post("/websub/guessed-token", data=b"<feed/>").status_code == 410
+    token = owned["token"]
+    assert anon_client.get(f"/websub/{token}", query_string=verify).status_code == 404
+    unsigned = anon_client.post(f"/websub/{token}", data=b"<feed/>")
+    assert unsigned.status_code == 202 and SECRET not in unsigned.get_data(as_text=True)
+    with db.session() as session:
+        assert _snapshot(session, owned) == before
