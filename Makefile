@@ -1,12 +1,17 @@
 # Two commands set everything up on a fresh machine:
 #   make run   - start web + worker (and local Postgres/Redis when DATABASE_URL/REDIS_URL are unset)
-#   make test  - run the whole test suite against real Postgres, Redis, workers and a browser
+#   make test  - run the whole test suite against real Postgres, Redis, workers and a browser,
+#                spread over pytest-xdist workers (PYTEST_WORKERS below; PYTEST_ARGS adds options)
 # The virtualenv gets requirements-dev.txt, a lock with a hash for every package;
 # `make lock` regenerates both locks from requirements.in and requirements-dev.in.
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+# pytest-xdist workers for `make test`: `auto` lets tests/conftest.py choose (one more than
+# the cores, since most tests wait on processes and sockets; none when TEST_DATABASE_URL or
+# TEST_REDIS_URL name a single database). PYTEST_WORKERS=0 runs in this one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: run test lint lock bench wrk clean-data
 
@@ -20,7 +25,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check .
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest $(PYTEST_ARGS)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

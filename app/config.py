@@ -578,6 +578,10 @@ class Settings:
         "folder of the processes' metrics files; unset: a fresh one per dyno (see "
         "[monitoring](docs/monitoring.md))",
     )
+    metrics_publish_every: float = setting(
+        "METRICS_PUBLISH_SECONDS", 10.0, _positive_float,
+        "how often a worker dyno publishes its metrics to Redis for the web's `/metrics`",
+    )
     runtime_metrics_interval: float = setting(
         "RUNTIME_METRICS_INTERVAL", 20.0, _non_negative_float,
         "seconds between two runtime-metrics log lines (0: none)",

@@ -41,6 +41,23 @@ __all__ = ["ROOT", "WebDyno", "WorkerDyno", "alembic_config", "wait_for"]
 QUEUE_PREFIX = "feedqueue-test"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many xdist workers ``-n auto`` (``make test``) starts.
+
+    Each worker claims its own slot (tests/servers.py), so its own database and Redis
+    database; TEST_DATABASE_URL / TEST_REDIS_URL name one of each, which workers would
+    share, so then none. Otherwise one more than the cores: most tests wait on worker
+    processes, servers and sockets, and a third worker fills that wait.
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides when set.
+    """
+    if os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_REDIS_URL"):
+        return 0
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist's own hook reads it
+    return (os.cpu_count() or 1) + 1
+
+
 @pytest.fixture(scope="session")
 def service_urls() -> Iterator[tuple[str, str]]:
     db_url, redis_url, cleanups = resolve_services()

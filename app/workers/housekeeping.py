@@ -32,8 +32,6 @@ from app.workers.retention import Pruner, prune_some
 
 log = logging.getLogger(__name__)
 
-#: How often a worker dyno publishes its metrics for the web's /metrics.
-METRICS_EVERY = 10.0
 #: How often the supervisor promotes fetches waiting for a host whose slot freed on
 #: its own (an expired lease, the per-minute window): one Redis read when none is due.
 SWEEP_EVERY = 1.0
@@ -151,7 +149,7 @@ class Housekeeper:
             self._next["websub"] = now + settings.websub_every
             websub.maintain(self.ctx)
         if now >= self._next.get("metrics", 0.0):
-            self._next["metrics"] = now + METRICS_EVERY
+            self._next["metrics"] = now + settings.metrics_publish_every
             self._publish_metrics()
 
     def _sweep_waiting_hosts(self) -> None:

@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
 from redis import Redis
 from rq import Queue
 from rq.job import JobStatus
@@ -18,6 +20,7 @@ from app.jobs.batch import run_fetch_batch
 from app.queue.politeness import HostBudget, Lease
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState
+from app.workers import housekeeping
 from app.workers.housekeeping import Housekeeper, enqueue_due_refreshes, reconcile
 from tests.feedserver import FeedServer
 from tests.refreshes import RSS, due_feeds, fetches_by_url, refresh_jobs, schedule
@@ -158,3 +161,20 @@ def test_housekeeping_promotes_the_waiters_of_a_host_whose_lease_expired(
     time.sleep(0.4)
     Housekeeper(ctx)()
     assert ctx.queues.refresh.get_job_ids()[0] == str(waiting.id)
+
+
+def test_a_worker_dyno_publishes_its_metrics_every_metrics_publish_seconds(
+    job_context_with: Callable[..., JobContext], redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = job_context_with(metrics_publish_every=2.0)
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(housekeeping, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    key = f"{ctx.settings.queue_prefix}:metrics:dyno:{ctx.settings.dyno_name('worker')}"
+    keeper = Housekeeper(ctx)
+    published = []
+    for now in (1000.0, 1001.5, 1002.5, 1004.0, 1004.6):
+        clock.now = now
+        redis.delete(key)
+        keeper()
+        published.append(bool(redis.exists(key)))
+    assert published == [True, False, True, False, True]
