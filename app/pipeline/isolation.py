@@ -4,8 +4,9 @@ The checks before parsing (charset.py, xmlsafety.py, scan.py) refuse or trim the
 attacks anyone has thought of; these limits hold for the rest. A parser process may
 use ``parser_memory_mb`` of address space and ``parser_cpu_seconds`` of CPU per
 document (parser_child.py); one that has not answered within three times its CPU
-budget (waiting for a core included), or by the fetch's deadline, is killed. Its
-worker process only waits: a document can cost it neither memory nor a crash, and
+budget, or by the fetch's deadline, is killed, unless it is still computing within its
+CPU budget (short of a core on a busy machine): that one may go on to the fetch's
+deadline. Its worker process only waits: a document can cost it neither memory nor a crash, and
 each of its threads parses outside its GIL.
 
 Each worker process keeps a small pool of ``parser_processes`` children (see
@@ -30,11 +31,12 @@ from .errors import FetchError
 from .failures import timeout_error
 from .models import FetchLimits, PageLinks, ParsedFeed
 from .parse import read_document
-from .parser_process import Lost, ParserProcess
+from .parser_process import Lost, ParserProcess, Patience
 
 log = logging.getLogger(__name__)
 
 CPU_TO_WALL = 3  # a parser silent for this many times its CPU budget is killed
+PATIENCE = 3  # ... unless still computing: then up to this many times that wall budget
 
 
 @dataclass(frozen=True)
@@ -146,11 +148,18 @@ class ParserPool:
         late = FetchError(
             "parse_timeout", f"Reading the feed took longer than {wall:g} s; it was stopped."
         )
-        deadline = time.monotonic() + wall
-        if deadline_at is not None and deadline_at < deadline:
-            deadline, late = deadline_at, timeout_error(limits)  # the fetch ran out of time
+        now = time.monotonic()
+        deadline = now + wall
+        # A parser still computing within its CPU budget at the wall deadline is short
+        # of a core on a busy machine, not stuck on the document: it may go on, up to
+        # the fetch's deadline (or PATIENCE times the wall budget without one).
+        patience = Patience(now + wall * PATIENCE, late, limits.parser_cpu_seconds)
+        if deadline_at is not None:
+            patience = Patience(deadline_at, timeout_error(limits), limits.parser_cpu_seconds)
+            if deadline_at < deadline:
+                deadline, late = deadline_at, patience.late  # the fetch ran out of time
         try:
-            answer, (peak, cpu, stop) = child.receive(deadline, late, limits)
+            answer, (peak, cpu, stop) = child.receive(deadline, late, limits, patience)
         except Lost as lost:
             peak = self._replace(child)
             log.warning(

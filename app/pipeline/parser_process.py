@@ -20,6 +20,7 @@ import select
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,34 @@ class Lost(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class Patience:
+    """How long a parser that is still computing may be waited for, and what to say then."""
+
+    until: float
+    late: FetchError
+    step: float
+
+
+class _Wait:
+    """The deadline of one answer, moved on while the parser is short of CPU, not stuck."""
+
+    def __init__(self, deadline: float, late: FetchError, patience: Patience | None) -> None:
+        self.deadline = deadline
+        self.late = late
+        self.patience = patience
+
+    def extend(self, computing: bool) -> bool:
+        """Move the deadline on by one step if the parser is computing; False when not."""
+        patience = self.patience
+        if patience is None or not computing or self.deadline >= patience.until:
+            return False
+        self.deadline = min(self.deadline + patience.step, patience.until)
+        if self.deadline >= patience.until:
+            self.late = patience.late
+        return True
+
+
 class ParserProcess:
     """One parser process and its two pipes; used by one thread at a time."""
 
@@ -119,21 +148,33 @@ class ParserProcess:
             written = self.requests.write(view)
             view = view[written or 0 :]
 
-    def receive(self, deadline: float, late: FetchError, limits: FetchLimits) -> Any:
-        """The answer to the request just sent; Lost(`late`) if none came by `deadline`."""
-        size = HEADER.unpack(self._read(HEADER.size, deadline, late, limits))[0]
-        return Answers(io.BytesIO(self._read(size, deadline, late, limits))).load()
+    def receive(
+        self,
+        deadline: float,
+        late: FetchError,
+        limits: FetchLimits,
+        patience: Patience | None = None,
+    ) -> Any:
+        """The answer to the request just sent; Lost(`late`) if none came by `deadline`.
+
+        With `patience`, a process still computing within its CPU budget at `deadline`
+        (it was waiting for a core, not stuck) is given more time, up to `patience.until`.
+        """
+        wait = _Wait(deadline, late, patience)
+        size = HEADER.unpack(self._read(HEADER.size, wait, limits))[0]
+        return Answers(io.BytesIO(self._read(size, wait, limits))).load()
 
     def _readable(self, deadline: float) -> bool:
         remaining = deadline - time.monotonic()
         return bool(remaining > 0 and select.select([self.answers], [], [], remaining)[0])
 
-    def _read(self, size: int, deadline: float, late: FetchError, limits: FetchLimits) -> bytes:
+    def _read(self, size: int, wait: _Wait, limits: FetchLimits) -> bytes:
         chunks: list[bytes] = []
         got = 0
         while got < size:
-            if not self._readable(deadline):
-                raise Lost(late)
+            while not self._readable(wait.deadline):
+                if not wait.extend(self._computing(limits.parser_cpu_seconds)):
+                    raise Lost(wait.late)
             chunk = os.read(self.answers, min(size - got, 1 << 20))
             if not chunk:
                 raise Lost(self._died(limits))
@@ -156,6 +197,17 @@ class ParserProcess:
             f"Reading the feed needed more than the {limits.parser_memory_mb} MB of memory "
             "a parser may use; it was stopped.",
         )
+
+    def _computing(self, cpu_budget: float) -> bool:
+        """True while the process is runnable and has used less than `cpu_budget` of CPU
+        (Linux): it is reading the document and only short of a core on a busy machine."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return False
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return fields[0] in ("R", "D") and cpu < cpu_budget
 
     def peak_rss(self) -> int | None:
         """The process's peak RSS in bytes (Linux), while it is alive."""

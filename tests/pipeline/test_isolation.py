@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ import pytest
 
 from app.pipeline import FetchError, FetchLimits, PageLinks, ParserPool, parse_feed, read_bounded
 from app.pipeline.isolation import CPU_TO_WALL
-from app.pipeline.parser_process import Answers
+from app.pipeline.parser_process import Answers, ParserProcess
 from tests.conftest import wait_for
 from tests.hostile import empty_json_objects, heavy_feed
 
@@ -124,6 +126,70 @@ def test_silent_parser_process_is_killed_at_three_times_its_cpu_budget(
     assert reading.error is not None and reading.error.code == "parse_timeout"
     assert f"{0.2 * CPU_TO_WALL:g} s" in reading.error.message
     assert not psutil.pid_exists(pid) and only_pid(pool) != pid  # its successor waits
+
+
+def test_parser_short_of_a_core_past_its_wall_budget_is_waited_for(
+    pool: ParserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A busy machine: the parser is runnable and within its CPU budget, but gets no core
+    # until after three times its CPU budget has passed (SIGSTOP stands in for that).
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    os.kill(pid, signal.SIGSTOP)
+    limits = replace(LIMITS, parser_cpu_seconds=0.1)
+    resume = threading.Timer(0.1 * CPU_TO_WALL * 2, os.kill, (pid, signal.SIGCONT))
+    resume.start()
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, limits)
+    resume.join()
+    assert reading.result() and only_pid(pool) == pid
+
+
+def test_parser_short_of_a_core_is_stopped_at_its_patience(
+    pool: ParserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    os.kill(pid, signal.SIGSTOP)  # never gets its core back
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.1))
+    assert reading.error is not None and reading.error.code == "parse_timeout"
+    assert not psutil.pid_exists(pid)
+
+
+def test_parser_short_of_a_core_is_stopped_at_the_fetch_deadline(
+    pool: ParserPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 0.5
+    limits = replace(LIMITS, parser_cpu_seconds=0.1)
+    reading = pool.read(fixture("rss20.xml"), XML, BASE, limits, deadline_at=deadline)
+    assert reading.error is not None and reading.error.code == "timeout"
+    assert not psutil.pid_exists(pid)
+
+
+def test_only_a_runnable_parser_within_its_cpu_budget_counts_as_computing(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    (child,) = pool._idle
+    spinner = ParserProcess.__new__(ParserProcess)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        spinner.proc = busy
+        wait_for(lambda: spinner._computing(60.0))
+        assert not spinner._computing(0.0)  # past its CPU budget: not to be waited for
+        assert not child._computing(60.0)  # idle, waiting for a document
+        os.kill(child.pid, signal.SIGSTOP)
+        wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_STOPPED)
+        assert not child._computing(60.0)
+    finally:
+        busy.kill()
+        busy.wait()
+        os.kill(child.pid, signal.SIGCONT)
 
 
 def test_silent_parser_process_is_killed_at_the_fetch_deadline_if_that_comes_first(
