@@ -13,6 +13,7 @@
   var current = null;
   var pendingG = false;
   var opening = 0;
+  var toggled = {}; // ids whose read state the person set while their pane was loading
 
   function csrf() {
     var input = document.querySelector("input[name=csrf_token]");
@@ -96,6 +97,12 @@
       .catch(function (error) { showState(id, "read", !read); console.warn(error); });
   }
 
+  // The person's own toggle: it wins over the "read once opened" of a pane still loading.
+  function toggleRead(id) {
+    toggled[id] = true;
+    return setRead(id, !stateOf(id, "read"));
+  }
+
   function setStarred(id, starred) {
     showState(id, "starred", starred);
     return api(starred ? "PUT" : "DELETE", "/api/items/" + id + "/star")
@@ -116,6 +123,7 @@
     select(entry, true);
     var id = entry.getAttribute("data-id");
     var ticket = ++opening;
+    delete toggled[id];
     pane.setAttribute("aria-busy", "true");
     return fragment("/items/" + id + "?partial=pane").then(function (content) {
       if (ticket !== opening) return; // a later item was opened meanwhile
@@ -125,6 +133,7 @@
       if (window.matchMedia("(max-width: 48rem)").matches) {
         pane.scrollIntoView({ block: "start" });
       }
+      if (toggled[id]) return; // marked by hand while loading: leave it as the person set it
       if (entry.getAttribute("data-read") !== "true") return setRead(id, true);
     }).catch(function (error) { pane.removeAttribute("aria-busy"); console.warn(error); });
   }
@@ -213,7 +222,7 @@
         var url = id && (entryOf(id) || pane.querySelector(".reading")).getAttribute("data-url");
         if (url) window.open(url, "_blank", "noopener,noreferrer");
         break;
-      case "m": if (id) setRead(id, !stateOf(id, "read")); break;
+      case "m": if (id) toggleRead(id); break;
       case "s": if (id) setStarred(id, !stateOf(id, "starred")); break;
       case "g": pendingG = true; break;
       case "?": toggleHelp(true); break;
@@ -238,7 +247,7 @@
     var toggle = event.target.closest(".read-toggle");
     if (toggle) {
       var rid = toggle.closest("[data-id]").getAttribute("data-id");
-      setRead(rid, !stateOf(rid, "read"));
+      toggleRead(rid);
       return;
     }
     var link = event.target.closest("a.entry-link");

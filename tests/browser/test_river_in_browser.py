@@ -82,6 +82,35 @@ def test_m_toggles_read_and_s_stars_and_the_star_survives_a_reload(
     _expect(page.page.locator("li.entry")).to_have_count(1)
 
 
+def test_m_while_the_pane_is_loading_is_not_undone_when_it_arrives(
+    page: PageProbe, feed_server: FeedServer
+) -> None:
+    _river(page, feed_server)
+    held: list[Any] = []
+    page.page.route(re.compile(r"/items/\d+\?partial=pane$"), lambda route: held.append(route))
+    marks: list[str] = []
+    page.page.on(
+        "request",
+        lambda r: marks.append(r.method) if re.search(r"/api/items/\d+/read$", r.url) else None,
+    )
+    page.page.keyboard.press("j")  # opens item 1; its pane is held back
+    for _ in range(200):
+        if held:
+            break
+        page.page.wait_for_timeout(25)
+    first = _entry(page, 0)
+    for state in ("true", "false"):  # read by hand, then unread again, before the pane comes
+        with page.page.expect_response(re.compile(r"/api/items/\d+/read$")):
+            page.page.keyboard.press("m")
+        _expect(first).to_have_attribute("data-read", state)
+    held[0].continue_()
+    _expect(page.page.locator("#pane .reading-title")).to_have_text("Garden news item 1")
+    with page.page.expect_response(re.compile(r"/api/items/\d+/star$")):
+        page.page.keyboard.press("s")  # a later round trip: an automatic mark would be out
+    assert marks == ["PUT", "DELETE"]
+    _expect(first).to_have_attribute("data-read", "false")
+
+
 def test_o_opens_the_items_link_in_a_new_tab(page: PageProbe, feed_server: FeedServer) -> None:
     # The items link to example.org: answered here, so nothing leaves the machine.
     page.page.context.route(
