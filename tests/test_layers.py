@@ -36,7 +36,7 @@ NEVER = {
 ALLOWED = {"app.feed_state": {"app.config"}}
 #: What a blueprint may import of app.web: the shared helpers and the presentation modules.
 BLUEPRINT_MAY_IMPORT = {"app.web.helpers", "app.web.serializers", "app.web.wording",
-                        "app.web.charts", "app.web.sidebar"}  # fmt: skip
+                        "app.web.charts", "app.web.sidebar", "app.web.assets"}  # fmt: skip
 
 
 def _module_name(path: Path) -> str:

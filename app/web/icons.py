@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, request, url_for
 
 from app.storage.icons import follows, icon_versions, stored_icon
+from app.web.assets import asset_url
 from app.web.helpers import ApiError, current_user, db_session
 
 bp = Blueprint("icons", __name__)
@@ -49,19 +50,23 @@ def feed_icon(feed_id: int) -> Response:
     return response.make_conditional(request)
 
 
-def feed_icon_url(feed_id: int) -> str | None:
-    """The versioned URL of the feed's icon, or None when it has none (the template then
-    shows the default icon). The person's icon versions are read once per request."""
+def feed_icon_url(feed_id: int) -> str:
+    """The versioned URL of the feed's icon, or the default icon's when it has none.
+
+    The person's icon versions and the default's URL are worked out once per request:
+    a sidebar lists hundreds of feeds, most of them without an icon of their own.
+    """
     versions = g.get("feed_icon_versions")
     if versions is None:
         versions = icon_versions(db_session(), current_user().id) if g.get("user") else {}
         g.feed_icon_versions = versions
+        g.default_feed_icon_url = asset_url(DEFAULT_ICON)
     sha256 = versions.get(feed_id)
     if sha256 is None:
-        return None
+        return str(g.default_feed_icon_url)
     return url_for("icons.feed_icon", feed_id=feed_id, v=sha256[:VERSION_LENGTH])
 
 
 @bp.app_context_processor
 def _icon_helpers() -> dict[str, object]:
-    return {"feed_icon_url": feed_icon_url, "default_feed_icon": DEFAULT_ICON}
+    return {"feed_icon_url": feed_icon_url}

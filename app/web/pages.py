@@ -5,38 +5,19 @@ Also the page-wide template helpers (badges, times, cache-busted asset URLs).
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from pathlib import Path
-
-from flask import Blueprint, Response, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, g, render_template, request
 
 from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
 from app.storage.pagination import BadCursor
 from app.storage.websub import of_feed as websub_of_feed
 from app.web import wording
+from app.web.assets import asset_url
 from app.web.helpers import ApiError, db_session, get_feed_or_404, page_cursor, render_home
 
 bp = Blueprint("pages", __name__)
 
 ITEMS_PER_PAGE = 20
-
-
-@cache
-def _asset_digest(path: Path, _mtime: float) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-def asset_url(filename: str) -> str:
-    """URL of a static file with a content hash, so browsers may cache it for long."""
-    folder = Path(current_app.static_folder or "")
-    path = folder / filename
-    try:
-        version = _asset_digest(path, path.stat().st_mtime)
-    except OSError:
-        return url_for("static", filename=filename)
-    return url_for("static", filename=filename, v=version)
 
 
 @bp.app_context_processor
