@@ -29,8 +29,10 @@ from .models import FetchLimits
 MAX_DOWNLOADS = 4
 #: The home page is read only for its <head>; a larger page is not read at all.
 MAX_PAGE_BYTES = 1024 * 1024
-#: The whole search, all downloads together, in seconds (at most the feed deadline).
-DEADLINE = 15.0
+#: The whole search, all downloads together, in seconds (at most the feed deadline). It
+#: runs on the fetch's worker thread, so it is kept short: an icon is decoration, and a
+#: site whose name or server does not answer in time is looked for again a day later.
+DEADLINE = 5.0
 
 
 @dataclass(frozen=True)

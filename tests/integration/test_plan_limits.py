@@ -129,7 +129,7 @@ def _load(stack: Stack, plan: Plan, server: FeedServer, logs: Path, run: Run) ->
                 set(run.states) & {FetchState.QUEUED, FetchState.RUNNING}
             )
 
-        wait_for(all_done, timeout=180, interval=0.5)
+        wait_for(all_done, timeout=300, interval=0.5)
     except Exception as exc:  # noqa: BLE001 - reported by the plan's own test
         run.error = repr(exc)
     finally:
@@ -177,11 +177,11 @@ def _assert_fits(run: Run) -> None:
 
 # Both plans run in the first test's set-up: about a minute on a quiet machine, more
 # room where test runs share the cores.
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_app_json_formation_fits_mini_and_essential0(runs: dict[str, Run]) -> None:
     _assert_fits(runs["mini-essential0"])
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(480)
 def test_two_worker_dynos_fit_premium0_and_essential2(runs: dict[str, Run]) -> None:
     _assert_fits(runs["premium0-essential2"])
