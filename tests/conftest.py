@@ -184,6 +184,21 @@ def app(settings: Settings, db: Database, redis: Redis) -> Iterator[Flask]:
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture
+def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
+    """Build apps with CSRF on (as in production) and some settings replaced."""
+    apps: list[Flask] = []
+
+    def make(**changes: object) -> Flask:
+        flask_app = create_app(replace(settings, **changes))
+        apps.append(flask_app)
+        return flask_app
+
+    yield make
+    for flask_app in apps:
+        feedqueue.of(flask_app).close()
+
+
 @cache
 def _password_hash() -> str:
     return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run

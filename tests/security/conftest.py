@@ -6,36 +6,15 @@ and tests/chromium.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Any, TypeVar
 
 import pytest
-from flask import Flask
-from redis import Redis
 
-from app import create_app
-from app.config import Settings
-from app.extensions import feedqueue
 from app.storage.db import Database
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.conftest import WebDyno
-
-
-@pytest.fixture
-def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
-    """Build apps with CSRF on (as in production) and some settings replaced."""
-    apps: list[Flask] = []
-
-    def make(**changes: Any) -> Flask:
-        flask_app = create_app(replace(settings, **changes))
-        apps.append(flask_app)
-        return flask_app
-
-    yield make
-    for flask_app in apps:
-        feedqueue.of(flask_app).close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from dataclasses import replace
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from redis import Redis
 
 from app import create_app
 from app.config import Settings
@@ -30,21 +29,6 @@ def client_with_dead_redis(settings: Settings, db: Database) -> Iterator[FlaskCl
     app = create_app(replace(settings, redis_url="redis://127.0.0.1:1/0"))
     yield signed_in(app)
     feedqueue.of(app).close()
-
-
-@pytest.fixture
-def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
-    """Apps with CSRF on, as in production, and some settings replaced."""
-    apps: list[Flask] = []
-
-    def build(**changes: object) -> Flask:
-        app = create_app(replace(settings, **changes))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        feedqueue.of(app).close()
 
 
 @pytest.fixture(params=PREFIXES, ids=["root", "greader.php"])

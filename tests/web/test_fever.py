@@ -7,19 +7,15 @@ The app runs with CSRF on, as in production: the API has its own key and needs n
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from redis import Redis
 from sqlalchemy import insert, update
 
-from app import create_app
 from app.config import Settings
-from app.extensions import feedqueue
 from app.services import app_passwords
 from app.storage.db import Database
 from app.storage.icons import save_icon
@@ -32,23 +28,8 @@ BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def make(settings: Settings, db: Database, redis: Redis) -> Iterator[Callable[..., Flask]]:
-    """Apps with CSRF on and some settings replaced."""
-    apps: list[Flask] = []
-
-    def build(**changes: object) -> Flask:
-        app = create_app(replace(settings, **changes))
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        feedqueue.of(app).close()
-
-
-@pytest.fixture
-def client(make: Callable[..., Flask]) -> FlaskClient:
-    return make().test_client()
+def client(make_app: Callable[..., Flask]) -> FlaskClient:
+    return make_app().test_client()
 
 
 @pytest.fixture
@@ -144,18 +125,18 @@ def test_a_revoked_app_password_stops_working(
 
 
 def test_the_session_cookie_is_no_fever_credential(
-    make: Callable[..., Flask], db: Database
+    make_app: Callable[..., Flask], db: Database
 ) -> None:
     add_feed(db, "https://a.example/", 1)
-    browser = sign_in(make().test_client(), add_user(db, "reader"))
+    browser = sign_in(make_app().test_client(), add_user(db, "reader"))
     body = browser.post("/api/fever.php?api&items", data={}).get_json()
     assert body == {"api_version": 3, "auth": 0}
 
 
 def test_failed_keys_are_rate_limited_and_then_even_a_right_key_waits(
-    make: Callable[..., Flask], key: str
+    make_app: Callable[..., Flask], key: str
 ) -> None:
-    client = make(login_rate_limit="2 per minute").test_client()
+    client = make_app(login_rate_limit="2 per minute").test_client()
     codes = [fever(client, "f" * 32).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
     limited = fever(client, key)
@@ -164,9 +145,9 @@ def test_failed_keys_are_rate_limited_and_then_even_a_right_key_waits(
 
 
 def test_a_request_without_a_key_is_no_failed_attempt(
-    make: Callable[..., Flask], key: str
+    make_app: Callable[..., Flask], key: str
 ) -> None:
-    client = make(login_rate_limit="1 per minute").test_client()
+    client = make_app(login_rate_limit="1 per minute").test_client()
     for _ in range(3):
         assert client.post("/api/fever.php?api").get_json()["auth"] == 0
     assert fever(client, key).get_json()["auth"] == 1
@@ -362,9 +343,9 @@ def test_mark_a_group_read_covers_its_sub_folders_and_group_0_everything(
 
 
 def test_an_item_marked_read_in_fever_leaves_the_unread_river(
-    make: Callable[..., Flask], db: Database, key: str
+    make_app: Callable[..., Flask], db: Database, key: str
 ) -> None:
-    app = make()
+    app = make_app()
     _, ids = add_feed(db, "https://a.example/", 2)
     fever(app.test_client(), key, mark="item", **{"as": "read"}, id=ids[1])
     browser = sign_in(app.test_client(), add_user(db, "reader"))
