@@ -73,10 +73,12 @@ def test_the_pane_plays_a_podcast_episode_and_the_sidebar_shows_the_feeds_icon(
 
     wait_for(icon_shown, timeout=20, interval=0.5)
     sidebar_icon = page.page.locator(".sidebar img.feed-icon").first
-    _expect(sidebar_icon).to_be_visible()
-    assert sidebar_icon.evaluate("(img) => img.complete && img.naturalWidth") == 16
     river_icon = page.page.locator("li.entry img.feed-icon").first
-    assert river_icon.evaluate("(img) => img.complete && img.naturalWidth") == 16
+    _expect(sidebar_icon).to_be_visible()
+    # loading="lazy": the browser fetches and decodes the icon after the page; a 16-pixel
+    # wide image is our PNG served and decoded (a broken one has no width).
+    for icon in (sidebar_icon, river_icon):
+        wait_for(lambda icon=icon: _loaded_width(icon) == 16, timeout=20, interval=0.2)
 
     page.page.keyboard.press("j")
     player = page.page.locator("#pane audio")
@@ -88,3 +90,8 @@ def test_the_pane_plays_a_podcast_episode_and_the_sidebar_shows_the_feeds_icon(
     # preload="none": nothing is downloaded until the person presses play.
     assert feed_server.hits("/episodes/ep1.mp3") == 0
     page.shot("reading-pane-podcast")
+
+
+def _loaded_width(image: Any) -> int:
+    """The natural width of a loaded image, 0 while it loads or when it is broken."""
+    return int(image.evaluate("(img) => img.complete ? img.naturalWidth : 0"))
