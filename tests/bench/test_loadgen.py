@@ -13,6 +13,7 @@ from bench.accounts import create_account
 from bench.data import fetch_paths
 from bench.loadgen import run_wrk
 from bench.stack import Services
+from tests.conftest import wait_for
 from tests.dynos import WebDyno
 from tests.feedserver import FeedServer
 
@@ -39,16 +40,21 @@ def test_post_feeds_script_submits_with_the_bench_token_and_get_paths_polls(
     assert posted.requests > 0
     assert posted.errors == 0, posted.errors_by_kind
     assert account.token not in posted.command
-    with db.session() as session:
-        feeds = session.scalar(select(func.count()).select_from(Feed))
-        followed = session.scalar(
-            select(func.count())
-            .select_from(Subscription)
-            .where(Subscription.user_id == account.user_id)
-        )
-    # wrk counts the answers it read: requests in flight when it stopped still land.
-    assert feeds == followed
-    assert followed >= posted.requests
+
+    def counts() -> tuple[int, int]:
+        with db.session() as session:
+            feeds = session.scalar(select(func.count()).select_from(Feed)) or 0
+            followed = session.scalar(
+                select(func.count())
+                .select_from(Subscription)
+                .where(Subscription.user_id == account.user_id)
+            )
+        return feeds, followed or 0
+
+    # wrk counts the answers it read: requests in flight when it stopped still land,
+    # and every feed they create ends up followed by the bench's account.
+    wait_for(lambda: counts()[0] == counts()[1], timeout=15, interval=0.2)
+    assert counts()[1] >= posted.requests
 
     paths = tmp_path / "paths.txt"  # type: ignore[operator]
     paths.write_text("\n".join(fetch_paths(services, 50)) + "\n")
