@@ -28,7 +28,6 @@ from bench import stack
 from bench.loadgen import run_wrk
 from bench.machine import describe
 from bench.stack import (
-    Proc,
     Services,
     feed_base,
     reset_data,
@@ -43,17 +42,6 @@ from bench.stack import (
 #: The settings under test are the defaults: undo the bench's raised host budget.
 DEFAULTS = {"FETCH_HOST_CONCURRENCY": 2, "FETCH_HOST_PER_MINUTE": 60, "PIN_CPUS": "false"}
 _offsets = itertools.count(1)
-
-
-def _cpu_seconds(proc: Proc) -> float:
-    total = 0.0
-    for p in proc.tree():
-        try:
-            times = p.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
 
 
 def _job_counts(client: redis.Redis) -> tuple[int, int]:
@@ -76,7 +64,7 @@ def burst(services: Services, *, rate: int, seconds: int, hosts: int) -> dict[st
         worker = start_worker(services, **DEFAULTS)
         with running(web, worker):
             time.sleep(2)
-            cpu_before = _cpu_seconds(worker)
+            cpu_before = worker.cpu_seconds()
             commands_before = int(client.info("stats")["total_commands_processed"])
             env = {
                 "BENCH_FEED_BASE": feed_base(),
@@ -100,7 +88,7 @@ def burst(services: Services, *, rate: int, seconds: int, hosts: int) -> dict[st
                 "load": load.as_dict(),
                 "jobs_finished": done,
                 "deferrals": deferred,
-                "worker_cpu_s": round(_cpu_seconds(worker) - cpu_before, 1),
+                "worker_cpu_s": round(worker.cpu_seconds() - cpu_before, 1),
                 "redis_commands": int(client.info("stats")["total_commands_processed"])
                 - commands_before,
                 "waiting_for_host": int(client.zcard("feedqueue-bench:hostwait:jobs")),

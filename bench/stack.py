@@ -197,6 +197,17 @@ class Proc:
         except psutil.NoSuchProcess:
             return []
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by this process and its descendants."""
+        total = 0.0
+        for p in self.tree():
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM, then SIGKILL to the process group (it is ours) if it lingers."""
         if self.popen.poll() is None:

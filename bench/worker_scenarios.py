@@ -19,7 +19,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 
-import psutil
 import requests
 
 from bench import memory
@@ -180,17 +179,6 @@ def _parser_process_rate(seconds: float) -> dict[str, float]:
         pool.close()
 
 
-def _cpu_seconds(proc: Proc) -> float:
-    total = 0.0
-    for p in proc.tree():
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
-
-
 def _drain_run(
     services: Services, count: int, workers: list[dict[str, object]], *, refresh: bool = False
 ) -> dict[str, object]:
@@ -208,7 +196,7 @@ def _drain_run(
     with running(*procs):
         with memory.Sampler({p.name: p for p in procs}) as sampler:
             result = wait_all_finished(services, count, timeout=600)
-            cpu = sum(_cpu_seconds(p) for p in procs)
+            cpu = sum(p.cpu_seconds() for p in procs)
     assert result.first_started is not None and result.last_finished is not None
     span = result.last_finished - result.first_started
     processes = sum(int(str(env.get("WORKER_CONCURRENCY", 2))) for env in workers)
