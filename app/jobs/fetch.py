@@ -206,7 +206,7 @@ def _record_success(
     if new_hub and result.hub_url:
         websub.subscribe_now(ctx, target.feed_id)  # push from now on, not at the next tick
     if icon_wanted:
-        icons.refresh_icon(ctx, target.feed_id, parsed, result.final_url)
+        icons.request_icon(ctx, target.feed_id, parsed)  # queued: searched by a job of its own
     return stored.new, stored.updated
 
 

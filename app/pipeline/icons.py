@@ -5,13 +5,16 @@ Candidates, in order: the icon the feed declares (``ParsedFeed.icon_url``), the 
 site's home page declares in its <head>, then ``/favicon.ico`` on the site (the feed's own
 host when the feed names no site). Every download goes through ``download.download``:
 the SSRF guard, the allowed ports, the timeouts, and here a size cap of ``max_bytes``,
-with one deadline for the whole search.
+with one deadline for the whole search. Before the first download from a host, the
+caller's ``admit`` is asked (the job takes a slot of the host's politeness budget
+there); a host that is not admitted stops the search with :class:`HostBusy`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,9 +33,14 @@ MAX_DOWNLOADS = 4
 #: The home page is read only for its <head>; a larger page is not read at all.
 MAX_PAGE_BYTES = 1024 * 1024
 #: The whole search, all downloads together, in seconds (at most the feed deadline). It
-#: runs on the fetch's worker thread, so it is kept short: an icon is decoration, and a
-#: site whose name or server does not answer in time is looked for again a day later.
+#: holds a worker thread (its own job, after the fetches), so it is kept short: an icon
+#: is decoration, and a site whose name or server does not answer in time is looked
+#: for again a day later.
 DEADLINE = 5.0
+
+#: Asked with a host's name before the search's first download from it; False: the
+#: host may not be asked now (over its politeness budget).
+Admit = Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,14 @@ class Icon:
     content_type: str
     body: bytes
     sha256: str
+
+
+class HostBusy(Exception):
+    """A host the search needed was not admitted: nothing is known about the icon yet."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"{host} is over its politeness budget")
+        self.host = host
 
 
 class NoIcon(Exception):
@@ -64,6 +80,13 @@ def favicon_url(site_url: str) -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, "/favicon.ico", "", ""))
 
 
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def check_image(body: bytes, url: str) -> str:
     """The sniffed type of an icon's bytes; raise NoIcon when they are not a raster image."""
     kind = sniff_image_type(body)
@@ -76,18 +99,28 @@ class _Search:
     """One icon search: a shared deadline and download budget."""
 
     def __init__(
-        self, limits: FetchLimits, max_bytes: int, session: requests.Session | None
+        self,
+        limits: FetchLimits,
+        max_bytes: int,
+        session: requests.Session | None,
+        admit: Admit | None = None,
     ) -> None:
         deadline = min(limits.deadline, DEADLINE)
         self.limits = replace(limits, deadline=deadline, max_bytes=max_bytes)
         self.page_limits = replace(limits, deadline=deadline, max_bytes=MAX_PAGE_BYTES)
         self.session = session
+        self.admit = admit
         self.deadline_at = time.monotonic() + deadline
         self.downloads = 0
         self.tried: set[str] = set()
         self.last_problem = "The feed and its site declare no icon."
 
     def get(self, url: str, limits: FetchLimits) -> tuple[bytes, dict[str, str], str]:
+        if self.admit is not None:
+            host = _host(url)
+            # A URL without a host fails in download() with a clear error: nothing to admit.
+            if host and not self.admit(host):
+                raise HostBusy(host)
         self.downloads += 1
         got = download(url, limits, None, self.session, deadline_at=self.deadline_at)
         return got.body or b"", got.headers, got.final_url
@@ -128,13 +161,15 @@ def find_icon(
     *,
     max_bytes: int,
     session: requests.Session | None = None,
+    admit: Admit | None = None,
 ) -> Icon:
     """The first candidate icon that downloads within the caps and is a raster image.
 
-    Raise NoIcon when none is. Each download is guarded like a feed's (a private
-    address is refused before any connection unless the limits allow it).
+    Raise NoIcon when none is, HostBusy when ``admit`` refused a host the search
+    needed. Each download is guarded like a feed's (a private address is refused
+    before any connection unless the limits allow it).
     """
-    search = _Search(limits, max_bytes, session)
+    search = _Search(limits, max_bytes, session, admit)
     if declared_url:
         found = search.icon(declared_url)
         if found:

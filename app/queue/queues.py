@@ -1,8 +1,10 @@
 """The RQ queues that carry fetch jobs, and the one way to put jobs on them.
 
-Two queues: submissions (a person is waiting) ahead of refreshes (the
-scheduler's background work). Workers listen to both in that order, so a new
-subscription shows its items quickly even behind a large refresh backlog.
+Two queues for fetches: submissions (a person is waiting) ahead of refreshes (the
+scheduler's background work), and a third, last, for feed icon searches
+(decoration, see :mod:`app.queue.icons`). Workers listen to all three in that
+order, so a new subscription shows its items quickly even behind a large refresh
+backlog, and an icon is looked for only when no fetch is waiting.
 Used by the web (submissions, queue positions) and by the worker dyno alike;
 what only the workers do to RQ's registries is in :mod:`app.queue.registry`.
 """
@@ -40,12 +42,18 @@ class Queues:
         prefix = settings.queue_prefix
         self.submissions = Queue(f"{prefix}-submissions", connection=redis)
         self.refresh = Queue(f"{prefix}-refresh", connection=redis)
+        self.icons = Queue(f"{prefix}-icons", connection=redis)
         # Per thread: the job this thread just enqueued, its queue and position, and when.
         self._enqueued = threading.local()
 
     @property
     def in_priority_order(self) -> list[Queue]:
         """What a worker listens to, most urgent first."""
+        return [self.submissions, self.refresh, self.icons]
+
+    @property
+    def fetch_queues(self) -> list[Queue]:
+        """The queues that carry fetch jobs (the only ones a fetch's job is looked for in)."""
         return [self.submissions, self.refresh]
 
     def for_trigger(self, trigger: str) -> Queue:

@@ -18,7 +18,7 @@ from app.queue.queues import Queues
 def forget_job(queues: Queues, job_id: str) -> None:
     """Remove every trace of a job from RQ's registries, before enqueueing it anew."""
     redis = queues.redis
-    for queue in queues.in_priority_order:
+    for queue in queues.fetch_queues:
         started = queue.started_job_registry
         # Started entries are "<job id>:<execution id>" and need no Job hash.
         stale = [

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from app.storage.models import MAX_ID, FeedIcon, Subscription
+from app.storage.models import MAX_ID, Feed, FeedIcon, Subscription
 
 #: After a search that found no icon, the next one waits this long (not the full
 #: refresh period: the site may have been down), but no less, so a feed without
@@ -52,6 +52,13 @@ def icon_due(
         return True
     wait = min(refresh_after, RETRY_AFTER_ERROR) if row.error else refresh_after
     return row.fetched_at + wait <= now
+
+
+def icon_places(session: Session, feed_id: int) -> tuple[str, str | None] | None:
+    """Where the feed's icon is looked for besides the one it declares: the feed's
+    current address and its site (None when the feed is gone)."""
+    row = session.execute(select(Feed.current_url, Feed.site_url).where(Feed.id == feed_id)).first()
+    return None if row is None else (row.current_url, row.site_url)
 
 
 def save_icon(
