@@ -44,7 +44,11 @@ def test_stats_prints_feeds_fetches_queues_and_sizes(
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["feeds"]["new"] == 1
-    assert stats["queues"] == {"feedqueue-test-submissions": 0, "feedqueue-test-refresh": 0}
+    assert stats["queues"] == {
+        "feedqueue-test-submissions": 0,
+        "feedqueue-test-refresh": 0,
+        "feedqueue-test-icons": 0,
+    }
     assert stats["database_bytes"] > 0 and "items" in stats["tables"]
 
 

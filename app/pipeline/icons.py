@@ -5,8 +5,8 @@ Candidates, in order: the icon the feed declares (``ParsedFeed.icon_url``), the 
 site's home page declares in its <head>, then ``/favicon.ico`` on the site (the feed's own
 host when the feed names no site). Every download goes through ``download.download``:
 the SSRF guard, the allowed ports, the timeouts, and here a size cap of ``max_bytes``,
-with one deadline for the whole search. Before the first download from a host, the
-caller's ``admit`` is asked (the job takes a slot of the host's politeness budget
+with one deadline for the whole search. Before each download the caller's ``admit``
+is asked with its host (the job takes a slot of the host's politeness budget
 there); a host that is not admitted stops the search with :class:`HostBusy`.
 """
 
@@ -38,8 +38,8 @@ MAX_PAGE_BYTES = 1024 * 1024
 #: for again a day later.
 DEADLINE = 5.0
 
-#: Asked with a host's name before the search's first download from it; False: the
-#: host may not be asked now (over its politeness budget).
+#: Asked with a host's name before each download from it; False: the host may not be
+#: asked now (over its politeness budget).
 Admit = Callable[[str], bool]
 
 

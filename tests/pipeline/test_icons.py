@@ -12,7 +12,7 @@ import pytest
 from app.pipeline import FetchLimits, check_url_allowed, parse_feed
 from app.pipeline.errors import FetchError
 from app.pipeline.iconlinks import page_icon_links
-from app.pipeline.icons import NoIcon, favicon_url, find_icon
+from app.pipeline.icons import HostBusy, NoIcon, favicon_url, find_icon
 from app.pipeline.imagesniff import sniff_image_type
 from tests.feedserver import Response
 
@@ -182,3 +182,32 @@ def test_the_search_shares_one_deadline_and_download_budget(server, limits: Fetc
     with pytest.raises(NoIcon):
         find_icon(None, site, server.url("/feed"), replace(limits, deadline=5.0), max_bytes=1024)
     assert len(server.requests) == 4  # the page and three icons: MAX_DOWNLOADS
+
+
+def test_each_download_is_admitted_by_its_host_first(server, limits: FetchLimits) -> None:
+    site = server.add(
+        "/", b'<html><head><link rel="icon" href="/p.gif"></head>', content_type="text/html"
+    )
+    server.add("/p.gif", GIF, content_type="image/gif")
+    declared = server.url("/gone.png", host="localhost")  # another host than the site's
+    asked: list[str] = []
+
+    def admit(host: str) -> bool:
+        asked.append(host)
+        return True
+
+    find_icon(declared, site, server.url("/feed"), limits, max_bytes=1024, admit=admit)
+    assert asked == ["localhost", "127.0.0.1", "127.0.0.1"]  # before each download
+
+
+def test_a_host_not_admitted_stops_the_search_before_any_request(
+    server, limits: FetchLimits
+) -> None:
+    server.add("/i.png", PNG, content_type="image/png")
+    server.add("/favicon.ico", ICO, content_type="image/x-icon")
+    with pytest.raises(HostBusy) as info:
+        find_icon(
+            server.url("/i.png"), None, server.url("/feed"), limits, max_bytes=1024,
+            admit=lambda _host: False,
+        )  # fmt: skip
+    assert info.value.host == "127.0.0.1" and server.requests == []
