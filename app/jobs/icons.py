@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from app.context import JobContext, get_context
 from app.pipeline import ParsedFeed
 from app.pipeline.icons import HostBusy, NoIcon, find_icon
-from app.queue.icons import Asked, enqueue_icon_search
+from app.queue.icons import Asked, enqueue_icon_search, icons_max_jobs
 from app.queue.politeness import HostBudget, Lease
 from app.storage.icons import icon_due, icon_places, save_icon
 
@@ -57,7 +57,10 @@ def request_icon(ctx: JobContext, feed_id: int, parsed: ParsedFeed) -> Asked | N
     """
     try:
         asked = enqueue_icon_search(
-            ctx.queues, feed_id, parsed.icon_url, max_jobs=ctx.settings.queue_max_jobs
+            ctx.queues,
+            feed_id,
+            parsed.icon_url,
+            max_jobs=icons_max_jobs(ctx.settings.queue_max_jobs),
         )
     except RedisError:
         log.warning("feed icon search not queued: Redis unavailable", extra={"feed_id": feed_id})

@@ -5,9 +5,10 @@ The fetch job asks for a search when its feed's icon is due (app.jobs.icons); th
 search runs later as a job of its own on the last of the queues workers listen to,
 so it takes a worker thread only when no fetch is waiting. The job id is the feed's
 (:func:`icon_job_id`): while a search of the feed is queued or running, asking again
-does nothing. When the queue is full the request is dropped, not kept: the icon is
-still due, and the feed's next fetch asks again. Fetches never wait for room here,
-and icon jobs never count against the fetch queues' room (app.queue.backpressure).
+does nothing. The queue holds a quarter of ``QUEUE_MAX_JOBS`` (:func:`icons_max_jobs`);
+when it is full the request is dropped, not kept: the icon is still due, and the
+feed's next fetch asks again. Fetches never wait for room here, and icon jobs never
+count against the fetch queues' room (app.queue.backpressure).
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ from rq.utils import now
 from app.queue.queues import QUEUED_JOB_TTL, Queues
 
 ICON_FUNC = "app.jobs.icons.run_icon_search"
+
+#: The icons queue holds QUEUE_MAX_JOBS // ICONS_SHARE jobs. An icon job carries the
+#: icon URL the feed named, so its hash is not compact: 1,844 bytes with a 74-character
+#: URL against a submission job's 704 (docs/operations.md#redis-memory); a quarter
+#: keeps a full icons queue below a full submissions queue in Redis memory.
+ICONS_SHARE = 4
 
 #: Seconds a crashed search's job is kept in RQ's failed registry; meanwhile the
 #: feed's icon is not asked for again (as after a search that found nothing).
@@ -51,6 +58,11 @@ class Asked(Enum):
     FULL = "full"  # the icons queue holds QUEUE_MAX_JOBS jobs
 
 
+def icons_max_jobs(queue_max_jobs: int) -> int:
+    """How many jobs the icons queue may hold, from QUEUE_MAX_JOBS (at least one)."""
+    return max(1, queue_max_jobs // ICONS_SHARE)
+
+
 def icon_job_id(prefix: str, feed_id: int) -> str:
     """The RQ job id of feed ``feed_id``'s icon search (one per feed at a time).
 
@@ -62,7 +74,8 @@ def enqueue_icon_search(
     queues: Queues, feed_id: int, declared_url: str | None, *, max_jobs: int
 ) -> Asked:
     """Queue a search for the feed's icon, in one Redis round trip, unless one is
-    queued or running already, or the icons queue holds ``max_jobs`` (QUEUE_MAX_JOBS).
+    queued or running already, or the icons queue holds ``max_jobs`` (see
+    :func:`icons_max_jobs`).
 
     ``declared_url`` is the icon the feed's document names (it is not stored with
     the feed); the job reads the feed's site and address from Postgres when it runs.

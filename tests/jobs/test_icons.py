@@ -182,7 +182,7 @@ def test_a_second_due_fetch_does_not_queue_a_second_icon_search(
 def test_a_full_icons_queue_skips_the_search_until_a_later_fetch(
     job_context_with: Callable[..., JobContext], db: Database, feed_server: FeedServer
 ) -> None:
-    ctx = job_context_with(queue_max_jobs=1)
+    ctx = job_context_with(queue_max_jobs=4)  # the icons queue holds one
     feed_server.add("/icon.png", PNG, content_type="image/png")
     first, _ = _fetch(ctx, db, feed_server.add("/a.xml", _rss("/icon.png", "a")))
     second, state = _fetch(ctx, db, feed_server.add("/b.xml", _rss("/icon.png", "b")))

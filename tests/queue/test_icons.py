@@ -7,7 +7,7 @@ import uuid
 from rq import Queue
 
 from app.queue.backpressure import room_in
-from app.queue.icons import Asked, enqueue_icon_search, icon_job_id
+from app.queue.icons import Asked, enqueue_icon_search, icon_job_id, icons_max_jobs
 from app.queue.queues import Queues
 
 ICON = "https://site.example/icon.png"
@@ -55,3 +55,8 @@ def test_a_worker_takes_fetches_before_an_earlier_icon_search(queues: Queues) ->
 def test_icon_job_ids_carry_the_queue_prefix() -> None:
     # Apps sharing one Redis have feeds with the same ids.
     assert icon_job_id("a", 1) != icon_job_id("b", 1)
+
+
+def test_the_icons_queue_holds_a_quarter_of_queue_max_jobs_and_at_least_one() -> None:
+    assert icons_max_jobs(3000) == 750
+    assert icons_max_jobs(1) == 1
