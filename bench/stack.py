@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DB = "feedqueue_bench"
-WEB_PORT = 8600
-FEED_PORT = 8700
+# Another bench on the box (bench.scale_out has a feed server of its own) may hold
+# the usual ports: BENCH_WEB_PORT and BENCH_FEED_PORT move this kit's.
+WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "8600"))
+FEED_PORT = int(os.environ.get("BENCH_FEED_PORT", "8700"))
 #: Loopback hosts the feed server also listens on (127.1.x.y, bench/feedserver.py):
 #: feed n lives on host n % FEED_HOSTS, as feeds live on many sites on the web.
 FEED_HOSTS = 6000
@@ -229,6 +231,9 @@ class Proc:
 def start_feedserver(*args: str, hosts: int = FEED_HOSTS) -> Proc:
     """The loopback feed server on FEED_PORT with the given options, on 127.0.0.1
     and on ``hosts`` more loopback hosts (:func:`feed_url`)."""
+    if port_open(FEED_PORT):
+        # Its feeds would be another server's: say so rather than measure them.
+        raise RuntimeError(f"port {FEED_PORT} is taken: set BENCH_FEED_PORT to a free one")
     proc = Proc(
         "feedserver",
         [
@@ -270,6 +275,8 @@ def feed_url(n: int, hosts: int = FEED_HOSTS) -> str:
 
 def start_web(services: Services, app_spec: str = "app:create_app()", **env: object) -> Proc:
     """gunicorn with the project's gunicorn.conf.py, bound to 127.0.0.1:WEB_PORT."""
+    if port_open(WEB_PORT):
+        raise RuntimeError(f"port {WEB_PORT} is taken: set BENCH_WEB_PORT to a free one")
     proc = Proc(
         "web",
         [
