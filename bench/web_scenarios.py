@@ -29,6 +29,7 @@ from bench.data import fetch_paths
 from bench.loadgen import LoadResult, run_wrk
 from bench.modes import Mode
 from bench.stack import (
+    BACKLOG,
     FEED_HOSTS,
     FEED_PORT,
     TUNED,
@@ -91,8 +92,8 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
     reset_data(services)
     feeds = start_feedserver("--latency", "fixed:5")
     with running(feeds):
-        web = start_web(services)
-        worker = start_worker(services)
+        web = start_web(services, **BACKLOG)
+        worker = start_worker(services, **BACKLOG)
         with running(web, worker):
             out["web_memory_rest_mib"] = memory.snapshot(web)
             with memory.Sampler({"web": web, "worker": worker}) as sampler:
@@ -149,8 +150,8 @@ def _isolation_comparisons(services: Services, mode: Mode) -> dict[str, object]:
         ("isolation_feedqueue_pinned", TUNED),
     ):
         reset_data(services)
-        web = start_web(services, **env)
-        worker = start_worker(services, **env)
+        web = start_web(services, **BACKLOG, **env)
+        worker = start_worker(services, **BACKLOG, **env)
         with running(web, worker):
             out[key] = _post(
                 services,
@@ -208,8 +209,8 @@ def new_connections(services: Services, mode: Mode) -> dict[str, object]:
     reset_data(services)
     feeds = start_feedserver("--latency", "fixed:5")
     with running(feeds):
-        web = start_web(services)
-        worker = start_worker(services)
+        web = start_web(services, **BACKLOG)
+        worker = start_worker(services, **BACKLOG)
         with running(web, worker):
             load = _post(
                 services,
