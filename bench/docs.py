@@ -341,6 +341,63 @@ def _polite(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _per_host(results: dict[str, Any]) -> list[str]:
+    """How many feeds each host gets in each scenario of this run's mode, against the
+    default budget (2 at once, 60 a minute per host)."""
+    from bench.modes import FULL, QUICK
+
+    mode = FULL if results.get("mode") == "full" else QUICK
+    h = FEED_HOSTS
+
+    def most(feeds: int) -> int:
+        return -(-feeds // h)  # feed n is on host n % h: at most ceil(feeds / h) each
+
+    web = mode.isolation_rate * mode.isolation_seconds
+
+    def per_minute(rate: float | None) -> str:
+        # Fetches of one host come h feeds apart: the worker's rate spread over h hosts.
+        return "-" if rate is None else f"{rate * 60 / h:.1f} a minute (at {rate:g}/s)"
+
+    unchanged = results.get("unchanged", {}).get("default settings", {}).get("per_s")
+    fresh = (_fresh_main(results) or {}).get("per_s")
+    first = results.get("first_fetch", {}).get("per_s")
+    rows: list[list[object]] = [
+        ["1, 1b: 200/s for the window, 5 s answers", f"{web:,}", most(web), "-"],
+        [
+            "1c: the spread run (the one-host run is over the budget on purpose)",
+            f"{mode.isolation_rate * mode.burst_seconds:,}",
+            most(mode.isolation_rate * mode.burst_seconds),
+            "-",
+        ],
+        ["3, 3b: one feed per submission", f"{mode.latency_submissions:,}", 1, "-"],
+        ["4: drained per run", f"{mode.cpu_feeds:,}", most(mode.cpu_feeds), "-"],
+        [
+            "5: due feeds",
+            f"{mode.unchanged_feeds:,}",
+            most(mode.unchanged_feeds),
+            per_minute(unchanged),
+        ],
+        ["6: due feeds", f"{mode.fresh_feeds:,}", most(mode.fresh_feeds), per_minute(fresh)],
+        [
+            "6: first fetch, submitted",
+            f"{mode.first_fetch_feeds:,}",
+            most(mode.first_fetch_feeds),
+            per_minute(first),
+        ],
+    ]
+    return [
+        "### Feeds per host",
+        "",
+        f"Feed n is on loopback host n % {h:,}. Per scenario of a {mode.name} run, the feeds "
+        "and how many share a host; every one stays within the default budget of 2 fetches "
+        "at once and 60 a minute per host (section 2's sweeps submit more after section 1, "
+        "into the same queue: the worker still takes them at its one rate):",
+        "",
+        table(["scenario", "feeds", "most on one host", "fetches per host (measured rate)"], rows),
+        "",
+    ]
+
+
 def _run_time(results: dict[str, Any]) -> list[str]:
     seconds = results.get("seconds", {})
     if not seconds:
@@ -630,6 +687,7 @@ def render(results: dict[str, Any]) -> str:
         machine_table(results["machine"]),
         "",
         *_run_time(results),
+        *_per_host(results),
     ]
     if "web" in results:
         out += _web(results["web"])
