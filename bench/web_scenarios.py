@@ -24,14 +24,13 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from bench import memory
+from bench import memory, stack
 from bench.data import fetch_paths
 from bench.loadgen import LoadResult, run_wrk
 from bench.modes import Mode
 from bench.stack import (
     BACKLOG,
     FEED_HOSTS,
-    FEED_PORT,
     TUNED,
     Services,
     feed_base,
@@ -66,7 +65,7 @@ def _post(
         "BENCH_TOKEN": services.user.token,
     }
     if hosts:
-        env.update(BENCH_FEED_HOSTS=str(hosts), BENCH_FEED_PORT=str(FEED_PORT))
+        env.update(BENCH_FEED_HOSTS=str(hosts), BENCH_FEED_PORT=str(stack.FEED_PORT))
     if connection_close:
         env["BENCH_CONNECTION_CLOSE"] = "1"
     return run_wrk(
