@@ -71,7 +71,7 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="a pass in under 5 minutes")
+    group.add_argument("--quick", action="store_true", help="small sizes, ~7 min")
     group.add_argument("--full", action="store_true", help="every scenario at full size")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--docs", action="store_true", help="write docs/benchmarks.md too")
