@@ -9,38 +9,58 @@ from bench.accounts import subscribe_all
 from bench.stack import Services
 
 
-def seed_due_feeds(services: Services, base: str, first: int, count: int, *, etag: bool) -> None:
+def seed_due_feeds(
+    services: Services, base: str, first: int, count: int, *, etag: bool, hosts: int = 0
+) -> None:
     """Insert ``count`` active feeds ``base<n>.xml`` due for refresh an hour ago, each
     followed by the bench user (the scheduler refreshes only feeds someone follows).
 
     With ``etag`` the feeds carry the validators the feed server gives version 0
-    of feed n (ETag ``"n-0"``), so an unchanged feed answers 304.
+    of feed n (ETag ``"n-0"``), so an unchanged feed answers 304. With ``hosts`` the
+    feeds are spread over that many loopback hosts instead (``bench.stack.feed_url``:
+    feed n on 127.1.x.y with x.y = n % hosts + 1), on ``base``'s port.
     """
+    port = base.split(":")[2].split("/")[0]
     conn = services.connect_db()
     with conn, conn.cursor() as cur:
         cur.execute(
             """
+            WITH numbers AS (
+                SELECT n, CASE WHEN %(hosts)s > 0
+                    THEN 'http://127.1.' || ((n %% %(hosts)s + 1) / 256) || '.'
+                         || ((n %% %(hosts)s + 1) %% 256) || ':' || %(port)s || '/feed/'
+                    ELSE %(base)s END AS prefix
+                FROM generate_series(%(first)s, %(last)s) AS n
+            )
             INSERT INTO feeds (url, current_url, state, etag, next_fetch_at, refresh_interval)
-            SELECT %(base)s || n || '.xml', %(base)s || n || '.xml', 'active',
+            SELECT prefix || n || '.xml', prefix || n || '.xml', 'active',
                    CASE WHEN %(etag)s THEN '"' || n || '-0"' END,
                    now() - interval '1 hour' + n * interval '1 microsecond', 1800
-            FROM generate_series(%(first)s, %(last)s) AS n
+            FROM numbers
             """,
-            {"base": base, "first": first, "last": first + count - 1, "etag": etag},
+            {
+                "base": base,
+                "first": first,
+                "last": first + count - 1,
+                "etag": etag,
+                "hosts": max(0, hosts),
+                "port": port,
+            },
         )
         subscribe_all(cur, services.user.user_id)
     conn.close()
 
 
-def submit_feeds(services: Services, base: str, first: int, count: int) -> None:
+def submit_feeds(services: Services, base: str, first: int, count: int, *, hosts: int = 0) -> None:
     """Submit feeds through the app's own submit path (feed row, the bench user's
-    subscription, fetch row, RQ job), as ``POST /feeds`` by the bench user does."""
+    subscription, fetch row, RQ job), as ``POST /feeds`` by the bench user does.
+    With ``hosts`` feed n is on loopback host n % hosts (``bench.stack.feed_url``)."""
     from app.config import Settings
     from app.queue.connection import redis_from_url
     from app.queue.queues import Queues
     from app.services.submissions import Subscriber, submit_url
     from app.storage.db import Database
-    from bench.stack import app_env
+    from bench.stack import app_env, feed_url
 
     settings = Settings.from_env(app_env(services))
     db = Database(settings.database_url or "")
@@ -48,7 +68,8 @@ def submit_feeds(services: Services, base: str, first: int, count: int) -> None:
     subscriber = Subscriber.of(services.user.user_id, settings)
     with db.session() as session:
         for n in range(first, first + count):
-            submit_url(session, queues, f"{base}{n}.xml", subscriber)
+            url = feed_url(n, hosts) if hosts > 0 else f"{base}{n}.xml"
+            submit_url(session, queues, url, subscriber)
     db.dispose()
 
 

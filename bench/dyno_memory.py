@@ -28,8 +28,10 @@ import psutil
 from bench import machine
 from bench.data import finished_between, seed_due_feeds
 from bench.stack import (
+    FEED_HOSTS,
     Proc,
     feed_base,
+    feed_url,
     reset_data,
     running,
     start_feedserver,
@@ -92,7 +94,7 @@ def _web_load(stop: threading.Event, feeds: int, auth: dict[str, str]) -> dict[s
         i += 1
         try:
             if i % 5 == 0:
-                body = json.dumps({"url": f"{feed_base()}{feeds + i}.xml"}).encode()
+                body = json.dumps({"url": feed_url(feeds + i)}).encode()
                 request = urllib.request.Request(
                     web_url("/feeds"), body, {"Content-Type": "application/json", **auth}
                 )
@@ -112,7 +114,7 @@ def run(feeds: int, seconds: float) -> dict[str, object]:
     services = start_services()
     try:
         reset_data(services)
-        seed_due_feeds(services, feed_base(), 1, feeds, etag=False)
+        seed_due_feeds(services, feed_base(), 1, feeds, etag=False, hosts=FEED_HOSTS)
         server = start_feedserver(
             "--latency", "realistic:300:3:5:1", "--items", "20", "--change-rate", "0.2"
         )

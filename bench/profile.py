@@ -18,6 +18,7 @@ from pathlib import Path
 from bench.data import seed_due_feeds, submit_feeds
 from bench.loadgen import run_wrk
 from bench.stack import (
+    FEED_HOSTS,
     Proc,
     feed_base,
     reset_data,
@@ -150,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         with running(feeds):
             reset_data(services)
             if args.scenario == "cpu":
-                submit_feeds(services, feed_base(), 1, 2000)
+                submit_feeds(services, feed_base(), 1, 2000, hosts=FEED_HOSTS)
             else:
-                seed_due_feeds(services, feed_base(), 1, 2000, etag=False)
+                seed_due_feeds(services, feed_base(), 1, 2000, etag=False, hosts=FEED_HOSTS)
             worker = start_worker(services, WORKER_CONCURRENCY=1)
             with running(worker):
                 time.sleep(2)
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         feeds = start_feedserver("--latency", "zero")
         with running(feeds):
             reset_data(services)
-            seed_due_feeds(services, feed_base(), 1, 20000, etag=True)
+            seed_due_feeds(services, feed_base(), 1, 20000, etag=True, hosts=FEED_HOSTS)
             worker = start_worker(services)
             with running(worker):
                 time.sleep(5)

@@ -13,6 +13,7 @@ import sys
 
 from bench.machine import describe
 from bench.stack import (
+    BACKLOG,
     reset_data,
     running,
     start_feedserver,
@@ -37,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         with running(feeds):
             for n in range(1, args.rounds + 1):
                 reset_data(services)
-                web, worker = start_web(services), start_worker(services)
+                web = start_web(services, **BACKLOG)
+                worker = start_worker(services, **BACKLOG)
                 with running(web, worker):
                     r = _post(
                         services, "/feeds", rate=args.rate, connections=64, seconds=args.seconds

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,18 @@ from bench.modes import FULL, QUICK, Mode
 from bench.stack import ROOT, start_services
 
 RESULTS = ROOT / "bench" / "results"
-SCENARIOS = ("web", "latency", "cpu", "unchanged", "freshness", "memory")
+SCENARIOS = (
+    "web",
+    "new_connections",
+    "host_burst",
+    "latency",
+    "retry_after",
+    "cpu",
+    "unchanged",
+    "freshness",
+    "first_fetch",
+    "memory",
+)
 
 
 def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
@@ -33,10 +45,14 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
     }
     steps = {
         "web": lambda: web_scenarios.isolation_and_load_curves(services, mode),
+        "new_connections": lambda: web_scenarios.new_connections(services, mode),
+        "host_burst": lambda: web_scenarios.host_burst(services, mode),
         "latency": lambda: worker_scenarios.time_to_items(services, mode),
+        "retry_after": lambda: worker_scenarios.retry_after_clients(services, mode),
         "cpu": lambda: worker_scenarios.cpu_efficiency(services, mode),
         "unchanged": lambda: worker_scenarios.unchanged_feeds(services, mode),
         "freshness": lambda: worker_scenarios.freshness(services, mode),
+        "first_fetch": lambda: worker_scenarios.first_fetch(services, mode),
         "memory": lambda: worker_scenarios.worker_memory_at_rest(services),
     }
     try:
@@ -45,6 +61,8 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
             print(f"== {name} ...", flush=True)
             results[name] = steps[name]()
             results.setdefault("seconds", {})[name] = round(time.monotonic() - began, 1)
+            # The box may be shared: every figure goes with the load it was taken under.
+            results.setdefault("load_avg", {})[name] = [round(x, 2) for x in os.getloadavg()]
     finally:
         services.close()
     return results
@@ -53,7 +71,7 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="a pass in under 5 minutes")
+    group.add_argument("--quick", action="store_true", help="small sizes, ~7 min")
     group.add_argument("--full", action="store_true", help="every scenario at full size")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--docs", action="store_true", help="write docs/benchmarks.md too")

@@ -4,7 +4,15 @@
    against feedqueue (web + worker) and against the naive in-request baseline.
 2. Web throughput: closed-loop wrk sweeps over connection counts for
    ``POST /feeds`` and ``GET /fetches/<id>``; the best rate whose p99 <= 25 ms.
-Plus rate sweeps of both stacks for the latency-against-load plots.
+Plus rate sweeps of both stacks for the latency-against-load plots, and:
+
+- New connections: scenario 1's load with a new TCP connection per request, as
+  a router opens them (``Connection: close`` on each request).
+- Host burst: submissions at a fixed rate all for one host, then spread over
+  FEED_HOSTS hosts (bench/host_burst.py), the web's p99 side by side.
+
+Every feed is on one of FEED_HOSTS loopback hosts (bench.stack.feed_url), so the
+per-host politeness budget stays at its defaults.
 
 Every request carries the bench user's API token (``Authorization: Bearer``): its
 lookup is part of what each request costs, as for any API client.
@@ -16,11 +24,14 @@ import itertools
 import tempfile
 from pathlib import Path
 
-from bench import memory
+from bench import memory, stack
 from bench.data import fetch_paths
 from bench.loadgen import LoadResult, run_wrk
 from bench.modes import Mode
 from bench.stack import (
+    BACKLOG,
+    FEED_HOSTS,
+    TUNED,
     Services,
     feed_base,
     reset_data,
@@ -43,8 +54,20 @@ def _post(
     connections: int,
     seconds: int,
     timeout: float = 30.0,
+    hosts: int = FEED_HOSTS,
+    connection_close: bool = False,
 ) -> LoadResult:
     # Each run submits feed numbers no other run used: every submission is a new feed.
+    env = {
+        "BENCH_FEED_BASE": feed_base(),
+        "BENCH_PATH": path,
+        "BENCH_FEED_OFFSET": str(next(_offsets) * 100_000_000),
+        "BENCH_TOKEN": services.user.token,
+    }
+    if hosts:
+        env.update(BENCH_FEED_HOSTS=str(hosts), BENCH_FEED_PORT=str(stack.FEED_PORT))
+    if connection_close:
+        env["BENCH_CONNECTION_CLOSE"] = "1"
     return run_wrk(
         web_url(path),
         "post_feeds.lua",
@@ -52,12 +75,7 @@ def _post(
         duration=seconds,
         rate=rate,
         timeout=timeout,
-        env={
-            "BENCH_FEED_BASE": feed_base(),
-            "BENCH_PATH": path,
-            "BENCH_FEED_OFFSET": str(next(_offsets) * 100_000_000),
-            "BENCH_TOKEN": services.user.token,
-        },
+        env=env,
     )
 
 
@@ -73,8 +91,8 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
     reset_data(services)
     feeds = start_feedserver("--latency", "fixed:5")
     with running(feeds):
-        web = start_web(services)
-        worker = start_worker(services)
+        web = start_web(services, **BACKLOG)
+        worker = start_worker(services, **BACKLOG)
         with running(web, worker):
             out["web_memory_rest_mib"] = memory.snapshot(web)
             with memory.Sampler({"web": web, "worker": worker}) as sampler:
@@ -122,17 +140,17 @@ def isolation_and_load_curves(services: Services, mode: Mode) -> dict[str, objec
 
 
 def _isolation_comparisons(services: Services, mode: Mode) -> dict[str, object]:
-    """Scenario 1 again with the worker at the web's CPU priority (what WORKER_NICE buys
-    where web and worker share the cores), and with every process left to the kernel's
-    placement (PIN_CPUS=false, the default)."""
+    """Scenario 1 again with tuned settings: the worker at the web's CPU priority
+    (WORKER_NICE=0: what the default 10 buys where web and worker share the cores),
+    and each process kept to one core (PIN_CPUS=true)."""
     out: dict[str, object] = {}
     for key, env in (
         ("isolation_feedqueue_worker_nice0", {"WORKER_NICE": 0}),
-        ("isolation_feedqueue_unpinned", {"PIN_CPUS": "false"}),
+        ("isolation_feedqueue_pinned", TUNED),
     ):
         reset_data(services)
-        web = start_web(services, **env)
-        worker = start_worker(services, **env)
+        web = start_web(services, **BACKLOG, **env)
+        worker = start_worker(services, **BACKLOG, **env)
         with running(web, worker):
             out[key] = _post(
                 services,
@@ -181,3 +199,36 @@ def _sweep_get(services: Services, mode: Mode) -> dict[str, object]:
     finally:
         Path(f.name).unlink()
     return _best(points)
+
+
+def new_connections(services: Services, mode: Mode) -> dict[str, object]:
+    """Scenario 1's load (every feed takes 5 s, feeds on FEED_HOSTS hosts) with a new
+    TCP connection per request: each asks ``Connection: close``, so the server accepts
+    a connection for every submission, as behind a router that opens one per request."""
+    reset_data(services)
+    feeds = start_feedserver("--latency", "fixed:5")
+    with running(feeds):
+        web = start_web(services, **BACKLOG)
+        worker = start_worker(services, **BACKLOG)
+        with running(web, worker):
+            load = _post(
+                services,
+                "/feeds",
+                rate=mode.isolation_rate,
+                connections=64,
+                seconds=mode.new_connection_seconds,
+                connection_close=True,
+            )
+    return {"load": load.as_dict(), "hosts": FEED_HOSTS}
+
+
+def host_burst(services: Services, mode: Mode) -> dict[str, object]:
+    """A burst of submissions at the isolation rate, all for one host, then spread over
+    FEED_HOSTS hosts (bench.host_burst.burst): the web's latency of both, job runs that
+    ended waiting for their host, the worker's CPU."""
+    from bench.host_burst import burst
+
+    return {
+        label: burst(services, rate=mode.isolation_rate, seconds=mode.burst_seconds, hosts=hosts)
+        for label, hosts in (("one host", 0), (f"{FEED_HOSTS:,} hosts", FEED_HOSTS))
+    }

@@ -7,6 +7,12 @@
 5. Unchanged feeds: due feeds with stored validators, answered 304.
 6. Freshness at scale: many due feeds with realistic latency, feeds per hour.
 7. Scale-out: 4 and 6 with 1, 2, 4 processes and two ``worker.py`` side by side.
+
+Also: clients that honour ``Retry-After`` (submit, wait what the 202 says, poll
+and wait what each answer says, until the items are there), and the first fetch
+of many new feeds (submissions, a job each) at scenario 6's feed-server latency.
+Every feed is on one of FEED_HOSTS loopback hosts (bench.stack.feed_url), so the
+per-host politeness budget stays at its defaults.
 """
 
 from __future__ import annotations
@@ -32,9 +38,12 @@ from bench.data import (
 )
 from bench.modes import Mode
 from bench.stack import (
+    FEED_HOSTS,
+    TUNED,
     Proc,
     Services,
     feed_base,
+    feed_url,
     reset_data,
     running,
     start_feedserver,
@@ -77,7 +86,7 @@ def time_to_items(services: Services, mode: Mode) -> dict[str, object]:
         http.headers.update(services.user.headers())
         for n in range(1, mode.latency_submissions + 1):
             start = time.perf_counter()
-            answer = http.post(web_url("/feeds"), json={"url": f"{feed_base()}{n}.xml"})
+            answer = http.post(web_url("/feeds"), json={"url": feed_url(n)})
             answer.raise_for_status()
             status_url = web_url(answer.json()["status_url"])
             while True:
@@ -189,9 +198,9 @@ def _drain_run(
     """
     reset_data(services)
     if refresh:
-        seed_due_feeds(services, feed_base(), 1, count, etag=False)
+        seed_due_feeds(services, feed_base(), 1, count, etag=False, hosts=FEED_HOSTS)
     else:
-        submit_feeds(services, feed_base(), 1, count)
+        submit_feeds(services, feed_base(), 1, count, hosts=FEED_HOSTS)
     procs = [start_worker(services, f"worker{i}", **env) for i, env in enumerate(workers)]
     with running(*procs):
         with memory.Sampler({p.name: p for p in procs}) as sampler:
@@ -221,7 +230,7 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
     with running(feeds):
         limit = parse_only_rate()
         one_process = [{"WORKER_CONCURRENCY": 1}]
-        unpinned = [{"WORKER_CONCURRENCY": 1, "PIN_CPUS": "false"}]
+        tuned = [{"WORKER_CONCURRENCY": 1, **TUNED}]
         runs = {
             "1 process": _drain_run(services, mode.cpu_feeds, one_process),
             "1 process, refreshes": _drain_run(services, mode.cpu_feeds, one_process, refresh=True),
@@ -230,9 +239,9 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
             ),
         }
         if mode.comparisons:
-            runs["1 process, PIN_CPUS=false"] = _drain_run(services, mode.cpu_feeds, unpinned)
-            runs["1 process, refreshes, PIN_CPUS=false"] = _drain_run(
-                services, mode.cpu_feeds, unpinned, refresh=True
+            runs["1 process, tuned: PIN_CPUS=true"] = _drain_run(services, mode.cpu_feeds, tuned)
+            runs["1 process, refreshes, tuned: PIN_CPUS=true"] = _drain_run(
+                services, mode.cpu_feeds, tuned, refresh=True
             )
         if mode.scale_out:
             for k in (2, 4):
@@ -260,9 +269,9 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
         ),
     }
     if mode.comparisons:
-        out["efficiency_unpinned"] = ratio("1 process, PIN_CPUS=false", "docs_per_s")
-        out["efficiency_refreshes_unpinned"] = ratio(
-            "1 process, refreshes, PIN_CPUS=false", "docs_per_s"
+        out["efficiency_tuned"] = ratio("1 process, tuned: PIN_CPUS=true", "docs_per_s")
+        out["efficiency_refreshes_tuned"] = ratio(
+            "1 process, refreshes, tuned: PIN_CPUS=true", "docs_per_s"
         )
     return out
 
@@ -305,7 +314,9 @@ def unchanged_feeds(services: Services, mode: Mode) -> dict[str, object]:
             ("SCHEDULE_EVERY_SECONDS=0.5", {"SCHEDULE_EVERY_SECONDS": 0.5}),
         ):
             reset_data(services)
-            seed_due_feeds(services, feed_base(), 1, mode.unchanged_feeds, etag=True)
+            seed_due_feeds(
+                services, feed_base(), 1, mode.unchanged_feeds, etag=True, hosts=FEED_HOSTS
+            )
             worker = start_worker(services, **env)
             with running(worker):
                 run = _window_rate(services, [worker], warmup=5, seconds=mode.unchanged_seconds)
@@ -320,7 +331,6 @@ def freshness(services: Services, mode: Mode) -> dict[str, object]:
     configs: list[tuple[str, list[dict[str, object]]]] = [("1 x worker.py (defaults)", [{}])]
     if mode.scale_out:
         configs += [
-            ("1 process", [{"WORKER_CONCURRENCY": 1}]),
             ("4 processes", [{"WORKER_CONCURRENCY": 4}]),
             ("2 x worker.py (defaults)", [{}, {}]),
         ]
@@ -330,7 +340,7 @@ def freshness(services: Services, mode: Mode) -> dict[str, object]:
     with running(feeds):
         for label, workers in configs:
             reset_data(services)
-            seed_due_feeds(services, feed_base(), 1, mode.fresh_feeds, etag=False)
+            seed_due_feeds(services, feed_base(), 1, mode.fresh_feeds, etag=False, hosts=FEED_HOSTS)
             procs = [start_worker(services, f"worker{i}", **env) for i, env in enumerate(workers)]
             with running(*procs):
                 run = _window_rate(services, procs, warmup=10, seconds=mode.fresh_seconds)
@@ -346,3 +356,126 @@ def worker_memory_at_rest(services: Services) -> dict[str, object]:
     with running(worker):
         time.sleep(3)
         return memory.snapshot(worker)
+
+
+def _retry_after(answer: requests.Response) -> float:
+    """The answer's ``Retry-After`` in seconds (HTTP's integer form; a bad one is an error)."""
+    value = answer.headers.get("Retry-After")
+    if value is None:
+        raise RuntimeError(f"{answer.request.method} {answer.url}: no Retry-After while pending")
+    return float(value)
+
+
+def honouring_client(
+    http: requests.Session, base_url: str, feed: str, *, timeout: float = 120.0
+) -> dict[str, object]:
+    """One client that does what the API says: ``POST /feeds``, sleep the 202's
+    ``Retry-After``, ``GET`` the status URL and sleep each answer's ``Retry-After``
+    until the fetch has finished, then read the feed's items. Returns the time from
+    the POST until the items were read (ms), the hints seen and the outcome."""
+    start = time.perf_counter()
+    answer = http.post(f"{base_url}/feeds", json={"url": feed}, timeout=30)
+    answer.raise_for_status()
+    body = answer.json()
+    hints = [_retry_after(answer)]
+    status_url = base_url + body["status_url"]
+    state = body["fetch"]["state"]
+    polls = 0
+    while state not in ("succeeded", "failed"):
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"{feed}: still {state} after {timeout} s")
+        time.sleep(hints[-1])
+        status = http.get(status_url, timeout=30)
+        status.raise_for_status()
+        polls += 1
+        state = status.json()["state"]
+        if state not in ("succeeded", "failed"):
+            hints.append(_retry_after(status))
+    finished_ms = (time.perf_counter() - start) * 1000
+    items = http.get(f"{base_url}/api/feeds/{body['fetch']['feed_id']}/items?limit=1", timeout=30)
+    items.raise_for_status()
+    return {
+        "state": state,
+        "polls": polls,
+        "retry_after_s": hints,
+        "finished_ms": round(finished_ms, 1),
+        "items_ms": round((time.perf_counter() - start) * 1000, 1),
+        "items_seen": len(items.json()["items"]),
+    }
+
+
+def honouring_clients(
+    base_url: str, headers: dict[str, str], feeds: list[str], concurrency: int
+) -> dict[str, object]:
+    """:func:`honouring_client` for each of ``feeds``, ``concurrency`` at a time (threads:
+    each spends its time asleep on a hint); their times to items and the hints seen."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(feed: str) -> dict[str, object]:
+        with requests.Session() as http:
+            http.headers.update(headers)
+            return honouring_client(http, base_url, feed)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        clients = list(pool.map(one, feeds))
+    hints: dict[str, int] = {}
+    for client in clients:
+        for hint in client["retry_after_s"]:  # type: ignore[attr-defined]
+            key = f"{hint:g}"
+            hints[key] = hints.get(key, 0) + 1
+    states: dict[str, int] = {}
+    for client in clients:
+        states[str(client["state"])] = states.get(str(client["state"]), 0) + 1
+    return {
+        "clients": len(clients),
+        "concurrency": concurrency,
+        "to_items": _summary([float(c["items_ms"]) for c in clients]),  # type: ignore[arg-type]
+        "to_succeeded": _summary([float(c["finished_ms"]) for c in clients]),  # type: ignore[arg-type]
+        "polls": _summary([float(c["polls"]) for c in clients]),  # type: ignore[arg-type]
+        "retry_after_seen": hints,
+        "states": states,
+        "with_items": sum(1 for c in clients if c["items_seen"]),
+    }
+
+
+def retry_after_clients(services: Services, mode: Mode) -> dict[str, object]:
+    """Clients that honour ``Retry-After``: fast feeds (zero latency, 20 items) on
+    FEED_HOSTS hosts, ``mode.polite_clients`` clients ``mode.polite_concurrency`` at a
+    time against an idle stack at defaults."""
+    reset_data(services)
+    feeds = start_feedserver("--latency", "zero", "--items", "20")
+    web = start_web(services)
+    worker = start_worker(services)
+    with running(feeds, web, worker):
+        time.sleep(3)  # idle worker, as in scenario 3
+        out = honouring_clients(
+            web_url(),
+            services.user.headers(),
+            [feed_url(n) for n in range(1, mode.polite_clients + 1)],
+            mode.polite_concurrency,
+        )
+    out["command"] = (
+        "bench.worker_scenarios.honouring_clients: POST /feeds, sleep Retry-After, "
+        "GET status_url, sleep Retry-After ... until succeeded, GET /api/feeds/<id>/items"
+    )
+    return out
+
+
+def first_fetch(services: Services, mode: Mode) -> dict[str, object]:
+    """The first fetch of many new feeds: ``mode.first_fetch_feeds`` submissions (a job
+    each, through the app's submit path) at scenario 6's feed-server latency, then one
+    worker.py at defaults; fetches finished per second in a window, as scenario 6."""
+    reset_data(services)
+    feeds = start_feedserver(
+        "--latency", "realistic:300:3:5:1", "--items", "20", "--change-rate", "0.2"
+    )
+    with running(feeds):
+        began = time.monotonic()
+        submit_feeds(services, feed_base(), 1, mode.first_fetch_feeds, hosts=FEED_HOSTS)
+        submit_s = time.monotonic() - began
+        worker = start_worker(services, "worker0")
+        with running(worker):
+            run = _window_rate(services, [worker], warmup=10, seconds=mode.first_fetch_seconds)
+    run["feeds"] = mode.first_fetch_feeds
+    run["submit_s"] = round(submit_s, 1)
+    return run
