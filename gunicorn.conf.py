@@ -85,3 +85,15 @@ def post_fork(server: object, worker: object) -> None:
     """
     watch_pinned(pin_to_cpu(getattr(worker, "cpu", None)), _cpus)
 
+
+def post_worker_init(worker: object) -> None:
+    """The app is loaded and nothing accepted yet: run the submission path once, keeping
+    nothing (app/web/warmup.py), so that the first client does not pay for it."""
+    from flask import Flask
+
+    from app.web.warmup import warm_up
+
+    app = worker.wsgi  # type: ignore[attr-defined]
+    if isinstance(app, Flask):
+        seconds = warm_up(app)
+        worker.log.info("warmed up in %.0f ms", seconds * 1000)  # type: ignore[attr-defined]
