@@ -58,6 +58,30 @@ def test_a_connection_that_sends_its_request_late_is_still_served(
     assert reply.startswith(b"HTTP/1.1 200")
 
 
+def test_clients_slow_to_close_do_not_hold_up_other_requests(
+    start_web: Callable[..., WebDyno],
+) -> None:
+    web = start_web(workers=1)
+    close = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    held = [socket.create_connection(("127.0.0.1", web.port)) for _ in range(3)]
+    try:
+        for sock in held:
+            sock.sendall(close)  # answered, then closed by the server; never closed here
+        # Were the server to wait for each client's FIN before its next connection
+        # (up to 2 s each, as gunicorn's own close does), this would time out.
+        answer = requests.get(web.base_url + "/healthz", timeout=3)
+        assert answer.status_code == 200
+        for sock in held:
+            sock.settimeout(5)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+            assert reply.startswith(b"HTTP/1.1 200")  # whole, and ended by the server's FIN
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def _exchange(sock: socket.socket, request: bytes) -> bytes:
     """Send one request and read its whole response (headers and Content-Length body)."""
     sock.sendall(request)
