@@ -25,8 +25,10 @@ from flask import Flask
 
 log = logging.getLogger(__name__)
 
-#: A host that cannot exist (RFC 2606), for the feed upserted and rolled back.
-WARM_UP_URL = "https://warm-up.invalid/feed.xml"
+#: A host that cannot exist (RFC 2606), for the feed upserted and rolled back; each
+#: warm-up adds its own path, so that two workers warming up at once never wait on
+#: each other's uncommitted row.
+WARM_UP_URL = "https://warm-up.invalid/"
 
 
 def warm_up(app: Flask) -> float:
@@ -56,7 +58,7 @@ def _run(app: Flask) -> None:
         # Reads only: a token no one holds (the lookup every API request makes).
         accounts.user_for_token(session, "warm-up-" + secrets.token_hex(16))
         try:
-            feed, _ = upsert_feed(session, WARM_UP_URL)
+            feed, _ = upsert_feed(session, WARM_UP_URL + secrets.token_hex(8) + ".xml")
             fetch, _ = create_fetch(session, feed.id, FetchTrigger.SUBMITTED)
             session.flush()
             fetch_status(fetch, just_enqueued=True)  # the 202's body; reads the queue position
