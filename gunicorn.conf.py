@@ -9,12 +9,14 @@ import os
 import sys
 
 from app.affinity import allowed_cpus, least_used_cpu, pin_to_cpu
+from app.affinity_watch import watch_pinned
 from app.budget import plan_from_env
 from app.config import ConfigError, read_setting
 
 # Sets PROMETHEUS_MULTIPROC_DIR in the master (a fresh per-dyno folder when
 # unset) before any worker forks, so every worker writes metrics to one place.
 from app.observability import multiproc
+from app.placement import resolve as resolve_placement
 
 # Single settings, not Settings.from_env(): the master needs no database or Redis URL.
 try:
@@ -43,8 +45,11 @@ accesslog = None
 errorlog = "-"
 # No preload: each worker builds its own app, engine and Redis pool after fork.
 preload_app = False
-# Each worker keeps its threads on one CPU (off by default; see app/affinity.py).
-_pin_cpus = read_setting("pin_cpus")
+# Each worker keeps its threads on one CPU where the cores are the dyno's own:
+# PIN_CPUS=auto (the default) reads that from the OS once, here in the master
+# (app/placement.py); true and false decide without looking.
+_cpus = allowed_cpus()
+_placement = resolve_placement(read_setting("pin_cpus"), _cpus)
 
 
 def when_ready(server: object) -> None:
@@ -52,6 +57,7 @@ def when_ready(server: object) -> None:
     from app.observability.runtime import start_runtime_metrics
 
     server.log.info("%s", _budget.summary())  # type: ignore[attr-defined]
+    server.log.info("%s", _placement.summary("web"))  # type: ignore[attr-defined]
 
     start_runtime_metrics("web", os.getpid())
 
@@ -62,15 +68,32 @@ def child_exit(server: object, worker: object) -> None:
 
 
 def pre_fork(server: object, worker: object) -> None:
-    """With PIN_CPUS, choose the CPU of the worker about to start (in the master).
+    """When pinning, choose the CPU of the worker about to start (in the master).
 
     The least used one: a worker replacing one that died takes the CPU it freed.
     """
-    if _pin_cpus:
+    if _placement.pin:
         taken = (getattr(w, "cpu", None) for w in server.WORKERS.values())  # type: ignore[attr-defined]
-        worker.cpu = least_used_cpu(taken, allowed_cpus())  # type: ignore[attr-defined]
+        worker.cpu = least_used_cpu(taken, _cpus)  # type: ignore[attr-defined]
 
 
 def post_fork(server: object, worker: object) -> None:
-    """In the new worker, before its threads start (they inherit its CPU)."""
-    pin_to_cpu(getattr(worker, "cpu", None))
+    """In the new worker, before its threads start (they inherit its CPU).
+
+    A pinned worker watches its core and leaves it if others saturate it while
+    another core idles (app/affinity_watch.py).
+    """
+    watch_pinned(pin_to_cpu(getattr(worker, "cpu", None)), _cpus)
+
+
+def post_worker_init(worker: object) -> None:
+    """The app is loaded and nothing accepted yet: run the submission path once, keeping
+    nothing (app/web/warmup.py), so that the first client does not pay for it."""
+    from flask import Flask
+
+    from app.web.warmup import warm_up
+
+    app = worker.wsgi  # type: ignore[attr-defined]
+    if isinstance(app, Flask):
+        seconds = warm_up(app)
+        worker.log.info("warmed up in %.0f ms", seconds * 1000)  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from rq.scheduler import RQScheduler
 
 from app import budget as connection_budget
 from app.affinity import allowed_cpus, cpu_for, pin_to_cpu
+from app.affinity_watch import watch_pinned
 from app.config import ConfigError, Settings
 from app.context import JobContext, build_context, set_context
 from app.jobs import fetch as _fetch_job  # noqa: F401 - preload: children start warm
@@ -26,6 +27,7 @@ from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
 from app.pipeline.isolation import start_parsers
+from app.placement import resolve as resolve_placement
 from app.workers.housekeeping import Housekeeper
 from app.workers.priority import lower_cpu_priority
 from app.workers.recovery import recover_worker_job
@@ -102,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         run_worker(build_context(settings), f"{dyno}.burst.{run_id}", burst=True)
         return 0
 
+    # PIN_CPUS=auto reads once, here, whether the cores are the dyno's own (app/placement.py).
+    cpus = allowed_cpus()
+    placement = resolve_placement(settings.pin_cpus, cpus)
+    log.info("%s", placement.summary("worker"))
+
     # The supervisor's own work (scheduler, reconciler) runs one query at a time.
     parent = build_context(
         settings,
@@ -115,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     def child_main(index: int, name: str) -> None:
         # The parent's pooled sockets must not be shared with the child.
         parent.db.dispose(after_fork=True)
-        if settings.pin_cpus and index != scheduler_slot:
-            pin_to_cpu(cpu_for(index, allowed_cpus()))  # before any thread: they inherit it
+        if placement.pin and index != scheduler_slot:
+            # Before any thread: they inherit it. The watch leaves a core others take.
+            watch_pinned(pin_to_cpu(cpu_for(index, cpus)), cpus)
         if index == scheduler_slot:
             run_scheduler(
                 build_context(

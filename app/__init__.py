@@ -36,6 +36,7 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
     from app.logs import configure_logging
     from app.observability import metrics, request_log
     from app.web import retry_after
+    from app.web.ratelimit_storage import storage_uri
 
     if isinstance(config, Settings):
         config.check()  # a hand-built Settings gets the same start-up checks as the environment's
@@ -62,7 +63,9 @@ def create_app(config: Settings | dict[str, object] | None = None) -> Flask:
         # itself (exempting JSON) instead of CSRFProtect's default hook.
         WTF_CSRF_TIME_LIMIT=None,
         WTF_CSRF_CHECK_DEFAULT=False,
-        RATELIMIT_STORAGE_URI=rate_limit_storage_uri(settings.redis_url),
+        # limits' Redis storage whose hit also answers the window's end: the
+        # X-RateLimit-* headers cost no round trips of their own (app/web/ratelimit_storage.py).
+        RATELIMIT_STORAGE_URI=storage_uri(rate_limit_storage_uri(settings.redis_url)),
         # The limiter shares the process's bounded pool (the connection budget).
         RATELIMIT_STORAGE_OPTIONS={"connection_pool": redis.connection_pool},
         # Fixed windows cost one INCR per request; a moving window keeps a list per client.

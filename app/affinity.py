@@ -8,10 +8,10 @@ between cores, a VM exit on a virtual machine, and a cold cache. On the benchmar
 machine, keeping each process on one core cut a worker's CPU per feed by a sixth and
 POST /feeds p99 at 200 requests/s by more than half (docs/benchmarks.md).
 
-It is off by default: a pinned process cannot move away from a core that something
-else keeps busy, which is the norm on a shared host (Heroku's Standard dynos). Turn
-it on where the dyno or machine has its cores to itself (Performance dynos, a server
-of your own) and runs about one web or worker process per core.
+A pinned process cannot move away from a core that something else keeps busy,
+the norm on a shared host (Heroku's Standard dynos). So the default, ``auto``,
+pins only where the OS shows the cores as the process's own (app/placement.py),
+and a pinned process leaves a core others saturate (app/affinity_watch.py).
 """
 
 from __future__ import annotations

@@ -100,6 +100,13 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected a boolean, got {value!r}")
 
 
+def _bool_or_auto(value: str) -> bool | str:
+    """``auto`` as is; anything else as a boolean."""
+    if value.strip().lower() == "auto":
+        return "auto"
+    return _bool(value)
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number <= 0:
@@ -285,10 +292,11 @@ class Settings:
         "how much `worker.py` lowers its CPU priority, so requests come first where web and "
         "worker share a machine (0: not at all)",
     )
-    pin_cpus: bool = setting(
-        "PIN_CPUS", False, _bool,
-        "keep each web and worker process on one core (turn on where the machine or dyno has its "
-        "cores to itself; see [operations](docs/operations.md#cpu-placement))",
+    pin_cpus: bool | str = setting(
+        "PIN_CPUS", "auto", _bool_or_auto,
+        "keep each web and worker process on one core: `auto` where the cores look like the "
+        "process's own (no CPU quota or share, every online CPU allowed, little steal time), "
+        "`true` always, `false` never (see [operations](docs/operations.md#cpu-placement))",
     )
     # -- connection budget (app/budget.py; docs/operations.md#connection-budget) ------
     redis_max_connections: int = setting(

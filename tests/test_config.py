@@ -125,9 +125,11 @@ def test_worker_nice_defaults_to_ten_and_refuses_values_outside_0_to_19() -> Non
         Settings.from_env({**BASE, "SECRET_KEY": "s", "WORKER_NICE": "20"})
 
 
-def test_processes_are_left_to_the_kernels_cpu_placement_unless_asked() -> None:
-    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).pin_cpus is False
+def test_cpu_placement_is_detected_by_default_and_can_be_forced_either_way() -> None:
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s"}).pin_cpus == "auto"
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s", "PIN_CPUS": "AUTO"}).pin_cpus == "auto"
     assert Settings.from_env({**BASE, "SECRET_KEY": "s", "PIN_CPUS": "true"}).pin_cpus is True
+    assert Settings.from_env({**BASE, "SECRET_KEY": "s", "PIN_CPUS": "false"}).pin_cpus is False
 
 
 def test_one_setting_can_be_read_alone_and_is_checked_the_same_way() -> None:

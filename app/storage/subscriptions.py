@@ -35,7 +35,9 @@ def subscribe(
     the ``read_upto_id`` watermark covers every item stored now, and the newest
     ones get "unread" exceptions. Every item arriving later is unread.
     """
-    newest_id = session.scalar(select(func.max(Item.id)).where(Item.feed_id == feed_id)) or 0
+    # One statement for a new subscriber: the watermark is read inside the insert,
+    # and the new row comes back whole.
+    newest = select(func.coalesce(func.max(Item.id), 0)).where(Item.feed_id == feed_id)
     inserted = session.scalar(
         pg_insert(Subscription)
         .values(
@@ -43,12 +45,18 @@ def subscribe(
             feed_id=feed_id,
             title=title,
             folder_id=folder_id,
-            read_upto_id=newest_id,
+            read_upto_id=newest.scalar_subquery(),
         )
         .on_conflict_do_nothing(constraint="uq_subscriptions_user_feed")
-        .returning(Subscription.id)
+        .returning(Subscription),
+        execution_options={"populate_existing": True},
     )
-    if inserted is not None and unread_recent > 0 and newest_id:
+    if inserted is None:
+        subscription = get_subscription(session, user_id, feed_id)
+        assert subscription is not None
+        return subscription, False
+    newest_id = inserted.read_upto_id
+    if unread_recent > 0 and newest_id:
         session.execute(
             text(
                 """
@@ -67,9 +75,7 @@ def subscribe(
                 "unread_recent": unread_recent,
             },
         )
-    subscription = get_subscription(session, user_id, feed_id)
-    assert subscription is not None
-    return subscription, inserted is not None
+    return inserted, True
 
 
 def get_subscription(session: Session, user_id: int, feed_id: int) -> Subscription | None:

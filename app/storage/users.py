@@ -72,25 +72,47 @@ def add_token(session: Session, user_id: int, name: str, token_hash: str) -> Api
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
+def token_owner(session: Session, token_hash: str) -> tuple[User, datetime | None] | None:
+    """The owner of the token with that hash and when its use was last noted, or None.
+
+    One statement: the token and its owner together.
+    """
+    row = session.execute(
+        select(User, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == token_hash)
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def token_use_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """True when a token's last noted use is older than :data:`TOKEN_USE_RESOLUTION`."""
+    return last_used_at is None or last_used_at < now - TOKEN_USE_RESOLUTION
+
+
+def note_token_use(session: Session, token_hash: str, now: datetime) -> None:
+    """Note the token's use at ``now``, unless a request noted one within the resolution."""
+    stale = now - TOKEN_USE_RESOLUTION
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.token_hash == token_hash,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
+        )
+        .values(last_used_at=now)
+    )
+
+
 def user_by_token_hash(session: Session, token_hash: str, now: datetime) -> User | None:
     """The owner of the token with that hash, or None; notes its use when the last one
     noted is older than :data:`TOKEN_USE_RESOLUTION`."""
-    row = session.execute(
-        select(ApiToken.user_id, ApiToken.last_used_at).where(ApiToken.token_hash == token_hash)
-    ).one_or_none()
-    if row is None:
+    found = token_owner(session, token_hash)
+    if found is None:
         return None
-    stale = now - TOKEN_USE_RESOLUTION
-    if row.last_used_at is None or row.last_used_at < stale:
-        session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.token_hash == token_hash,
-                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale),
-            )
-            .values(last_used_at=now)
-        )
-    return get_user(session, row.user_id)
+    user, last_used_at = found
+    if token_use_stale(last_used_at, now):
+        note_token_use(session, token_hash, now)
+    return user
 
 
 def tokens_of(session: Session, user_id: int) -> list[ApiToken]:

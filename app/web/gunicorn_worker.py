@@ -1,11 +1,21 @@
-"""gunicorn's threaded worker, with new connections waiting for their request in the poller.
+"""gunicorn's threaded worker, with new connections waiting for their request in the poller,
+and closed connections lingering there instead of holding up the worker's main thread.
 
 gunicorn 24 and later hand each new connection straight to a worker thread,
 which then waits up to 5 s for the request to arrive. A dozen connections opened
 and left silent (browser preconnects, a slow or hostile client) held every
 thread, and all other requests waited seconds for one (tests/deploy/test_gunicorn.py).
 Here a new connection waits in the worker's poller, as a kept-alive one does,
-and is handed to a thread when its request arrives, as before gunicorn 24.
+and is handed to a thread when its request arrives, as before gunicorn 24; a
+connection whose request is already there when it is accepted (the usual case:
+clients send it with the handshake's last packet) goes to a thread at once.
+
+A connection that is not kept alive is closed gracefully (RFC 9112 section 9.6:
+send FIN, read until the client's FIN, then close, so that unread bytes do not
+turn into a reset that truncates the response). gunicorn does that wait on the
+worker's main thread, the one that accepts connections and hands out requests:
+each closed connection stopped the whole worker until its client had read the
+response and closed too (up to 2 s). Here the wait happens in the poller.
 """
 
 from __future__ import annotations
@@ -16,11 +26,36 @@ import socket
 import time
 from functools import partial
 
+from gunicorn import util
 from gunicorn.workers import gthread
+
+#: How long a closed connection may linger for its client's FIN (gunicorn's own figure).
+LINGER_SECONDS = 2.0
+#: Bytes read from a lingering connection before it is closed anyway (gunicorn's figure).
+MAX_DRAIN = 65536
+
+
+class _Conn(gthread.TConn):
+    """gunicorn's connection, whose graceful close is left to the worker's poller."""
+
+    def __init__(self, worker: ThreadWorker, *args: object) -> None:
+        super().__init__(*args)
+        self.worker = worker
+
+    def close(self, graceful: bool = False) -> None:
+        if graceful:
+            self.worker.linger(self.sock)
+        else:
+            super().close()
 
 
 class ThreadWorker(gthread.ThreadWorker):
-    """gunicorn's ``gthread`` worker; only accepting a connection differs."""
+    """gunicorn's ``gthread`` worker; accepting and closing a connection differ."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Closed sockets waiting for their client's FIN: socket -> (deadline, bytes read).
+        self.lingering: dict[socket.socket, tuple[float, int]] = {}
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -30,7 +65,13 @@ class ThreadWorker(gthread.ThreadWorker):
                 return
             raise
         self.nr_conns += 1
-        conn = gthread.TConn(self.cfg, sock, client, listener.getsockname())
+        conn = _Conn(self, self.cfg, sock, client, listener.getsockname())
+        if _has_data(sock):
+            # The request is already here: a thread reads it now, without a trip
+            # through the poller (register, wake up, unregister).
+            conn.data_ready = True
+            self.enqueue_req(conn)
+            return
         # gunicorn's own path for a connection whose request is late: the poller
         # gives it a thread once readable, and closes it after the keep-alive timeout.
         conn.timeout = time.monotonic() + self.cfg.keepalive
@@ -38,3 +79,65 @@ class ThreadWorker(gthread.ThreadWorker):
         self.poller.register(
             sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
         )
+
+    def linger(self, sock: socket.socket) -> None:
+        """Close ``sock`` gracefully without waiting here: FIN now, the rest in the poller."""
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+        except OSError:
+            util.close(sock)
+            return
+        self.lingering[sock] = (time.monotonic() + LINGER_SECONDS, 0)
+        if self._drained(sock):
+            del self.lingering[sock]
+            util.close(sock)
+        else:
+            self.poller.register(sock, selectors.EVENT_READ, self._on_lingering_readable)
+
+    def _drained(self, sock: socket.socket) -> bool:
+        """Read what the client sent; True at its FIN, an error, or past MAX_DRAIN bytes."""
+        deadline, drained = self.lingering[sock]
+        while drained < MAX_DRAIN:
+            try:
+                data = sock.recv(4096)
+            except BlockingIOError:
+                self.lingering[sock] = (deadline, drained)
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            drained += len(data)
+        return True
+
+    def _on_lingering_readable(self, sock: socket.socket) -> None:
+        if self._drained(sock):
+            self._close_lingering(sock)
+
+    def _close_lingering(self, sock: socket.socket) -> None:
+        del self.lingering[sock]
+        try:
+            self.poller.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        util.close(sock)
+
+    def murder_pending(self) -> None:
+        """gunicorn's clean-up of late requests, and of closed sockets past their linger."""
+        super().murder_pending()
+        now = time.monotonic()
+        for sock, (deadline, _) in list(self.lingering.items()):
+            if deadline <= now:
+                self._close_lingering(sock)
+
+
+def _has_data(sock: socket.socket) -> bool:
+    """True when bytes (or the client's FIN) wait on the new, non-blocking ``sock``."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True  # a thread finds the error and closes the connection
+    return True

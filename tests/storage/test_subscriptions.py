@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, event, insert
 
 from app.storage import subscriptions
 from app.storage.db import Database
@@ -98,3 +98,24 @@ def test_starred_by_anyone_lets_retention_keep_starred_items(db: Database) -> No
         session.commit()
         assert session.get(Item, kept) is not None and session.get(Item, gone) is None
         assert session.get(Feed, feed.id) is not None
+
+
+def test_a_new_subscription_to_a_feed_without_items_is_one_statement(db: Database) -> None:
+    user = add_user(db)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with db.session() as session:
+        feed = add_feed(session)
+        session.flush()
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            subscription, created = subscriptions.subscribe(
+                session, user.id, feed.id, unread_recent=5
+            )
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert created and subscription.read_upto_id == 0 and subscription.feed_id == feed.id
+    assert len(statements) == 1, statements

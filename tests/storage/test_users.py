@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.storage import users
 from app.storage.db import Database
@@ -48,3 +48,20 @@ def test_a_tokens_use_is_noted_at_most_once_a_minute(db: Database) -> None:
     later = NOW + users.TOKEN_USE_RESOLUTION + timedelta(seconds=1)
     _owner(db, "digest", later)
     assert _last_used(db) == later
+
+
+def test_a_tokens_owner_is_found_in_one_statement(db: Database) -> None:
+    owner = _token(db)
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with db.session() as session:
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            found = users.token_owner(session, "digest")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+    assert found is not None and found[0].id == owner and found[1] is None
+    assert len(statements) == 1, statements

@@ -18,6 +18,7 @@ from sqlalchemy import func, insert, select
 
 from app.affinity import allowed_cpus, cpu_for
 from app.feed_state import REFRESHABLE
+from app.placement import resolve
 from app.storage.db import Database
 from app.storage.models import PENDING_STATES, Feed, FeedState, Fetch, FetchState
 from tests.conftest import WorkerDyno, follow_all, wait_for
@@ -328,3 +329,19 @@ def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(
     assert sorted(children) == sorted(pinned + [[everything]] * (3 - len(pinned)))
     # The supervisor (scheduling, reconciling) is left to the kernel.
     assert supervisor == [everything]
+
+
+def test_by_default_worker_processes_are_pinned_only_where_the_machine_looks_their_own(
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    dyno = start_worker(concurrency=2, WORKER_THREADS="3")  # PIN_CPUS unset: auto
+    placement = resolve("auto", allowed_cpus())  # what this machine's files say
+    wait_for(lambda: sum(len(c.threads()) >= 4 for c in dyno.children()) == 2, timeout=30)
+    everything = tuple(sorted(allowed_cpus()))
+    supervisor, *children = dyno.cpus_by_process().values()
+    cpus = [cpu_for(i, allowed_cpus()) for i in range(2)] if placement.pin else []
+    pinned = [[(cpu,)] for cpu in cpus if cpu is not None]
+    assert sorted(children) == sorted(pinned + [[everything]] * (3 - len(pinned)))
+    assert supervisor == [everything]
+    # The steal sample differs between the two readings; the rest does not.
+    assert placement.summary("worker").split(", steal time")[0] in dyno.output()
