@@ -23,7 +23,9 @@ import psycopg2.extensions
 
 from bench.feedserver import host_address
 
-SCALE_PG_PORT = 55432
+#: Below Linux's ephemeral range (32768-60999): a port in it can be held for a minute by
+#: another process's closed connection (TIME_WAIT), and the cluster would not start.
+SCALE_PG_PORT = 25432
 #: Server settings of the private cluster (the rest are PostgreSQL 15's defaults).
 CLUSTER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
