@@ -10,12 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, exists, func, literal_column, select, update
+from sqlalchemy import ColumnElement, delete, exists, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.feed_state import REFRESHABLE, Change, FeedState, Policy, paused, resumed
-from app.storage.models import MAX_ID, Feed, Fetch, FetchState, Subscription
+from app.storage.models import (
+    MAX_ID,
+    Feed,
+    Fetch,
+    FetchState,
+    Subscription,
+    states_predicate,
+)
 from app.storage.pagination import BadCursor, Page, decode_cursor, page_of
 
 #: Feed ids are BIGINT: a larger number names no feed (and would fail the query).
@@ -131,46 +138,61 @@ def delete_feed_without_fetches(session: Session, feed_id: int) -> None:
     )
 
 
+#: The claim, one statement: take up to :limit rows of feed_schedule due at :now, oldest
+#: first (``FOR UPDATE SKIP LOCKED``: schedulers of several dynos take disjoint rows), delete
+#: them, and give each feed still scheduled at that time its provisional next fetch time.
+#: The feed's update changes no indexed column (a HOT update: one heap page per feed, no
+#: index leaves); its trigger appends the new time to feed_schedule. A row whose feed has
+#: moved on (another time, no longer refreshable, deleted) matches nothing and is just
+#: deleted. A feed nobody follows gets no time (its last subscriber's unsubscription clears
+#: next_fetch_at the same way; this covers a fetch that was running then and scheduled the
+#: next one), so a new subscription schedules it again.
+_CLAIM = text(
+    f"""
+    WITH due AS (
+        DELETE FROM feed_schedule
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM feed_schedule WHERE due_at <= :now
+            ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED))
+        RETURNING feed_id, due_at
+    )
+    UPDATE feeds
+    SET next_fetch_at = CASE
+        WHEN EXISTS (SELECT 1 FROM subscriptions WHERE subscriptions.feed_id = feeds.id)
+        THEN CAST(:now AS timestamptz) + make_interval(secs =>
+            coalesce(feeds.refresh_interval, :default_interval)
+            * (1 + :jitter * (2 * random() - 1)))
+        END
+    FROM due
+    WHERE feeds.id = due.feed_id AND feeds.next_fetch_at = due.due_at
+      AND feeds.{states_predicate(REFRESHABLE)}
+    RETURNING feeds.id, due.due_at, feeds.next_fetch_at IS NOT NULL
+    """
+)
+
+
 def claim_due_feeds(
     session: Session, *, now: datetime, limit: int, policy: Policy
 ) -> list[tuple[int, datetime]]:
-    """Lock up to ``limit`` feeds due at ``now`` (oldest due first) that someone
-    follows, give each its provisional next fetch time, and return their ids and due times.
+    """Claim up to ``limit`` feeds due at ``now`` (oldest due first) that someone follows,
+    give each its provisional next fetch time, and return their ids and due times.
 
-    ``FOR UPDATE SKIP LOCKED``: schedulers of several dynos claim disjoint sets.
-    The provisional time is app.feed_state.provisional_next, computed per row and
-    moved by up to ±JITTER of the interval, as app.feed_state.with_jitter moves a
-    success's: a refresh that keeps its interval keeps this time
-    (app.storage.outcomes), so feeds claimed together drift apart here.
+    Schedulers of several dynos claim disjoint sets (see _CLAIM). The provisional time is
+    app.feed_state.provisional_next, computed per row and moved by up to ±JITTER of the
+    interval, as app.feed_state.with_jitter moves a success's: a refresh that keeps its
+    interval keeps this time (app.storage.outcomes), so feeds claimed together drift apart
+    here.
     """
-    due = [
-        (feed_id, due_at)
-        for feed_id, due_at in session.execute(
-            select(Feed.id, Feed.next_fetch_at)
-            .where(
-                Feed.state.in_(sorted(REFRESHABLE)),
-                Feed.next_fetch_at <= now,
-                # A feed nobody follows is not refreshed (its last subscriber's
-                # unsubscription also cleared next_fetch_at: this covers a fetch
-                # that was running then and scheduled the next one).
-                exists().where(Subscription.feed_id == Feed.id),
-            )
-            .order_by(Feed.next_fetch_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ]
-    if due:
-        interval = func.coalesce(Feed.refresh_interval, policy.refresh_default)
-        session.execute(
-            update(Feed)
-            .where(Feed.id.in_([feed_id for feed_id, _ in due]))
-            .values(
-                next_fetch_at=now
-                + func.make_interval(
-                    0, 0, 0, 0, 0, 0, interval * (1 + JITTER * (2 * func.random() - 1))
-                )
-            ),
-            execution_options={"synchronize_session": False},
-        )
-    return due
+    rows = session.execute(
+        _CLAIM,
+        {
+            "now": now,
+            "limit": limit,
+            "default_interval": policy.refresh_default,
+            "jitter": JITTER,
+        },
+    ).all()
+    return sorted(
+        ((feed_id, due_at) for feed_id, due_at, followed in rows if followed),
+        key=lambda row: (row[1], row[0]),
+    )

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Computed,
     DateTime,
     Enum,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -33,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from app.feed_state import REFRESHABLE, FeedState
+from app.feed_state import FeedState
 
 # Stable constraint names, so Alembic migrations can refer to them.
 NAMING_CONVENTION = {
@@ -153,16 +155,29 @@ class Feed(Base):
     )
 
     __table_args__ = (
-        # The scheduler's query: due feeds in order.
-        Index(
-            "ix_feeds_due", "next_fetch_at", postgresql_where=text(states_predicate(REFRESHABLE))
-        ),
+        # No index on next_fetch_at: the due order is feed_schedule's (below), so no
+        # update of a feed changes an indexed column and each can be HOT.
         # WebSub housekeeping looks for the few feeds that name a hub, every half minute.
         Index("ix_feeds_hub", "id", postgresql_where=text("hub_url IS NOT NULL")),
         # Room in each page for a refresh's new row version: an update that changes no
         # indexed column then stays on its page and adds no index entries (HOT).
         {"postgresql_with": {"fillfactor": FEEDS_FILLFACTOR}},
     )
+
+
+#: The scheduler's due order (migration 0010): a row per scheduled time of a refreshable
+#: feed, written by a trigger on feeds whenever one gets a new next_fetch_at (or becomes
+#: refreshable), taken and deleted by the claim (app.storage.feeds.claim_due_feeds). A row
+#: whose feed has moved on since is stale and is dropped when it comes due, so it needs no
+#: key and no index on feed_id: the claim reads it in due order only.
+feed_schedule = Table(
+    "feed_schedule",
+    Base.metadata,
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("feed_id", BigInteger, nullable=False),
+    Index("ix_feed_schedule_due_at", "due_at"),
+    postgresql_with={"autovacuum_vacuum_scale_factor": 0.02},
+)
 
 
 #: The searchable text of an item: the title weighs more than the body. HTML tags are

@@ -5,9 +5,11 @@ recorded twice if another worker finished the fetch meanwhile, and the feed row
 is read and written inside the statement, so a pause made while the fetch ran
 is kept. Its state rule is generated from app.feed_state's tables. A scheduled
 refresh whose interval stays the same keeps the next fetch time its claim set
-(app.storage.feeds.claim_due_feeds): then no indexed column of the feed changes, and
-Postgres can write the update in place (a HOT update, with the room the table's fill
-factor leaves), without a new entry in each of the feed's indexes. A failure
+(app.storage.feeds.claim_due_feeds): then its feed_schedule row stays valid and the
+schedule's trigger adds none. No column an outcome writes is indexed (the due order is
+feed_schedule's, migration 0010), so Postgres writes the update in place (a HOT update,
+with the room the table's fill factor leaves), without a new entry in each of the feed's
+indexes. A failure
 locks the feed row, and the caller decides the change with
 app.feed_state.after_failure before writing it here.
 """

@@ -177,7 +177,8 @@ def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Databas
     assert {feed_id for feed_id, _ in claimed} == {
         feed_id for (state, _), feed_id in rows.items() if state in REFRESHABLE
     }
-    assert _read(db, unfollowed).next_fetch_at == due  # nobody follows it: not refreshed
+    # Nobody follows it: not refreshed, and unscheduled as an unsubscription leaves it.
+    assert _read(db, unfollowed).next_fetch_at is None
     assert all(due_at == due for _, due_at in claimed)
     for (state, interval), feed_id in rows.items():
         stored = _read(db, feed_id).next_fetch_at
@@ -254,3 +255,64 @@ def test_the_feeds_table_leaves_room_in_its_pages_for_updates_in_place(db: Datab
             text("SELECT reloptions FROM pg_class WHERE oid = 'feeds'::regclass")
         )
     assert f"fillfactor={FEEDS_FILLFACTOR}" in options
+
+
+def test_a_claim_writes_each_feed_in_place_without_new_index_entries(db: Database) -> None:
+    with db.session() as session:
+        for i in range(5):
+            add_follower(session, add_feed(session, f"https://e.example/{i}",
+                         state=FeedState.ACTIVE,
+                         next_fetch_at=NOW - timedelta(minutes=1)))  # fmt: skip
+        session.commit()
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        # This transaction's own counts: every update of a feed was HOT.
+        updated, hot = session.execute(
+            text(
+                "SELECT pg_stat_get_xact_tuples_updated('feeds'::regclass),"
+                " pg_stat_get_xact_tuples_hot_updated('feeds'::regclass)"
+            )
+        ).one()
+        session.commit()
+    assert len(claimed) == 5
+    assert updated == hot == 5
+
+
+def test_a_feed_whose_time_moved_after_it_was_scheduled_is_claimed_at_its_new_time_only(
+    db: Database,
+) -> None:
+    with db.session() as session:
+        moved_earlier = add_follower(session, add_feed(session, "https://e.example/a",
+                                     state=FeedState.ACTIVE,
+                                     next_fetch_at=NOW - timedelta(minutes=2)))  # fmt: skip
+        moved_later = add_follower(session, add_feed(session, "https://e.example/b",
+                                   state=FeedState.ACTIVE,
+                                   next_fetch_at=NOW - timedelta(minutes=3)))  # fmt: skip
+        session.commit()
+        moved_earlier.next_fetch_at = NOW - timedelta(minutes=1)
+        moved_later.next_fetch_at = NOW + timedelta(minutes=10)
+        session.commit()
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        session.commit()
+        left = session.scalar(
+            text("SELECT count(*) FROM feed_schedule WHERE due_at <= :now"), {"now": NOW}
+        )
+    assert claimed == [(moved_earlier.id, NOW - timedelta(minutes=1))]
+    assert _read(db, moved_later.id).next_fetch_at == NOW + timedelta(minutes=10)
+    assert left == 0  # the rows of the times they no longer have are gone
+
+
+def test_a_paused_feed_is_scheduled_again_when_it_is_resumed(db: Database) -> None:
+    with db.session() as session:
+        feed = add_follower(session, add_feed(session, "https://e.example/p",
+                            state=FeedState.ACTIVE,
+                            next_fetch_at=NOW - timedelta(minutes=5)))  # fmt: skip
+        session.commit()
+        feeds.pause_feed(session, feed.id)
+        session.commit()
+        while_paused = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        feeds.resume_feed(session, feed.id, NOW - timedelta(seconds=1))
+        session.commit()
+        after_resume = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        session.commit()
+    assert while_paused == []
+    assert after_resume == [(feed.id, NOW - timedelta(seconds=1))]
