@@ -171,19 +171,21 @@ def _web(r: dict[str, Any]) -> list[str]:
             + [
                 load_row(label, r[key])
                 for label, key in (
-                    ("tuned: feedqueue, WORKER_NICE=0", "isolation_feedqueue_worker_nice0"),
-                    ("tuned: feedqueue, PIN_CPUS=true", "isolation_feedqueue_pinned"),
+                    ("comparison: feedqueue, WORKER_NICE=0", "isolation_feedqueue_worker_nice0"),
+                    ("comparison: feedqueue, PIN_CPUS=false", "isolation_feedqueue_unpinned"),
                 )
                 if key in r  # earlier runs lack them
             ],
         ),
         "",
-        "The first two rows are at default settings; the rows marked tuned follow. "
+        "The first two rows are at default settings; the comparison rows follow. "
         "feedqueue's worker lowers its CPU priority (WORKER_NICE=10, the default) so that, "
         "on this box where it shares two cores with the web, fetches finishing together do "
         "not take the CPU from requests; the WORKER_NICE=0 row is the same load with the "
-        "worker at the web's priority. The PIN_CPUS=true row keeps each web and worker "
-        "process to one core; the headline rows leave PIN_CPUS at its default. "
+        "worker at the web's priority. The headline rows leave PIN_CPUS at its default, "
+        "auto, which pins each web and worker process to a core on this box (its cores are "
+        "the processes' own); the PIN_CPUS=false row leaves placement to the kernel, as auto "
+        "decides on a shared host. "
         f"Feeds are spread over {FEED_HOSTS:,} loopback hosts (feed n on host n % "
         f"{FEED_HOSTS:,}): 200/s for a minute is 2 feeds per host, within the default "
         "budget of 2 at once and 60 a minute. On Heroku each dyno has CPU of its own.",
@@ -518,15 +520,16 @@ def _cpu(r: dict[str, Any]) -> list[str]:
         f"{EFFICIENCY_REFRESHES:.0%} "
         f"{_verdict(r.get('efficiency_refreshes', 0.0) >= EFFICIENCY_REFRESHES)}."
     )
-    if "efficiency_tuned" in r:
+    if "efficiency_unpinned" in r:
         lines[-1] += (
-            f" Tuned (PIN_CPUS=true): submissions {r['efficiency_tuned']:.0%}, "
-            f"refreshes {r['efficiency_refreshes_tuned']:.0%}."
+            f" With PIN_CPUS=false: submissions {r['efficiency_unpinned']:.0%}, "
+            f"refreshes {r['efficiency_refreshes_unpinned']:.0%}."
         )
     lines += [
         "",
         f"Each feed is on a host of its own ({FEED_HOSTS:,} loopback hosts), so the default "
-        "per-host budget never holds a fetch back; rows marked tuned follow the default ones.",
+        "per-host budget never holds a fetch back; the PIN_CPUS=false rows follow the "
+        "default ones.",
     ]
     return [*lines, ""]
 
@@ -673,7 +676,7 @@ def render(results: dict[str, Any]) -> str:
         "feed server (`--hosts`; feed n on host n % "
         f"{FEED_HOSTS:,}), so that each scenario's feeds per host",
         "stay within that budget for its window (each section says how); rows marked",
-        "tuned (PIN_CPUS=true, WORKER_NICE=0) follow the headline rows as comparisons.",
+        "as comparisons (PIN_CPUS=false, WORKER_NICE=0) follow the headline rows.",
         "Load generator: wrk 4.1 with Lua scripts in bench/lua/",
         "(a per-thread pacer gives fixed-rate runs; see bench/loadgen.py for why wrk).",
         "Every request is the bench user's, signed with its API token (`Authorization: Bearer`):",

@@ -5,7 +5,7 @@
 One web dyno (gunicorn, its master and WEB_CONCURRENCY workers) and one worker
 dyno (``worker.py``: supervisor, worker processes, RQ's scheduler and every
 parser process) run with default settings, except those every bench sets
-(bench.stack.app_env) and PIN_CPUS at its default (off). The worker runs
+(bench.stack.app_env) and PIN_CPUS=false (as auto decides on a shared host). The worker runs
 scenario 6's load (due feeds on a server with realistic latency); the web
 answers submissions, status polls and feed pages meanwhile. Every 0.5 s each
 dyno's process tree is sampled: the sum of RSS (what Heroku's memory metrics

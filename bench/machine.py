@@ -8,6 +8,8 @@ from importlib import metadata
 
 import psutil
 
+from app.affinity import allowed_cpus
+from app.placement import resolve
 from bench.stack import Services
 
 PACKAGES = (
@@ -68,6 +70,14 @@ def _server_versions(services: Services) -> dict[str, str]:
     }
 
 
+def _placement() -> str:
+    """What the default PIN_CPUS=auto decides on this machine, and why (app.placement)."""
+    decision = resolve("auto", allowed_cpus())
+    return ("pins each process to a core" if decision.pin else "kernel places") + (
+        f": {decision.reason}"
+    )
+
+
 def describe(services: Services) -> dict[str, object]:
     """A dict of the machine and software the run used."""
     versions = {}
@@ -84,5 +94,6 @@ def describe(services: Services) -> dict[str, object]:
         "python": platform.python_version(),
         **_server_versions(services),
         "wrk": _version(["wrk", "--version"]),
+        "placement (PIN_CPUS=auto)": _placement(),
         "packages": versions,
     }

@@ -21,7 +21,7 @@ class Mode:
     fresh_feeds: int  # scenario 6
     fresh_seconds: int
     scale_out: bool  # scenario 7
-    # Scenarios 1 and 4 again with tuned settings (WORKER_NICE=0, PIN_CPUS=true).
+    # Scenarios 1 and 4 again with other settings (WORKER_NICE=0, PIN_CPUS=false).
     comparisons: bool
     new_connection_seconds: int  # scenario 1 with a new TCP connection per request
     polite_clients: int  # clients that honour Retry-After

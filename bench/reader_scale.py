@@ -278,7 +278,7 @@ def measure(
     result["mark_all_read"] = mark_all_read(engine, 20)
     print(f"  mark-all-read {result['mark_all_read']}", flush=True)
     if http:
-        # The app at its defaults (PIN_CPUS too): only what production also sets.
+        # The app at its defaults, placement as auto decides on a shared host (PIN_CPUS=false).
         web = start_web(services, PIN_CPUS="false")
         try:
             result["http"] = time_http(everyone, http_rounds, budget)

@@ -39,9 +39,10 @@ FEED_PORT = int(os.environ.get("BENCH_FEED_PORT", "8700"))
 #: Loopback hosts the feed server also listens on (127.1.x.y, bench/feedserver.py):
 #: feed n lives on host n % FEED_HOSTS, as feeds live on many sites on the web.
 FEED_HOSTS = 6000
-#: The settings of the rows marked "tuned": each web and worker process kept to one
-#: core, the worker at the web's CPU priority. The headline rows leave both unset.
-TUNED: dict[str, object] = {"PIN_CPUS": "true"}
+#: The comparison rows' placement: the kernel places every process, as PIN_CPUS=auto
+#: (the default, app/placement.py) decides on a shared host. On this box auto pins,
+#: so the headline rows are pinned and these show what pinning buys.
+UNPINNED: dict[str, object] = {"PIN_CPUS": "false"}
 #: An override for the web scenarios only: with every feed taking 5 s the worker runs
 #: about 6 fetches a second, so 200 submissions a second queue 12,000 jobs a minute,
 #: past QUEUE_MAX_JOBS's default 3,000, beyond which submissions are answered 503
@@ -159,8 +160,8 @@ def app_env(services: Services, **extra: object) -> dict[str, str]:
     # per-host politeness budget (FETCH_HOST_CONCURRENCY 2, FETCH_HOST_PER_MINUTE 60:
     # the scenarios spread their feeds over FEED_HOSTS loopback hosts so that no host
     # goes over it). SUBMIT_RATE_LIMIT is raised because the load generator is one
-    # client address standing for many people. Rows with tuned settings pass them
-    # as ``extra`` and say so (TUNED).
+    # client address standing for many people. Rows with other settings pass them
+    # as ``extra`` and say so (UNPINNED, WORKER_NICE=0).
     for name in ("PIN_CPUS", "WORKER_NICE", "FETCH_HOST_CONCURRENCY", "FETCH_HOST_PER_MINUTE"):
         env.pop(name, None)  # the caller's shell must not tune the headline rows
     env.update({k: str(v) for k, v in extra.items()})

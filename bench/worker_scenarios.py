@@ -39,7 +39,7 @@ from bench.data import (
 from bench.modes import Mode
 from bench.stack import (
     FEED_HOSTS,
-    TUNED,
+    UNPINNED,
     Proc,
     Services,
     feed_base,
@@ -230,7 +230,7 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
     with running(feeds):
         limit = parse_only_rate()
         one_process = [{"WORKER_CONCURRENCY": 1}]
-        tuned = [{"WORKER_CONCURRENCY": 1, **TUNED}]
+        unpinned = [{"WORKER_CONCURRENCY": 1, **UNPINNED}]
         runs = {
             "1 process": _drain_run(services, mode.cpu_feeds, one_process),
             "1 process, refreshes": _drain_run(services, mode.cpu_feeds, one_process, refresh=True),
@@ -239,9 +239,9 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
             ),
         }
         if mode.comparisons:
-            runs["1 process, tuned: PIN_CPUS=true"] = _drain_run(services, mode.cpu_feeds, tuned)
-            runs["1 process, refreshes, tuned: PIN_CPUS=true"] = _drain_run(
-                services, mode.cpu_feeds, tuned, refresh=True
+            runs["1 process, PIN_CPUS=false"] = _drain_run(services, mode.cpu_feeds, unpinned)
+            runs["1 process, refreshes, PIN_CPUS=false"] = _drain_run(
+                services, mode.cpu_feeds, unpinned, refresh=True
             )
         if mode.scale_out:
             for k in (2, 4):
@@ -269,9 +269,9 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
         ),
     }
     if mode.comparisons:
-        out["efficiency_tuned"] = ratio("1 process, tuned: PIN_CPUS=true", "docs_per_s")
-        out["efficiency_refreshes_tuned"] = ratio(
-            "1 process, refreshes, tuned: PIN_CPUS=true", "docs_per_s"
+        out["efficiency_unpinned"] = ratio("1 process, PIN_CPUS=false", "docs_per_s")
+        out["efficiency_refreshes_unpinned"] = ratio(
+            "1 process, refreshes, PIN_CPUS=false", "docs_per_s"
         )
     return out
 

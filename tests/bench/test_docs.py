@@ -84,7 +84,7 @@ def results() -> dict[str, Any]:
         "web": {
             "isolation_feedqueue": _load(15.0),
             "isolation_naive": _load(5000.0),
-            "isolation_feedqueue_pinned": _load(12.0),
+            "isolation_feedqueue_unpinned": _load(12.0),
             "curve_feedqueue": [_load(15.0)],
             "throughput_post": sweep,
             "throughput_get": sweep,
@@ -182,4 +182,4 @@ def test_each_new_scenario_has_a_section_with_its_command(results: dict[str, Any
         assert title in text
     assert text.count("post_feeds.lua") >= 3
     assert "1 s: 200" in text  # the Retry-After values seen
-    assert "tuned: feedqueue, PIN_CPUS=true" in text
+    assert "comparison: feedqueue, PIN_CPUS=false" in text
