@@ -120,16 +120,19 @@ class Housekeeper:
     from the supervisor loop."""
 
     ctx: JobContext
+    #: Feeds one claim takes (one statement, one bulk insert, one Redis pipeline).
+    claim_size: int = 1000
     _next: dict[str, float] = field(default_factory=dict)
     _pruner: Pruner | None = None
 
-    def __call__(self) -> None:
+    def __call__(self) -> bool:
+        """One pass; True when the scheduler took a full claim, so more feeds are due
+        now and the supervisor should call again at once rather than after its tick."""
         now = time.monotonic()
         settings = self.ctx.settings
+        full = False
         if now >= self._next.get("schedule", 0.0):
-            batch = 1000
-            # A full batch means more feeds are due: come back at the next tick.
-            full = enqueue_due_refreshes(self.ctx, limit=batch) >= batch
+            full = enqueue_due_refreshes(self.ctx, limit=self.claim_size) >= self.claim_size
             self._next["schedule"] = now + (0 if full else settings.schedule_every)
         if now >= self._next.get("sweep", 0.0):
             self._next["sweep"] = now + SWEEP_EVERY
@@ -151,6 +154,7 @@ class Housekeeper:
         if now >= self._next.get("metrics", 0.0):
             self._next["metrics"] = now + settings.metrics_publish_every
             self._publish_metrics()
+        return full
 
     def _sweep_waiting_hosts(self) -> None:
         try:

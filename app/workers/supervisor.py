@@ -58,7 +58,7 @@ class Supervisor:
         *,
         name_for: Callable[[int], str],
         on_child_death: Callable[[Slot, int], None] | None = None,
-        housekeeping: Callable[[], None] | None = None,
+        housekeeping: Callable[[], bool | None] | None = None,
         tick: float = 0.5,
         stop_timeout: float = 25.0,
         planned_exits: frozenset[int] = frozenset(),
@@ -85,12 +85,16 @@ class Supervisor:
         while not self.stopping:
             self._reap()
             self._restart_due()
+            busy = False
             if self.housekeeping is not None:
                 try:
-                    self.housekeeping()
+                    busy = bool(self.housekeeping())
                 except Exception:
                     log.exception("housekeeping failed; will try again")
-            time.sleep(self.tick)
+            # More feeds due than one claim takes: claim again now. At 10,000,000 feeds
+            # the tick's sleep after each full claim was half of every claim cycle.
+            if not busy:
+                time.sleep(self.tick)
         return self._stop_children()
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:

@@ -178,3 +178,14 @@ def test_a_worker_dyno_publishes_its_metrics_every_metrics_publish_seconds(
         keeper()
         published.append(bool(redis.exists(key)))
     assert published == [True, False, True, False, True]
+
+
+def test_housekeeping_says_more_feeds_are_due_after_a_full_claim_and_not_after_the_last(
+    job_context_with: Callable[..., JobContext], db: Database, feed_server: FeedServer
+) -> None:
+    ctx = job_context_with(refresh_batch_size=2)
+    due_feeds(db, [feed_server.add(f"/c{i}.xml", RSS) for i in range(5)])
+    keeper = Housekeeper(ctx, claim_size=2)
+
+    assert [keeper(), keeper(), keeper()] == [True, True, False]
+    assert len(fetches_by_url(db)) == 5
