@@ -132,7 +132,7 @@ def test_processes_are_left_to_the_kernels_cpu_placement_unless_asked() -> None:
 
 def test_one_setting_can_be_read_alone_and_is_checked_the_same_way() -> None:
     assert read_setting("pin_cpus", {"PIN_CPUS": "yes"}) is True
-    assert read_setting("worker_threads", {}) == 16
+    assert read_setting("worker_threads", {}) == 48
     with pytest.raises(ConfigError, match="PIN_CPUS"):
         read_setting("pin_cpus", {"PIN_CPUS": "sometimes"})
 
