@@ -250,7 +250,7 @@ def largest_formation(
     web_concurrency: int = 2,
     web_threads: int = 4,
     worker_concurrency: int = 2,
-    worker_threads: int = 16,
+    worker_threads: int = 48,
     most: int = 50,
 ) -> Budget | None:
     """The formation with the most worker dynos (the feed throughput), then the most

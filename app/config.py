@@ -284,8 +284,9 @@ class Settings:
         "worker processes per worker dyno",
     )
     worker_threads: int = setting(
-        "WORKER_THREADS", 16, _positive_int,
-        "RQ workers (threads) per worker process",
+        "WORKER_THREADS", 48, _positive_int,
+        "RQ workers (threads) per worker process: the fetches it has in flight, mostly "
+        "waiting on feed servers; threads share the process's connections",
     )
     worker_nice: int = setting(
         "WORKER_NICE", 10, _nice_increment,

@@ -11,8 +11,11 @@ feed server (dequeue, RQ's bookkeeping, the host budget, as a worker thread does
 the threaded worker's shared blocking dequeue is one ``BLMOVE`` in place of the
 burst worker's non-blocking one). Then ``--waiting`` more submissions for one host
 whose only slot is held: what a job waiting for its host costs (round trips to
-park it, bytes while it waits). Counts, not timings: it needs no bench lock, and
-uses a database and a Redis db of its own (``feedqueue_roundtrips``, Redis db 12).
+park it, bytes while it waits), and ``--steady`` more worked one at a time by a
+worker already listening: a job's own round trips, without the worker's start
+and end (``round_trips_per_job_steady``, with the commands of the last one).
+Counts, not timings: it needs no bench lock, and uses a database and a Redis db
+of its own (``feedqueue_roundtrips``, Redis db 12).
 """
 
 from __future__ import annotations
@@ -50,10 +53,15 @@ _count = Count()
 _send = AbstractConnection.send_packed_command
 
 
+_listeners: list[list[str]] = []
+
+
 def _counting_send(self: AbstractConnection, command: object, check_health: bool = True) -> None:
     _count.round_trips += 1
     items = [command] if isinstance(command, (bytes, str)) else command
     _count.bytes_sent += sum(len(item) for item in items)  # type: ignore[union-attr]
+    for names in _listeners:
+        names.append(_names(list(items)))  # type: ignore[arg-type]
     _send(self, command, check_health)
 
 
@@ -127,10 +135,62 @@ def _waiting(ctx: Any, client: Any, headers: dict[str, str], url: str, count: in
     }
 
 
+def _one_by_one(ctx: Any, client: Any, headers: dict[str, str], url: str, count: int) -> dict:
+    """Submit ``count`` feeds, then work them one at a time with a worker already
+    listening (its birth, first heartbeat and death not counted): each job's own
+    round trips, median and most, as between two jobs of a busy worker."""
+    from app.workers.rqworker import FeedWorker
+
+    for n in range(count):
+        client.post("/feeds", json={"url": f"{url}s{n}.xml"}, headers=headers)
+    worker = FeedWorker(ctx.queues.in_priority_order, connection=ctx.queues.redis)
+    worker.register_birth()
+    worker.set_state("idle")
+    worker.heartbeat()
+    per_job: list[int] = []
+    commands: list[str] = []
+    for _ in range(count):
+        with counted() as job, _commands() as sent:
+            taken = worker.dequeue_job_and_maintain_ttl(None)
+            assert taken is not None
+            worker.execute_job(*taken)
+        per_job.append(job.round_trips)
+        commands = sent
+    worker.register_death()
+    per_job.sort()
+    return {
+        "round_trips_per_job_steady": per_job[len(per_job) // 2],
+        "round_trips_per_job_steady_max": per_job[-1],
+        "commands_of_last_job": commands,
+    }
+
+
+@contextmanager
+def _commands() -> Iterator[list[str]]:
+    """The command names of each round trip of the block (a pipeline's joined by ' ')."""
+    names: list[str] = []
+    _listeners.append(names)
+    try:
+        yield names
+    finally:
+        _listeners.remove(names)
+
+
+def _names(items: list[bytes]) -> str:
+    """Command names in a packed command: the element after each RESP array header."""
+    parts = b"".join(items).split(b"\r\n")
+    return " ".join(
+        parts[i + 2].decode(errors="replace")
+        for i in range(len(parts) - 2)
+        if parts[i].startswith(b"*")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--waiting", type=int, default=200)
+    parser.add_argument("--steady", type=int, default=50)
     args = parser.parse_args(argv)
     from app import create_app
     from app.config import Settings
@@ -179,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             worker.work(burst=True, logging_level="WARNING")
         left = int(ctx.queues.redis.info("memory")["used_memory"])
         keys = ctx.queues.redis.dbsize()
+        steady = _one_by_one(ctx, client, headers, url, args.steady)
         waiting = _waiting(ctx, client, headers, url, args.waiting)
         print(
             json.dumps(
@@ -193,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                     "used_memory_queued": memory,
                     "used_memory_after": left,
                     "keys_after": keys,
+                    **steady,
                     **waiting,
                 }
             )

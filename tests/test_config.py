@@ -134,7 +134,7 @@ def test_cpu_placement_is_detected_by_default_and_can_be_forced_either_way() -> 
 
 def test_one_setting_can_be_read_alone_and_is_checked_the_same_way() -> None:
     assert read_setting("pin_cpus", {"PIN_CPUS": "yes"}) is True
-    assert read_setting("worker_threads", {}) == 16
+    assert read_setting("worker_threads", {}) == 48
     with pytest.raises(ConfigError, match="PIN_CPUS"):
         read_setting("pin_cpus", {"PIN_CPUS": "sometimes"})
 

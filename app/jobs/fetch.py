@@ -201,7 +201,12 @@ def _record_success(
         stored = store_items(session, target.feed_id, parsed.items)
         record_success(session, target.fetch_id, _success(ctx, target, result, stored))
         icon_wanted = icons.wanted(ctx, session, target.feed_id, parsed)
-        new_hub = note_hub(session, target.feed_id, result.hub_url, result.topic_url)
+        # The feed's hub as the claim read it: most fetches find the same one, and then
+        # the UPDATE would match no row (0.8 ms of CPU per fetch, a tenth of a job's).
+        new_hub = (result.hub_url, result.topic_url) != (
+            target.hub_url,
+            target.topic_url,
+        ) and note_hub(session, target.feed_id, result.hub_url, result.topic_url)
         session.commit()
     if new_hub and result.hub_url:
         websub.subscribe_now(ctx, target.feed_id)  # push from now on, not at the next tick

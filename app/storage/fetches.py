@@ -150,6 +150,10 @@ class Claim:
     last_modified: str | None
     content_hash: str | None
     refresh_interval: int | None
+    # The WebSub hub and topic the feed's last fetch found: a fetch that finds the
+    # same ones has nothing to write about them.
+    hub_url: str | None = None
+    topic_url: str | None = None
 
 
 # The hot path of every fetch, so one round trip: take the fetches and read their feeds.
@@ -163,7 +167,8 @@ _CLAIM = text(
       AND fetches.job_id IS NOT DISTINCT FROM CAST(:job_id AS uuid)
       AND feeds.id = fetches.feed_id
     RETURNING fetches.id, fetches.attempts, feeds.id, feeds.current_url, feeds.etag,
-              feeds.last_modified, feeds.content_hash, feeds.refresh_interval
+              feeds.last_modified, feeds.content_hash, feeds.refresh_interval,
+              feeds.hub_url, feeds.topic_url
     """
 )
 

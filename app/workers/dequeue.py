@@ -25,6 +25,7 @@ from rq.job import Job
 
 from app.budget import DEQUEUE
 from app.queue.connection import bounded_redis
+from app.workers.popjob import pop_ready
 
 if TYPE_CHECKING:
     from app.workers.rqworker import FeedWorker
@@ -57,7 +58,9 @@ class SharedDequeue:
             if self.closed or worker._stop_requested:
                 return None
             try:
-                result = worker.queue_class.dequeue_any(
+                # A job already waiting comes with its hash in one round trip; only
+                # an empty queue is waited on (BLPOP, then the hash: two).
+                result = pop_ready(worker, self.redis) or worker.queue_class.dequeue_any(
                     worker._ordered_queues,
                     timeout,
                     connection=self.redis,

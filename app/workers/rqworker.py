@@ -28,7 +28,7 @@ from types import FrameType, TracebackType
 
 from redis.client import Pipeline
 from redis.exceptions import RedisError
-from rq import Queue, SimpleWorker
+from rq import Queue, Retry, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job, JobStatus
@@ -38,7 +38,9 @@ from rq.worker import WorkerStatus
 
 from app.queue.politeness import PARK_FALLBACK, HostBudget, HostWait
 from app.queue.shutdown import ShutdownInterrupt
+from app.workers import bookkeeping
 from app.workers.dequeue import SharedDequeue
+from app.workers.popjob import pop_ready
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +113,17 @@ class FeedWorker(SimpleWorker):
             pipe.execute()
         self._beaten_at = time.monotonic()
 
+    def prepare_execution(self, job: Job) -> Execution:
+        """RQ's two transactions to start a job, as one (app.workers.bookkeeping)."""
+        execution = bookkeeping.start_job(
+            self, job, from_intermediate_queue=len(self.queues) == 1
+        )
+        self._beaten_at = time.monotonic()
+        return execution
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        """Already done by :meth:`prepare_execution`, in the same transaction."""
+
     def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
         """RQ's set_state, without writing the state the worker already has.
 
@@ -137,6 +150,12 @@ class FeedWorker(SimpleWorker):
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> tuple[Job, Queue] | None:
         if not self.threaded or timeout is None:
+            if not self._stop_requested:
+                self.set_state(WorkerStatus.IDLE)
+                self.heartbeat()
+                ready = pop_ready(self, self.connection)
+                if ready is not None:
+                    return ready
             return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
         assert self.dequeue is not None
         self.set_state(WorkerStatus.IDLE)
@@ -182,7 +201,14 @@ class FeedWorker(SimpleWorker):
         waiter by taking it out of the scheduled registry.
         """
         if not isinstance(return_value, HostWait):
-            super()._finalize_success(job, queue, execution, return_value)
+            if isinstance(return_value, Retry) or not bookkeeping.is_plain(
+                job, self.default_result_ttl
+            ):
+                super()._finalize_success(job, queue, execution, return_value)
+                return
+            # RQ's success handling of a job deleted when done: ten round trips, one here.
+            bookkeeping.finish_job(self, job, execution)
+            self._beaten_at = time.monotonic()
             return
         self.handle_execution_ended(job, queue, job.success_callback_timeout)
         job._result = None  # the wait is not a result: nothing to keep in the job's hash

@@ -8,10 +8,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from app.context import JobContext
+from app.jobs.fetch import run_one
 from app.jobs.websub import callback_url, maintain, run_hub_request
 from app.storage.db import Database
-from app.storage.models import Feed, WebSubDelivery, WebSubSubscription
+from app.storage.feeds import upsert_feed
+from app.storage.fetches import create_fetch
+from app.storage.models import Feed, FetchTrigger, WebSubDelivery, WebSubSubscription
 from tests.conftest import follow
+from tests.feedserver import FeedServer, Response
 
 TOPIC = "https://blog.example/feed"
 
@@ -88,3 +92,37 @@ def test_a_delivery_whose_job_was_lost_is_enqueued_again_once(
     assert ctx.queues.submissions.count == 1
     maintain(ctx)
     assert ctx.queues.submissions.count == 1  # RQ holds it: not enqueued twice
+
+
+def _rss_naming(hub: str | None) -> bytes:
+    link = f'<atom:link rel="hub" href="{hub}"/>' if hub else ""
+    return f"""<?xml version="1.0"?><rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
+    <channel><title>t</title>{link}<item><guid>{hub}</guid><title>one</title></item>
+    </channel></rss>""".encode()
+
+
+def _fetch_hub(ctx: JobContext, db: Database, url: str) -> tuple[str | None, str | None]:
+    with db.session() as session:
+        feed, _ = upsert_feed(session, url)
+        fetch, _ = create_fetch(session, feed.id, FetchTrigger.SUBMITTED)
+        session.commit()
+        feed_id, fetch_id = feed.id, fetch.id
+    run_one(ctx, fetch_id)
+    with db.session() as session:
+        stored = session.get(Feed, feed_id)
+        assert stored is not None
+        return stored.hub_url, stored.topic_url
+
+
+def test_a_fetch_records_a_hub_found_and_forgets_one_no_longer_named(
+    db: Database, job_context: JobContext, feed_server: FeedServer
+) -> None:
+    body = {"now": _rss_naming("https://hub.example/")}
+    url = feed_server.route(
+        "/f.xml", lambda _r: Response(200, body["now"], {"Content-Type": "application/rss+xml"})
+    )
+    assert _fetch_hub(job_context, db, url) == ("https://hub.example/", url)
+    body["now"] = _rss_naming("https://other-hub.example/")
+    assert _fetch_hub(job_context, db, url) == ("https://other-hub.example/", url)
+    body["now"] = _rss_naming(None)
+    assert _fetch_hub(job_context, db, url) == (None, None)

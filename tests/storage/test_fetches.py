@@ -273,3 +273,14 @@ def test_mark_enqueued_restarts_the_reconcilers_clock(db: Database) -> None:
         session.commit()
     enqueued_at = _fetch(db, fetch_id).enqueued_at
     assert enqueued_at is not None and enqueued_at > NOW - timedelta(minutes=1)
+
+
+def test_a_claim_reads_the_hub_and_topic_the_feed_last_named(db: Database) -> None:
+    (fetch_id,) = _queued(db)
+    with db.session() as session:
+        feed_id = session.scalar(select(Fetch.feed_id).where(Fetch.id == fetch_id))
+        session.execute(
+            update(Feed).where(Feed.id == feed_id).values(hub_url="https://h/", topic_url="t")
+        )
+        claim = fetches.claim_fetch(session, fetch_id)
+    assert claim is not None and (claim.hub_url, claim.topic_url) == ("https://h/", "t")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from redis import Redis
-from rq import Queue
-from rq.job import Job
+from redis.connection import AbstractConnection
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
 from rq.results import Result
 
 from app.queue.politeness import HostBudget, HostWait, Lease
@@ -78,3 +80,79 @@ def test_a_job_waiting_for_its_host_is_scheduled_and_listed_and_keeps_no_result(
     # value in the job's hash, which would lose its compact encoding.
     assert not redis.exists(Result.get_key(job.id))
     assert not redis.hexists(Job.key_for(job.id), "result")
+
+
+def report_done() -> dict[str, object]:
+    """A job that succeeds, as a fetch job does (its outcome lives in Postgres)."""
+    return {"new": 1}
+
+
+class _Sent:
+    """Round trips to Redis from this process: each write of a command or pipeline."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        send = AbstractConnection.send_packed_command
+
+        def counting(conn: AbstractConnection, command: object, check_health: bool = True) -> None:
+            self.count += 1
+            send(conn, command, check_health)
+
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+
+
+def _run_one(worker: FeedWorker) -> None:
+    taken = worker.dequeue_job_and_maintain_ttl(None)
+    assert taken is not None
+    worker.execute_job(*taken)
+
+
+def test_a_job_that_succeeds_costs_the_worker_three_redis_round_trips(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # RQ 3 alone: 16 (dequeue 2, start 2, the job's last heartbeat, success 9, state 2).
+    queue = Queue("rqworker-test", connection=redis)
+    queue.enqueue(f"{__name__}.report_done", result_ttl=0)
+    worker = _worker(redis)
+    worker.set_state("idle")  # as between two jobs: listening, its heartbeat just sent
+    worker.heartbeat()
+    sent = _Sent(monkeypatch)
+    _run_one(worker)
+    assert sent.count == 3  # take the job with its hash, start it, end it
+
+
+def test_a_job_that_succeeds_leaves_no_record_of_itself_in_redis(redis: Redis) -> None:
+    queue = Queue("rqworker-test", connection=redis)
+    job = queue.enqueue(f"{__name__}.report_done", result_ttl=0)
+    worker = _worker(redis)
+    _run_one(worker)
+    assert not redis.exists(job.key, Result.get_key(job.id), f"rq:executions:{job.id}")
+    assert queue.started_job_registry.count == 0
+    assert queue.finished_job_registry.count == 0
+    assert redis.scard(worker.executions_key) == 0
+    assert not [key for key in redis.scan_iter("rq:execution:*")]
+    assert redis.hget(worker.key, "state") == b"idle"
+    assert redis.hget(worker.key, "successful_job_count") == b"1"
+
+
+def test_a_job_that_keeps_its_result_is_finished_as_rq_finishes_it(redis: Redis) -> None:
+    queue = Queue("rqworker-test", connection=redis)
+    job = queue.enqueue(f"{__name__}.report_done", result_ttl=60)
+    _run_one(_worker(redis))
+    assert queue.finished_job_registry.get_job_ids() == [job.id]
+    assert Job.fetch(job.id, connection=redis).return_value() == {"new": 1}
+
+
+def test_a_running_job_is_recorded_as_rq_records_it(redis: Redis) -> None:
+    queue = Queue("rqworker-test", connection=redis)
+    job = queue.enqueue(f"{__name__}.report_done", result_ttl=0)
+    worker = _worker(redis)
+    taken = worker.dequeue_job_and_maintain_ttl(None)
+    assert taken is not None
+    worker.prepare_execution(taken[0])
+    # What the supervisor's recovery and RQ's registries read of a running job.
+    found = Worker.find_by_key(worker.key, connection=redis)
+    assert found is not None and found.get_current_job_id() == job.id
+    assert queue.started_job_registry.get_job_ids() == [job.id]
+    assert Job.fetch(job.id, connection=redis).get_status() == JobStatus.STARTED
+    assert redis.hget(worker.key, "state") == b"busy"
