@@ -8,6 +8,7 @@ A fetch's outcome is written to its feed by app.storage.outcomes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, exists, literal_column, select, text, update
@@ -155,27 +156,43 @@ _CLAIM = text(
             SELECT ctid FROM feed_schedule WHERE due_at <= :now
             ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED))
         RETURNING feed_id, due_at
+    ), claimed AS (
+        UPDATE feeds
+        SET next_fetch_at = CASE
+            WHEN EXISTS (SELECT 1 FROM subscriptions WHERE subscriptions.feed_id = feeds.id)
+            THEN CAST(:now AS timestamptz) + make_interval(secs =>
+                coalesce(feeds.refresh_interval, :default_interval)
+                * (1 + :jitter * (2 * random() - 1)))
+            END
+        FROM due
+        WHERE feeds.id = due.feed_id AND feeds.next_fetch_at = due.due_at
+          AND feeds.{states_predicate(REFRESHABLE)}
+        RETURNING feeds.id, due.due_at, feeds.next_fetch_at IS NOT NULL AS followed
     )
-    UPDATE feeds
-    SET next_fetch_at = CASE
-        WHEN EXISTS (SELECT 1 FROM subscriptions WHERE subscriptions.feed_id = feeds.id)
-        THEN CAST(:now AS timestamptz) + make_interval(secs =>
-            coalesce(feeds.refresh_interval, :default_interval)
-            * (1 + :jitter * (2 * random() - 1)))
-        END
-    FROM due
-    WHERE feeds.id = due.feed_id AND feeds.next_fetch_at = due.due_at
-      AND feeds.{states_predicate(REFRESHABLE)}
-    RETURNING feeds.id, due.due_at, feeds.next_fetch_at IS NOT NULL
+    -- Every row taken, stale ones too (followed is NULL): how many were taken tells the
+    -- scheduler whether more are due.
+    SELECT due.feed_id, due.due_at, claimed.followed
+    FROM due LEFT JOIN claimed ON claimed.id = due.feed_id AND claimed.due_at = due.due_at
     """
 )
 
 
+@dataclass(frozen=True)
+class DueClaim:
+    """What one claim took: the feeds to refresh (id, due time; oldest first), and how
+    many rows of feed_schedule it took, stale ones included: as many as its limit means
+    that more may be due now."""
+
+    feeds: list[tuple[int, datetime]]
+    taken: int
+
+
 def claim_due_feeds(
     session: Session, *, now: datetime, limit: int, policy: Policy
-) -> list[tuple[int, datetime]]:
+) -> DueClaim:
     """Claim up to ``limit`` feeds due at ``now`` (oldest due first) that someone follows,
-    give each its provisional next fetch time, and return their ids and due times.
+    give each its provisional next fetch time, and return their ids and due times
+    (:class:`DueClaim`).
 
     Schedulers of several dynos claim disjoint sets (see _CLAIM). The provisional time is
     app.feed_state.provisional_next, computed per row and moved by up to ±JITTER of the
@@ -192,7 +209,8 @@ def claim_due_feeds(
             "jitter": JITTER,
         },
     ).all()
-    return sorted(
+    feeds = sorted(
         ((feed_id, due_at) for feed_id, due_at, followed in rows if followed),
         key=lambda row: (row[1], row[0]),
     )
+    return DueClaim(feeds, len(rows))

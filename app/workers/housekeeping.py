@@ -38,7 +38,21 @@ SWEEP_EVERY = 1.0
 
 
 def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
-    """Create and enqueue refresh fetches for feeds that are due; returns how many.
+    """Create and enqueue refresh fetches for feeds that are due; returns how many."""
+    return schedule_due(ctx, limit=limit).created
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    """One pass of the scheduler: refreshes enqueued, and whether more feeds are due now
+    (the claim took as many as it could)."""
+
+    created: int
+    more_due: bool
+
+
+def schedule_due(ctx: JobContext, *, limit: int = 1000) -> Scheduled:
+    """Claim up to ``limit`` due feeds and enqueue their refreshes (:class:`Scheduled`).
 
     Set-based: one claim, one bulk insert, one bulk update and one Redis round
     trip per batch, so the scheduler keeps up with hundreds of refreshes a second.
@@ -47,20 +61,23 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
         room = room_in(ctx.queues, ctx.queues.refresh, ctx.settings.queue_max_jobs)
     except RedisError:
         log.warning("scheduler: Redis unavailable; due feeds wait in Postgres")
-        return 0
+        return Scheduled(0, more_due=False)
     if room == 0:
         # Backpressure (QUEUE_MAX_JOBS): due feeds keep their next_fetch_at and wait in
         # Postgres; they are claimed, most overdue first, once the queue has drained.
         log.warning("scheduler: refresh queue full (QUEUE_MAX_JOBS); due feeds wait")
-        return 0
+        return Scheduled(0, more_due=False)
     limit = min(limit, room * ctx.settings.refresh_batch_size)
     now = datetime.now(UTC)
     with ctx.db.session() as session:
-        due = claim_due_feeds(
+        claim = claim_due_feeds(
             session, now=now, limit=limit, policy=feed_state.Policy.of(ctx.settings)
         )
+        more_due = claim.taken >= limit
+        due = claim.feeds
         if not due:
-            return 0
+            session.commit()  # the stale schedule rows it took are gone
+            return Scheduled(0, more_due)
         # Refreshes travel REFRESH_BATCH_SIZE to a job (app.jobs.batch); each row
         # names its job, so the reconciler can tell whether RQ still holds it.
         batches = create_refresh_fetches(
@@ -78,7 +95,7 @@ def enqueue_due_refreshes(ctx: JobContext, *, limit: int = 1000) -> int:
         except RedisError:
             # The rows stay queued; the reconciler enqueues them once Redis is back.
             log.warning("could not enqueue %d refreshes: Redis unavailable", created)
-    return created
+    return Scheduled(created, more_due)
 
 
 def reconcile(ctx: JobContext) -> int:
@@ -126,13 +143,13 @@ class Housekeeper:
     _pruner: Pruner | None = None
 
     def __call__(self) -> bool:
-        """One pass; True when the scheduler took a full claim, so more feeds are due
-        now and the supervisor should call again at once rather than after its tick."""
+        """One pass; True when the scheduler's claim took as many feeds as it could, so
+        more are due now and the supervisor should call again at once, not after its tick."""
         now = time.monotonic()
         settings = self.ctx.settings
         full = False
         if now >= self._next.get("schedule", 0.0):
-            full = enqueue_due_refreshes(self.ctx, limit=self.claim_size) >= self.claim_size
+            full = schedule_due(self.ctx, limit=self.claim_size).more_due
             self._next["schedule"] = now + (0 if full else settings.schedule_every)
         if now >= self._next.get("sweep", 0.0):
             self._next["sweep"] = now + SWEEP_EVERY

@@ -35,7 +35,7 @@ def test_seeded_due_feeds_are_followed_by_the_bench_user_and_claimed(
         followers = session.scalars(select(Subscription.user_id).distinct()).all()
         claimed = claim_due_feeds(
             session, now=datetime.now(UTC), limit=100, policy=Policy.of(settings)
-        )
+        ).feeds
     assert followers == [services.user.user_id]
     assert len(claimed) == 20
 

@@ -172,7 +172,7 @@ def test_the_scheduler_claims_due_refreshable_feeds_as_the_rules_say(db: Databas
         unfollowed = add_feed(session, "https://nobody.example/", state=FeedState.ACTIVE,
                               next_fetch_at=due).id  # fmt: skip
         session.commit()
-        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         session.commit()
     assert {feed_id for feed_id, _ in claimed} == {
         feed_id for (state, _), feed_id in rows.items() if state in REFRESHABLE
@@ -201,7 +201,7 @@ def test_the_scheduler_claims_the_longest_due_first_up_to_its_limit(db: Database
             for i in range(1, 5)
         ]
         session.commit()
-        claimed = feeds.claim_due_feeds(session, now=NOW, limit=2, policy=POLICY)
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=2, policy=POLICY).feeds
     assert [feed_id for feed_id, _ in claimed] == [ids[3], ids[2]]
 
 
@@ -218,7 +218,7 @@ def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
 
     def hold_a_claim() -> None:
         with db.session() as session:
-            first.extend(feeds.claim_due_feeds(session, now=NOW, limit=3, policy=POLICY))
+            first.extend(feeds.claim_due_feeds(session, now=NOW, limit=3, policy=POLICY).feeds)
             first_claimed.set()
             release.wait(10)
             session.commit()
@@ -227,7 +227,7 @@ def test_two_schedulers_claim_disjoint_feeds(db: Database) -> None:
     holder.start()
     assert first_claimed.wait(10)
     with db.session() as session:
-        second = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        second = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         session.commit()
     release.set()
     holder.join(10)
@@ -264,7 +264,7 @@ def test_a_claim_writes_each_feed_in_place_without_new_index_entries(db: Databas
                          state=FeedState.ACTIVE,
                          next_fetch_at=NOW - timedelta(minutes=1)))  # fmt: skip
         session.commit()
-        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         # This transaction's own counts: every update of a feed was HOT.
         updated, hot = session.execute(
             text(
@@ -291,7 +291,7 @@ def test_a_feed_whose_time_moved_after_it_was_scheduled_is_claimed_at_its_new_ti
         moved_earlier.next_fetch_at = NOW - timedelta(minutes=1)
         moved_later.next_fetch_at = NOW + timedelta(minutes=10)
         session.commit()
-        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        claimed = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         session.commit()
         left = session.scalar(
             text("SELECT count(*) FROM feed_schedule WHERE due_at <= :now"), {"now": NOW}
@@ -309,10 +309,32 @@ def test_a_paused_feed_is_scheduled_again_when_it_is_resumed(db: Database) -> No
         session.commit()
         feeds.pause_feed(session, feed.id)
         session.commit()
-        while_paused = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        while_paused = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         feeds.resume_feed(session, feed.id, NOW - timedelta(seconds=1))
         session.commit()
-        after_resume = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY)
+        after_resume = feeds.claim_due_feeds(session, now=NOW, limit=100, policy=POLICY).feeds
         session.commit()
     assert while_paused == []
     assert after_resume == [(feed.id, NOW - timedelta(seconds=1))]
+
+
+def test_a_claim_counts_the_stale_rows_it_took_so_the_scheduler_knows_more_may_be_due(
+    db: Database,
+) -> None:
+    with db.session() as session:
+        moved = [
+            add_follower(session, add_feed(session, f"https://e.example/s{i}",
+                         state=FeedState.ACTIVE,
+                         next_fetch_at=NOW - timedelta(minutes=3 - i)))  # fmt: skip
+            for i in range(3)
+        ]
+        session.commit()
+        for feed in moved[:2]:  # their first times are stale now
+            feed.next_fetch_at = NOW + timedelta(minutes=10)
+        session.commit()
+        first = feeds.claim_due_feeds(session, now=NOW, limit=2, policy=POLICY)
+        session.commit()
+        second = feeds.claim_due_feeds(session, now=NOW, limit=2, policy=POLICY)
+        session.commit()
+    assert (first.feeds, first.taken) == ([], 2)
+    assert (second.feeds, second.taken) == ([(moved[2].id, NOW - timedelta(minutes=1))], 1)

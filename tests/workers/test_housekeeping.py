@@ -189,3 +189,26 @@ def test_housekeeping_says_more_feeds_are_due_after_a_full_claim_and_not_after_t
 
     assert [keeper(), keeper(), keeper()] == [True, True, False]
     assert len(fetches_by_url(db)) == 5
+
+
+def test_the_scheduler_takes_stale_schedule_rows_away_and_says_more_are_due(
+    job_context_with: Callable[..., JobContext], db: Database, feed_server: FeedServer
+) -> None:
+    ctx = job_context_with(refresh_batch_size=2)
+    urls = [feed_server.add(f"/m{i}.xml", RSS) for i in range(3)]
+    due_feeds(db, urls)  # due 5 s ago
+    now = datetime.now(UTC)
+    with db.session() as session:  # every feed moved on: its first due row is stale
+        session.execute(
+            update(Feed)
+            .where(Feed.url.in_(urls[:2]))
+            .values(next_fetch_at=now + timedelta(hours=1))
+        )
+        session.execute(
+            update(Feed).where(Feed.url == urls[2]).values(next_fetch_at=now - timedelta(seconds=1))
+        )
+        session.commit()
+
+    passes = [housekeeping.schedule_due(ctx, limit=2) for _ in range(3)]
+
+    assert [(p.created, p.more_due) for p in passes] == [(0, True), (1, True), (0, False)]
