@@ -51,7 +51,14 @@ from bench import scale_db
 from bench.accounts import create_account
 from bench.scale_report import cycle_costs, markdown, row_of, tables_of
 from bench.scale_sampler import Sampler, cpu_seconds
-from bench.stack import Proc, Services, _registered_workers, app_env, wait_until
+from bench.stack import (
+    Proc,
+    Services,
+    _registered_workers,
+    app_env,
+    setting_default,
+    wait_until,
+)
 
 DB_NAME = "feedqueue_scale"
 INTERVAL = 30 * 60
@@ -94,7 +101,7 @@ def _start_workers(services: Services, count: int) -> list[Proc]:
         Proc(f"scale-worker{i}", [sys.executable, "worker.py"], app_env(services, **env))
         for i in range(count)
     ]
-    threads = 16  # WORKER_THREADS' default: each thread registers as an RQ worker
+    threads = int(str(setting_default("worker_threads")))  # each thread registers as an RQ worker
     wait_until(
         lambda: _registered_workers(services) >= count * threads,
         60 + 15 * count,

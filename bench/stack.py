@@ -9,6 +9,7 @@ by its own pid.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from app.config import Settings
 from bench.accounts import BenchAccount, create_account, subscribe_all
 
 if TYPE_CHECKING:
@@ -320,13 +322,20 @@ def _registered_workers(services: Services) -> int:
         client.close()
 
 
+def setting_default(name: str) -> object:
+    """The default of Settings' field ``name`` (each worker thread registers as an RQ worker)."""
+    return next(f.default for f in dataclasses.fields(Settings) if f.name == name)
+
+
 def start_worker(services: Services, name: str = "worker", **env: object) -> Proc:
     """``python worker.py`` with the given extra settings (WORKER_CONCURRENCY, ...),
     returned once every one of its RQ workers has registered: a dyno still starting
     (imports in each process) would otherwise share the CPU with what is measured."""
     before = _registered_workers(services)
     proc = Proc(name, [sys.executable, "worker.py"], app_env(services, **env))
-    expected = int(str(env.get("WORKER_CONCURRENCY", 2))) * int(str(env.get("WORKER_THREADS", 16)))
+    expected = int(str(env.get("WORKER_CONCURRENCY", setting_default("worker_concurrency")))) * int(
+        str(env.get("WORKER_THREADS", setting_default("worker_threads")))
+    )
     wait_until(
         lambda: _registered_workers(services) >= before + expected, 60, f"{name}'s RQ workers"
     )
