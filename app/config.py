@@ -511,8 +511,8 @@ class Settings:
     queue_max_jobs: int = setting(
         "QUEUE_MAX_JOBS", 3000, _positive_int,
         "jobs waiting in one queue beyond which submissions get `503 queue_full` and the "
-        "scheduler leaves due refreshes in Postgres (see "
-        "[operations](docs/operations.md#capacity))",
+        "scheduler leaves due refreshes in Postgres; the icons queue holds a quarter of it "
+        "(see [operations](docs/operations.md#capacity))",
     )
     submit_global_per_minute: int = setting(
         "SUBMIT_GLOBAL_PER_MINUTE", 60_000, _non_negative_int,
