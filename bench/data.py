@@ -51,10 +51,20 @@ def seed_due_feeds(
     conn.close()
 
 
-def submit_feeds(services: Services, base: str, first: int, count: int, *, hosts: int = 0) -> None:
+def submit_feeds(
+    services: Services,
+    base: str,
+    first: int,
+    count: int,
+    *,
+    hosts: int = 0,
+    queue_max_jobs: int | None = None,
+) -> None:
     """Submit feeds through the app's own submit path (feed row, the bench user's
     subscription, fetch row, RQ job), as ``POST /feeds`` by the bench user does.
-    With ``hosts`` feed n is on loopback host n % hosts (``bench.stack.feed_url``)."""
+    With ``hosts`` feed n is on loopback host n % hosts (``bench.stack.feed_url``).
+    ``queue_max_jobs`` raises QUEUE_MAX_JOBS for this seeding only (a backlog larger than
+    the default bound, which would refuse the rest with QueueFull)."""
     from app.config import Settings
     from app.queue.connection import redis_from_url
     from app.queue.queues import Queues
@@ -62,7 +72,8 @@ def submit_feeds(services: Services, base: str, first: int, count: int, *, hosts
     from app.storage.db import Database
     from bench.stack import app_env, feed_url
 
-    settings = Settings.from_env(app_env(services))
+    extra = {} if queue_max_jobs is None else {"QUEUE_MAX_JOBS": queue_max_jobs}
+    settings = Settings.from_env(app_env(services, **extra))
     db = Database(settings.database_url or "")
     queues = Queues(redis_from_url(settings.redis_url or ""), settings)
     subscriber = Subscriber.of(services.user.user_id, settings)

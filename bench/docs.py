@@ -611,7 +611,8 @@ def _fresh(r: dict[str, Any], first: dict[str, Any] | None = None) -> list[str]:
     if first:
         out += [
             f"First fetch of many new feeds: {first['feeds']:,} feeds submitted through the "
-            f"app's submit path ({first['submit_s']} s, no worker running), then one worker.py "
+            f"app's submit path ({first['submit_s']} s, no worker running; the seeding "
+            "raises QUEUE_MAX_JOBS past its default 3,000 to queue them all), then one worker.py "
             f"at defaults, measured like the refreshes: {first['per_s']}/s, "
             f"{first['per_hour_extrapolated']:,}/hour "
             f"({first['per_s'] / max(main['per_s'], 0.001):.0%} of the refresh rate). Target: at "

@@ -34,8 +34,10 @@ SCENARIOS = (
 )
 
 
-def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
-    """Run the selected scenarios; returns everything measured."""
+def run(mode: Mode, only: tuple[str, ...], path: Path | None = None) -> dict[str, Any]:
+    """Run the selected scenarios; returns everything measured. With ``path``, the
+    results so far are written there after each scenario, so a scenario that fails
+    leaves the others' figures (``--render`` renders them)."""
     services = start_services()
     results: dict[str, Any] = {
         "mode": mode.name,
@@ -63,6 +65,8 @@ def run(mode: Mode, only: tuple[str, ...]) -> dict[str, Any]:
             results.setdefault("seconds", {})[name] = round(time.monotonic() - began, 1)
             # The box may be shared: every figure goes with the load it was taken under.
             results.setdefault("load_avg", {})[name] = [round(x, 2) for x in os.getloadavg()]
+            if path is not None:
+                path.write_text(json.dumps(results, indent=2, default=str))
     finally:
         services.close()
     return results
@@ -100,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(only) - set(SCENARIOS)
         if unknown:
             parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
-        results = run(mode, only)
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"{mode.name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        results = run(mode, only, path)
         path.write_text(json.dumps(results, indent=2, default=str))
         print(f"results: {path.relative_to(ROOT)}")
     from bench.docs import render
