@@ -546,7 +546,8 @@ class Settings:
     )
     retention_every: float = setting(
         "RETENTION_EVERY_SECONDS", 300.0, _non_negative_float,
-        "how often housekeeping prunes old rows (0: never; `python -m app.manage prune-now`)",
+        "how often the formation prunes old rows, one dyno a pass "
+        "(0: never; `python -m app.manage prune-now`)",
     )
     # -- refresh schedule ----------------------------------------------------------
     refresh_default: int = setting(

@@ -28,7 +28,7 @@ from app.storage.feeds import claim_due_feeds
 from app.storage.fetches import create_refresh_fetches, mark_enqueued, stale_fetches
 from app.storage.models import FetchState
 from app.workers.recovery import enqueue_again
-from app.workers.retention import Pruner, prune_some
+from app.workers.retention import Pruner, prune_some, take_turn
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,8 @@ class Housekeeper:
     claim_size: int = 1000
     _next: dict[str, float] = field(default_factory=dict)
     _pruner: Pruner | None = None
+    #: A retention pass this dyno started is still going: it needs no new turn.
+    _pruning: bool = False
 
     def __call__(self) -> bool:
         """One pass; True when the scheduler's claim took as many feeds as it could, so
@@ -160,9 +162,7 @@ class Housekeeper:
         if settings.retention_every and now >= self._next.get("retention", 0.0):
             # A pass does a few short transactions; with more to delete it comes back
             # at the next tick rather than holding up the scheduler.
-            if self._pruner is None:
-                self._pruner = Pruner(self.ctx.db, settings)
-            more = prune_some(self._pruner)
+            more = self._prune()
             self._next["retention"] = now + (0 if more else settings.retention_every)
         if now >= self._next.get("websub", 0.0):
             # Subscribe, renew, and poll normally again whatever stopped pushing.
@@ -172,6 +172,21 @@ class Housekeeper:
             self._next["metrics"] = now + settings.metrics_publish_every
             self._publish_metrics()
         return full
+
+    def _prune(self) -> bool:
+        """A tick of retention, when it is this dyno's turn; True when the pass goes on."""
+        settings = self.ctx.settings
+        if not self._pruning and not take_turn(
+            self.ctx.queues.redis,
+            f"{settings.queue_prefix}:retention:turn",
+            holder=settings.dyno_name("worker"),
+            seconds=settings.retention_every,
+        ):
+            return False
+        if self._pruner is None:
+            self._pruner = Pruner(self.ctx.db, settings)
+        self._pruning = prune_some(self._pruner)
+        return self._pruning
 
     def _sweep_waiting_hosts(self) -> None:
         try:

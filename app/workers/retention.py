@@ -1,10 +1,12 @@
 """Retention passes: keep Postgres' size flat by deleting old fetches, old items
 and feeds nobody follows.
 
-Run by every worker dyno's housekeeping (every RETENTION_EVERY_SECONDS) and by
-``python -m app.manage prune-now``. The SQL, one short transaction per batch,
-is in app.storage.retention; this module decides what to delete and paces it.
-Two dynos pruning at once is harmless: they skip or wait on each other's rows.
+Run by the worker dynos' housekeeping (one pass every RETENTION_EVERY_SECONDS for
+the whole formation: :func:`take_turn`) and by ``python -m app.manage prune-now``.
+The SQL, one short transaction per batch, is in app.storage.retention; this module
+decides what to delete and paces it. Two dynos pruning at once is harmless (they skip
+or wait on each other's rows), only wasteful: two of the searches read the whole feeds
+table when nothing matches, which at millions of feeds costs seconds per dyno.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -127,3 +131,18 @@ def prune_some(pruner: Pruner) -> bool:
         log.info("retention: deleted fetches=%d items=%d feeds=%d more=%s",
                  done.fetches, done.items, done.feeds, done.more)
     return done.more
+
+
+def take_turn(redis: Redis, key: str, *, holder: str, seconds: float) -> bool:
+    """Whether this dyno starts the formation's next retention pass: True for the first
+    dyno to ask in each ``seconds``, False for the others until then.
+
+    A Redis key set only when absent and kept ``seconds`` is the turn: a dyno that dies
+    mid-pass leaves it to expire, and the next pass starts from the beginning. Without
+    Redis every dyno prunes, as if alone: harmless, only more reads.
+    """
+    try:
+        return bool(redis.set(key, holder, nx=True, px=max(1, int(seconds * 1000))))
+    except RedisError:
+        log.warning("retention: Redis unavailable; pruning without taking a turn")
+        return True

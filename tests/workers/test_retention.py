@@ -2,31 +2,39 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from redis import Redis
 from sqlalchemy import func, insert, select, text
 
 from app.config import Settings
+from app.context import JobContext
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState, FetchTrigger, Item
-from app.workers.retention import Pruner, prune_some
+from app.workers.housekeeping import Housekeeper
+from app.workers.retention import Pruner, prune_some, take_turn
 from tests.storage.rows import add_feed
 
 NOW = datetime.now(UTC)
 DAY = timedelta(days=1)
 
 
-def _old_rows(db: Database, *, feeds: int, items_each: int, fetches: int) -> None:
+def _old_rows(
+    db: Database, *, feeds: int, items_each: int, fetches: int, first: int = 0
+) -> None:
     with db.session() as session:
         ids = [add_feed(session, f"https://{n}.example/f", item_count=items_each).id
-               for n in range(feeds)]  # fmt: skip
-        session.execute(
-            insert(Item),
-            [{"feed_id": feed, "key": f"k{n}", "content_hash": "h",
-              "sort_at": NOW - (100 + n) * DAY}
-             for feed in ids for n in range(items_each)],
-        )  # fmt: skip
+               for n in range(first, first + feeds)]  # fmt: skip
+        if items_each:
+            session.execute(
+                insert(Item),
+                [{"feed_id": feed, "key": f"k{n}", "content_hash": "h",
+                  "sort_at": NOW - (100 + n) * DAY}
+                 for feed in ids for n in range(items_each)],
+            )  # fmt: skip
         if fetches:
             session.execute(
                 insert(Fetch),
@@ -84,3 +92,38 @@ def test_a_pass_that_meets_a_locked_row_gives_up_for_this_tick(
         holder.close()
     assert _count(db, Item) == 5
     assert Pruner(db, _small(settings)).run(max_batches=None).items == 3
+
+
+def test_one_dyno_of_a_formation_prunes_per_retention_interval_and_another_after_it(
+    job_context_with: Callable[..., JobContext], db: Database
+) -> None:
+    first = Housekeeper(job_context_with(retention_every=0.5, dyno="worker.1"))
+    second = Housekeeper(job_context_with(retention_every=0.5, dyno="worker.2"))
+    _old_rows(db, feeds=1, items_each=0, fetches=4)
+    first()
+    assert _count(db, Fetch) == 0
+
+    _old_rows(db, feeds=1, items_each=0, fetches=4, first=1)
+    second()  # the first dyno's turn still holds: no second scan of the tables
+    assert _count(db, Fetch) == 4
+    time.sleep(0.6)
+    second()
+    assert _count(db, Fetch) == 0
+
+
+def test_a_dyno_finishes_the_pass_it_started_whoever_holds_the_turn_now(
+    job_context_with: Callable[..., JobContext], db: Database, redis: Redis
+) -> None:
+    ctx = job_context_with(retention_batch_size=2, dyno="worker.1")
+    keeper = Housekeeper(ctx)
+    _old_rows(db, feeds=1, items_each=0, fetches=50)  # 25 batches: more than one tick's 20
+    keeper()
+    assert _count(db, Fetch) == 10
+    redis.set(f"{ctx.settings.queue_prefix}:retention:turn", "worker.2")  # turn passed on
+    keeper()
+    assert _count(db, Fetch) == 0
+
+
+def test_without_redis_every_dyno_prunes_as_if_alone() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    assert take_turn(unreachable, "any", holder="worker.1", seconds=300) is True
