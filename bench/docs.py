@@ -27,6 +27,10 @@ FRESH_PER_HOUR = 300_000
 WORKER_MEMORY_BYTES = 512e6
 POLITE_P50_MS, POLITE_P99_MS = 1500, 2000
 SUBMIT_P99_MS = 20
+#: feedparser's documents per second on one core of the machine the targets were set on
+#: (scenario 4's parse-only limit in bench/results/full-20261126-114327.json).
+TARGETS_CORE_SPEED = 105.8
+CORE_SPEED = "core speed (feedparser docs/s, one core)"
 
 
 def _fresh_main(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -154,6 +158,25 @@ def _targets(results: dict[str, Any]) -> list[str]:
         "feeds spread over many hosts), with the section below that measured it.",
         "",
         table(["target", "section", "measured", "verdict"], _target_rows(results)),
+        "",
+        *_core_speed_note(results),
+    ]
+
+
+def _core_speed_note(results: dict[str, Any]) -> list[str]:
+    """How this run's cores compare with those of the machine the targets were set on."""
+    speed, where = results.get("machine", {}).get(CORE_SPEED), "at the start of the run"
+    if not speed:  # runs before the machine table had it: scenario 4 measured the same
+        speed, where = results.get("cpu", {}).get("parse_only", {}).get("docs_per_s"), (
+            "by scenario 4"
+        )
+    if not speed:
+        return []
+    return [
+        f"The targets were set on a machine whose cores parse {TARGETS_CORE_SPEED:g} of "
+        f"scenario 4's documents a second with feedparser; this run's parse {speed:g} "
+        f"({speed / TARGETS_CORE_SPEED:.2f} times as many, measured {where}). Latencies "
+        "and rates that are CPU-bound scale with it.",
         "",
     ]
 

@@ -10,6 +10,7 @@ import psutil
 
 from app.affinity import allowed_cpus
 from app.placement import resolve
+from bench.parse_cost import core_speed
 from bench.stack import Services
 
 PACKAGES = (
@@ -95,5 +96,6 @@ def describe(services: Services) -> dict[str, object]:
         **_server_versions(services),
         "wrk": _version(["wrk", "--version"]),
         "placement (PIN_CPUS=auto)": _placement(),
+        "core speed (feedparser docs/s, one core)": core_speed(),
         "packages": versions,
     }

@@ -52,7 +52,11 @@ def machine_table(m: dict[str, Any]) -> str:
         [k, m[k]]
         for k in ("cpu", "cores", "ram_gib", "kernel", "python", "postgres", "redis", "wrk")
     ]
-    rows += [[k, m[k]] for k in ("placement (PIN_CPUS=auto)",) if k in m]  # earlier runs lack it
+    rows += [  # earlier runs lack them
+        [k, m[k]]
+        for k in ("placement (PIN_CPUS=auto)", "core speed (feedparser docs/s, one core)")
+        if k in m
+    ]
     rows += [[name, version] for name, version in m["packages"].items()]
     return table(["", "value"], rows)
 

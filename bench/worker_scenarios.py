@@ -133,7 +133,7 @@ def _feedparser_defaults(body: bytes, headers: dict[str, str], url: str) -> obje
 
 
 @contextlib.contextmanager
-def _stock_feedparser() -> Iterator[None]:
+def stock_feedparser() -> Iterator[None]:
     """feedparser's own deep copies while its limit is measured: the app swaps in flat
     ones (app/pipeline/parse.py), which would make the limit the app's. Expat stays the
     parser, as in the app."""
@@ -154,7 +154,7 @@ def parse_only_rate(seconds: float = 3.0) -> dict[str, float]:
     and in a parser process."""
     from app.pipeline.parse import parse_feed
 
-    with _stock_feedparser():
+    with stock_feedparser():
         feedparser_rate = _docs_per_s(_feedparser_defaults, seconds)
     app_rate = _docs_per_s(parse_feed, seconds)
     isolated = _parser_process_rate(seconds)

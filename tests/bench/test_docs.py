@@ -161,6 +161,18 @@ def test_a_one_host_burst_slower_than_the_spread_one_is_missed(results: dict[str
     assert any("p99 84 ms (one host)" in row and "**missed**" in row for row in rows)
 
 
+def test_the_targets_say_how_fast_this_runs_cores_are_beside_the_targets_machine(
+    results: dict[str, Any],
+) -> None:
+    slow_box = copy.deepcopy(results)
+    slow_box["machine"]["core speed (feedparser docs/s, one core)"] = 31.7
+
+    text = render(slow_box)
+
+    targets = text.split("## Targets at default settings", 1)[1].split("## Machine", 1)[0]
+    assert "this run's parse 31.7 (0.30 times as many, measured at the start" in targets
+
+
 def test_a_scenario_left_out_of_the_run_is_listed_as_not_run(results: dict[str, Any]) -> None:
     partial = {k: v for k, v in results.items() if k not in ("host_burst", "first_fetch")}
 
