@@ -27,6 +27,7 @@ from app.logs import configure_logging
 from app.observability import metrics, multiproc
 from app.observability.runtime import start_runtime_metrics
 from app.pipeline.isolation import start_parsers
+from app.pipeline.parser_process import set_parser_cpus
 from app.placement import resolve as resolve_placement
 from app.workers.housekeeping import Housekeeper
 from app.workers.priority import lower_cpu_priority
@@ -125,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         if placement.pin and index != scheduler_slot:
             # Before any thread: they inherit it. The watch leaves a core others take.
             watch_pinned(pin_to_cpu(cpu_for(index, cpus)), cpus)
+            # Its parser processes share no GIL with its threads: they may use every core.
+            set_parser_cpus(cpus)
         if index == scheduler_slot:
             run_scheduler(
                 build_context(

@@ -20,6 +20,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,31 @@ class _Wait:
         return True
 
 
+#: The CPUs parser processes run on, where not the ones they inherit (set_parser_cpus).
+_cpus: frozenset[int] | None = None
+
+
+def set_parser_cpus(cpus: Collection[int] | None) -> None:
+    """Run the parser processes this process starts from now on ``cpus`` (None: on the
+    CPUs they inherit).
+
+    A worker process kept to one core (PIN_CPUS) would pass its core on to its parser
+    processes, but pinning is for the threads that share a process's GIL: a parser runs
+    one thread of its own, and on its worker's core the two queue for that core while
+    another may be idle (docs/benchmarks.md, scenario 4: one worker process reached 63 %
+    of feedparser's rate pinned with its parser, 83 % with the kernel placing both).
+    """
+    global _cpus
+    _cpus = frozenset(cpus) if cpus is not None else None
+
+
+def _give_cpus(pid: int, cpus: frozenset[int]) -> None:
+    try:
+        os.sched_setaffinity(pid, cpus)
+    except (OSError, AttributeError) as exc:  # exited already; a container or OS without it
+        log.info("parser process %s keeps its CPUs: %s", pid, exc)
+
+
 class ParserProcess:
     """One parser process and its two pipes; used by one thread at a time."""
 
@@ -113,6 +139,8 @@ class ParserProcess:
             close_fds=True,
             bufsize=0,
         )
+        if _cpus is not None:
+            _give_cpus(self.proc.pid, _cpus)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.requests = self.proc.stdin
         self.answers = self.proc.stdout.fileno()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -20,6 +21,7 @@ from app.pipeline import FetchError, FetchLimits, PageLinks, ParserPool, parse_f
 from app.pipeline.isolation import CPU_TO_WALL
 from app.pipeline.parser_process import Answers, ParserProcess
 from tests.conftest import wait_for
+from tests.dynos import run_python
 from tests.hostile import empty_json_objects, heavy_feed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -278,3 +280,29 @@ def test_no_parser_processes_means_parsing_in_this_process() -> None:
     before = {p.pid for p in psutil.Process().children()}
     assert read_bounded(fixture("rss20.xml"), XML, BASE, limits)
     assert {p.pid for p in psutil.Process().children()} == before
+
+
+
+def _parser_cpus_of_a_pinned_worker(setup: str = "pass") -> tuple[list[int], list[int]]:
+    """In a fresh Python kept to its lowest CPU, as PIN_CPUS keeps a worker process: the
+    CPUs of a parser process it starts after ``setup``, and the CPUs it had before."""
+    out = run_python(
+        "import json, os; from app.pipeline import parser_process as pp;"
+        "cpus = os.sched_getaffinity(0); os.sched_setaffinity(0, {min(cpus)});"
+        f"{setup};"
+        "child = pp.ParserProcess();"
+        "print(json.dumps([sorted(os.sched_getaffinity(child.pid)), sorted(cpus)]));"
+        "child.proc.kill()"
+    )
+    child, before = json.loads(out)
+    return child, before
+
+
+def test_a_parser_process_of_a_pinned_worker_runs_on_every_cpu_it_is_given() -> None:
+    child, before = _parser_cpus_of_a_pinned_worker("pp.set_parser_cpus(cpus)")
+    assert child == before
+
+
+def test_a_parser_process_inherits_its_workers_cpu_unless_given_others() -> None:
+    child, before = _parser_cpus_of_a_pinned_worker()
+    assert child == [min(before)]

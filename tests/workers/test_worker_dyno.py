@@ -331,6 +331,25 @@ def test_with_pin_cpus_each_worker_process_keeps_to_a_cpu_of_its_own(
     assert supervisor == [everything]
 
 
+def test_with_pin_cpus_the_parser_processes_of_pinned_workers_may_use_every_cpu(
+    start_worker: Callable[..., WorkerDyno],
+) -> None:
+    dyno = start_worker(concurrency=2, PIN_CPUS="true", WORKER_THREADS="3")
+
+    def parsers_cpus() -> list[set[int]]:
+        return [
+            os.sched_getaffinity(parser.pid)
+            for worker in dyno.children()
+            for parser in worker.children()
+            if "parser_child" in " ".join(parser.cmdline())
+        ]
+
+    # One parser process per worker process (PARSER_PROCESSES=1), neither on its
+    # worker's core alone.
+    everything = set(allowed_cpus())
+    wait_for(lambda: parsers_cpus() == [everything, everything], timeout=30)
+
+
 def test_by_default_worker_processes_are_pinned_only_where_the_machine_looks_their_own(
     start_worker: Callable[..., WorkerDyno],
 ) -> None:
