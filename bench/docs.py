@@ -12,6 +12,7 @@ from bench.web_scenarios import P99_BUDGET_MS
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
 SCALE_OUT = Path(__file__).resolve().parent / "scale_out.md"
 WEBSUB = Path(__file__).resolve().parent / "websub.md"
+READER = Path(__file__).resolve().parent / "reader_scale.md"
 
 
 def _verdict(ok: bool | None) -> str:
@@ -741,6 +742,8 @@ def render(results: dict[str, Any]) -> str:
     if SCALE_OUT.exists():  # bench.scale_out's runs: long, run on their own
         out += [SCALE_OUT.read_text()]
     out += _memory(results)
+    if READER.exists():  # bench.reader_scale's runs: the reader's pages at scale
+        out += [READER.read_text()]
     if WEBSUB.exists():  # bench.websub's runs: push versus polling, run on their own
         out += [WEBSUB.read_text()]
     if FINDINGS.exists():
