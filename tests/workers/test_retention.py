@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pytest
 from redis import Redis
 from sqlalchemy import func, insert, select, text
 
@@ -14,6 +15,7 @@ from app.config import Settings
 from app.context import JobContext
 from app.storage.db import Database
 from app.storage.models import Fetch, FetchState, FetchTrigger, Item
+from app.workers import housekeeping
 from app.workers.housekeeping import Housekeeper
 from app.workers.retention import Pruner, prune_some, take_turn
 from tests.storage.rows import add_feed
@@ -95,18 +97,26 @@ def test_a_pass_that_meets_a_locked_row_gives_up_for_this_tick(
 
 
 def test_one_dyno_of_a_formation_prunes_per_retention_interval_and_another_after_it(
-    job_context_with: Callable[..., JobContext], db: Database
+    job_context_with: Callable[..., JobContext],
+    db: Database,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    first = Housekeeper(job_context_with(retention_every=0.5, dyno="worker.1"))
-    second = Housekeeper(job_context_with(retention_every=0.5, dyno="worker.2"))
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(housekeeping, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    first = Housekeeper(job_context_with(retention_every=60.0, dyno="worker.1"))
+    second = Housekeeper(job_context_with(retention_every=60.0, dyno="worker.2"))
+    turn = f"{first.ctx.settings.queue_prefix}:retention:turn"
     _old_rows(db, feeds=1, items_each=0, fetches=4)
     first()
     assert _count(db, Fetch) == 0
+    assert redis.get(turn) == b"worker.1" and 0 < redis.pttl(turn) <= 60_000
 
     _old_rows(db, feeds=1, items_each=0, fetches=4, first=1)
     second()  # the first dyno's turn still holds: no second scan of the tables
     assert _count(db, Fetch) == 4
-    time.sleep(0.6)
+    clock.now += 60.0
+    redis.delete(turn)  # 60 s on, the key has expired
     second()
     assert _count(db, Fetch) == 0
 
