@@ -40,13 +40,8 @@ WORKER_RSS_LIMIT = 300 * MIB
 PARSER_RSS_LIMIT = PARSER_MEMORY_MB * MIB
 ENV = {
     "WORKER_THREADS": "8",
-    # Every hostile document reaches the two parser processes at once: on cores a third
-    # as fast, some fetches waited for a parser past the default 30 s. What this test
-    # holds are the parser's own limits, so the fetch deadline is kept out of their way.
-    "FETCH_DEADLINE": "120",
-    # Below heavy-feed's ~3.4 s, with room for the capped documents to reach their caps
-    # on slow cores in a loaded suite (at 1.5, a 4.5 s wall deadline, one did not).
-    "PARSER_CPU_SECONDS": "2.0",
+    "FETCH_DEADLINE": "30",  # the default: a busy parser pool must not time fetches out
+    "PARSER_CPU_SECONDS": "1.5",
     "PARSER_MEMORY_MB": str(PARSER_MEMORY_MB),
     "RECONCILE_EVERY_SECONDS": "1",
 }
