@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.machine import CORE_SPEED
 from bench.report import LOAD_HEADERS, load_row, machine_table, table
 from bench.stack import FEED_HOSTS
 from bench.web_scenarios import P99_BUDGET_MS
@@ -31,7 +32,6 @@ SUBMIT_P99_MS = 20
 #: feedparser's documents per second on one core of the machine the targets were set on
 #: (scenario 4's parse-only limit in bench/results/full-20261126-114327.json).
 TARGETS_CORE_SPEED = 105.8
-CORE_SPEED = "core speed (feedparser docs/s, one core)"
 
 
 def _fresh_main(results: dict[str, Any]) -> dict[str, Any] | None:

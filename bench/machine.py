@@ -13,6 +13,9 @@ from app.placement import resolve
 from bench.parse_cost import core_speed
 from bench.stack import Services
 
+#: The machine table's key for the cores' speed (bench.parse_cost.core_speed).
+CORE_SPEED = "core speed (feedparser docs/s, one core)"
+
 PACKAGES = (
     "Flask",
     "gunicorn",
@@ -96,6 +99,6 @@ def describe(services: Services) -> dict[str, object]:
         **_server_versions(services),
         "wrk": _version(["wrk", "--version"]),
         "placement (PIN_CPUS=auto)": _placement(),
-        "core speed (feedparser docs/s, one core)": core_speed(),
+        CORE_SPEED: core_speed(),
         "packages": versions,
     }

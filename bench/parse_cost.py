@@ -108,35 +108,32 @@ def rate(
     }
 
 
+def _feedparser_rate(docs: list[bytes], seconds: float) -> dict[str, float]:
+    """``rate`` of ``feedparser.parse`` with its defaults, its own deep copies included."""
+    import feedparser
+
+    from bench.worker_scenarios import stock_feedparser
+
+    with stock_feedparser():
+        return rate(
+            lambda b: feedparser.parse(io.BytesIO(b), response_headers=HEADERS), docs, seconds
+        )
+
+
 def core_speed(seconds: float = 2.0) -> float:
     """Scenario 4's documents per second through feedparser with its defaults, on one
     core: the yardstick that lets runs on different machines be compared (two VMs that
     report the same CPU model have differed threefold here)."""
-    import feedparser
-
-    from bench.worker_scenarios import stock_feedparser
-
-    docs = documents(50)
-    with stock_feedparser():
-        measured = rate(
-            lambda b: feedparser.parse(io.BytesIO(b), response_headers=HEADERS), docs, seconds
-        )
-    return measured["docs_per_s"]
+    return _feedparser_rate(documents(50), seconds)["docs_per_s"]
 
 
 def normal(seconds: float) -> dict[str, Any]:
     """The parse step on scenario 4's documents, every way this checkout can run it."""
-    import feedparser
-
     from app.pipeline import parse as app_parse
-    from bench.worker_scenarios import stock_feedparser
 
     docs = documents()
     rows: dict[str, Any] = {"bytes_per_doc": len(docs[0])}
-    with stock_feedparser():
-        rows["feedparser.parse, defaults"] = rate(
-            lambda b: feedparser.parse(io.BytesIO(b), response_headers=HEADERS), docs, seconds
-        )
+    rows["feedparser.parse, defaults"] = _feedparser_rate(docs, seconds)
     url = "http://127.0.0.1/feed.xml"
     rows["parse_feed, this process"] = rate(
         lambda b: app_parse.parse_feed(b, HEADERS, url), docs, seconds

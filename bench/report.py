@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from bench.machine import CORE_SPEED  # noqa: E402
+
 
 def table(headers: list[str], rows: list[list[object]]) -> str:
     """A markdown table."""
@@ -54,7 +56,7 @@ def machine_table(m: dict[str, Any]) -> str:
     ]
     rows += [  # earlier runs lack them
         [k, m[k]]
-        for k in ("placement (PIN_CPUS=auto)", "core speed (feedparser docs/s, one core)")
+        for k in ("placement (PIN_CPUS=auto)", CORE_SPEED)
         if k in m
     ]
     rows += [[name, version] for name, version in m["packages"].items()]

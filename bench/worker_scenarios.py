@@ -46,6 +46,7 @@ from bench.stack import (
     feed_url,
     reset_data,
     running,
+    setting_default,
     start_feedserver,
     start_web,
     start_worker,
@@ -480,7 +481,7 @@ def first_fetch(services: Services, mode: Mode) -> dict[str, object]:
             1,
             mode.first_fetch_feeds,
             hosts=FEED_HOSTS,
-            queue_max_jobs=max(mode.first_fetch_feeds, 3000),
+            queue_max_jobs=max(mode.first_fetch_feeds, int(setting_default("queue_max_jobs"))),
         )
         submit_s = time.monotonic() - began
         worker = start_worker(services, "worker0")
