@@ -1,7 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make run   - start web + worker (and local Postgres/Redis when DATABASE_URL/REDIS_URL are unset)
 #   make test  - run the whole test suite against real Postgres, Redis, workers and a browser,
-#                spread over pytest-xdist workers (PYTEST_WORKERS below; PYTEST_ARGS adds options)
+#                spread over pytest-xdist workers (PYTEST_WORKERS below; PYTEST_ARGS adds options),
+#                then the tests marked `alone` one by one
 # The virtualenv gets requirements-dev.txt, a lock with a hash for every package;
 # `make lock` regenerates both locks from requirements.in and requirements-dev.in.
 PYTHON ?= python3
@@ -23,9 +24,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/devservices.py run -- honcho start web worker
 
+# Two phases: the tests marked `alone` (they hold processes to CPU-time deadlines) run after
+# the others, with the machine to themselves. A phase that selects nothing (pytest's exit
+# code 5) is no failure, unless neither selects anything.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; status=5; \
+	for phase in '-n $(PYTEST_WORKERS) --dist loadgroup -m "not alone"' '-n 0 -m alone'; do \
+		eval $(PY) -m pytest "$$phase" $(PYTEST_ARGS); code=$$?; \
+		[ $$code -eq 5 ] || [ $$status -ne 5 -a $$status -ne 0 ] || status=$$code; \
+	done; exit $$status
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

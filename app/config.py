@@ -350,7 +350,7 @@ class Settings:
     )
     job_timeout: int = setting(
         "JOB_TIMEOUT", 60, _positive_int,
-        "seconds an RQ job may run before RQ stops it",
+        "seconds an RQ job may run before RQ stops it (more than `FETCH_DEADLINE`)",
     )
     shutdown_grace: float = setting(
         "SHUTDOWN_GRACE_SECONDS", 10.0, _positive_float,
@@ -380,7 +380,8 @@ class Settings:
     )
     fetch_deadline: float = setting(
         "FETCH_DEADLINE", 30.0, _positive_float,
-        "seconds for the whole fetch: DNS, every redirect, the body, a discovered feed",
+        "seconds for the whole fetch: DNS, every redirect, the body, a discovered feed, the wait "
+        "for a parser process and the parse (less than `JOB_TIMEOUT`)",
     )
     fetch_max_bytes: int = setting(
         "FETCH_MAX_BYTES", 10 * 1024 * 1024, _positive_int,
@@ -631,6 +632,10 @@ class Settings:
         if self.retention_items_per_feed < self.fetch_max_items:
             # Else items still in a feed's document would be deleted and stored again.
             raise ConfigError("need FETCH_MAX_ITEMS <= RETENTION_ITEMS_PER_FEED")
+        if self.fetch_deadline >= self.job_timeout:
+            # RQ would stop the job while its fetch is still within its deadline: the
+            # fetch would count as a crash and go back to the queue, again and again.
+            raise ConfigError("need FETCH_DEADLINE < JOB_TIMEOUT")
         if not self.refresh_min <= self.refresh_default <= self.refresh_max:
             raise ConfigError(
                 "need REFRESH_MIN_SECONDS <= REFRESH_DEFAULT_SECONDS <= REFRESH_MAX_SECONDS"

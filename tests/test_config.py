@@ -229,6 +229,14 @@ def test_items_kept_per_feed_may_equal_the_items_of_a_document_but_not_fall_belo
         Settings.from_env({**env, "RETENTION_ITEMS_PER_FEED": "299"})
 
 
+def test_a_fetch_deadline_at_or_beyond_the_job_timeout_is_refused() -> None:
+    env = {**BASE, "FEEDQUEUE_ENV": "test", "JOB_TIMEOUT": "60"}
+    assert Settings.from_env({**env, "FETCH_DEADLINE": "59.5"})
+    for deadline in ("60", "120"):
+        with pytest.raises(ConfigError, match="FETCH_DEADLINE < JOB_TIMEOUT"):
+            Settings.from_env({**env, "FETCH_DEADLINE": deadline})
+
+
 @pytest.mark.parametrize(
     "variable",
     ["QUEUE_MAX_JOBS", "RETENTION_FETCH_DAYS", "RETENTION_ITEM_DAYS", "RETENTION_BATCH_SIZE"],
