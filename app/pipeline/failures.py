@@ -31,7 +31,7 @@ def read_timeout_error(limits: FetchLimits) -> FetchError:
     return FetchError(
         "timeout",
         f"The feed was downloaded, but reading it did not finish within the fetch's "
-        f"{limits.deadline:g} s: the worker was short of time. The fetch will be retried.",
+        f"{limits.deadline:g} s. The fetch will be retried.",
     )
 
 
