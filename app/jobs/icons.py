@@ -27,25 +27,28 @@ from app.pipeline import ParsedFeed
 from app.pipeline.icons import HostBusy, NoIcon, find_icon
 from app.queue.icons import Asked, enqueue_icon_search, icons_max_jobs
 from app.queue.politeness import HostBudget, Lease
-from app.storage.icons import icon_due, icon_places, save_icon
+from app.storage.icons import IconRecord, icon_due, icon_places, is_icon_due, save_icon
 
 log = logging.getLogger(__name__)
 
 
-def wanted(ctx: JobContext, session: Session, feed_id: int, parsed: ParsedFeed) -> bool:
-    """True when the feed's icon should be looked for after this fetch."""
-    return _due(ctx, session, feed_id, parsed.icon_url)
+def wanted(ctx: JobContext, last_search: IconRecord | None, parsed: ParsedFeed) -> bool:
+    """True when the feed's icon should be looked for after this fetch, its last search
+    being ``last_search`` (read with the fetch's claim)."""
+    return ctx.settings.feed_icon_max_bytes > 0 and is_icon_due(
+        last_search, parsed.icon_url, now=datetime.now(UTC), refresh_after=_refresh_after(ctx)
+    )
+
+
+def _refresh_after(ctx: JobContext) -> timedelta:
+    return timedelta(days=ctx.settings.feed_icon_refresh_days)
 
 
 def _due(ctx: JobContext, session: Session, feed_id: int, declared_url: str | None) -> bool:
     if ctx.settings.feed_icon_max_bytes <= 0:
         return False
     return icon_due(
-        session,
-        feed_id,
-        declared_url,
-        now=datetime.now(UTC),
-        refresh_after=timedelta(days=ctx.settings.feed_icon_refresh_days),
+        session, feed_id, declared_url, now=datetime.now(UTC), refresh_after=_refresh_after(ctx)
     )
 
 

@@ -25,6 +25,16 @@ def timeout_error(limits: FetchLimits) -> FetchError:
     )
 
 
+def read_timeout_error(limits: FetchLimits) -> FetchError:
+    """The error for a fetch whose time ran out while its document was being read: the
+    server delivered it, so the message must not blame the server."""
+    return FetchError(
+        "timeout",
+        f"The feed was downloaded, but reading it did not finish within the fetch's "
+        f"{limits.deadline:g} s. The fetch will be retried.",
+    )
+
+
 def map_transport_error(
     exc: BaseException, ctx: FetchContext, limits: FetchLimits, url: str
 ) -> FetchError:

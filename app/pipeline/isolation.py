@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import FetchError
-from .failures import timeout_error
+from .failures import read_timeout_error
 from .models import FetchLimits, PageLinks, ParsedFeed
 from .parse import read_document
 from .parser_process import Lost, ParserProcess, Patience
@@ -155,7 +155,7 @@ class ParserPool:
         # the fetch's deadline (or PATIENCE times the wall budget without one).
         patience = Patience(now + wall * PATIENCE, late, limits.parser_cpu_seconds)
         if deadline_at is not None:
-            patience = Patience(deadline_at, timeout_error(limits), limits.parser_cpu_seconds)
+            patience = Patience(deadline_at, read_timeout_error(limits), limits.parser_cpu_seconds)
             if deadline_at < deadline:
                 deadline, late = deadline_at, patience.late  # the fetch ran out of time
         try:

@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, delete, func, select, text, update
+from sqlalchemy import Row, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from app.storage.icons import IconRecord
 from app.storage.models import PENDING_PREDICATE, PENDING_STATES, Fetch, FetchState, FetchTrigger
 
 
@@ -154,6 +156,9 @@ class Claim:
     # same ones has nothing to write about them.
     hub_url: str | None = None
     topic_url: str | None = None
+    # The feed's last icon search: a changed fetch decides from it whether to ask for
+    # another, with no query of its own (None: never looked for).
+    icon: IconRecord | None = None
 
 
 # The hot path of every fetch, so one round trip: take the fetches and read their feeds.
@@ -161,14 +166,15 @@ _CLAIM = text(
     """
     UPDATE fetches
     SET state = 'running', started_at = now(), attempts = fetches.attempts + 1
-    FROM feeds
+    FROM feeds LEFT JOIN feed_icons ON feed_icons.feed_id = feeds.id
     WHERE fetches.id = ANY(CAST(:fetch_ids AS uuid[]))
       AND fetches.state IN ('queued', 'running')
       AND fetches.job_id IS NOT DISTINCT FROM CAST(:job_id AS uuid)
       AND feeds.id = fetches.feed_id
     RETURNING fetches.id, fetches.attempts, feeds.id, feeds.current_url, feeds.etag,
               feeds.last_modified, feeds.content_hash, feeds.refresh_interval,
-              feeds.hub_url, feeds.topic_url
+              feeds.hub_url, feeds.topic_url,
+              feed_icons.fetched_at, feed_icons.declared_url, feed_icons.error IS NOT NULL
     """
 )
 
@@ -189,7 +195,16 @@ def claim_fetches(
             "job_id": str(job_id) if job_id else None,
         },
     )
-    return {row[0]: Claim(*row[1:]) for row in rows}
+    return {row[0]: _claim(row) for row in rows}
+
+
+def _claim(row: Row[Any]) -> Claim:
+    *fetch_and_feed, icon_fetched_at, icon_declared_url, icon_failed = row[1:]
+    # feed_icons.fetched_at is never null: null here means the feed has no such row.
+    icon = None
+    if icon_fetched_at is not None:
+        icon = IconRecord(icon_fetched_at, icon_declared_url, icon_failed)
+    return Claim(*fetch_and_feed, icon=icon)
 
 
 def claim_fetch(

@@ -31,6 +31,42 @@ class StoredIcon:
     sha256: str
 
 
+@dataclass(frozen=True)
+class IconRecord:
+    """What a feed's feed_icons row says of its last icon search."""
+
+    fetched_at: datetime
+    declared_url: str | None  # the icon the feed named then
+    failed: bool  # the search found no icon
+
+
+def icon_record(session: Session, feed_id: int) -> IconRecord | None:
+    """The feed's last icon search (None: never looked for)."""
+    row = session.execute(
+        select(FeedIcon.fetched_at, FeedIcon.declared_url, FeedIcon.error.is_not(None)).where(
+            FeedIcon.feed_id == feed_id
+        )
+    ).first()
+    return None if row is None else IconRecord(*row)
+
+
+def is_icon_due(
+    record: IconRecord | None,
+    declared_url: str | None,
+    *,
+    now: datetime,
+    refresh_after: timedelta,
+) -> bool:
+    """True when the feed's icon should be looked for now: never looked for, older than
+    ``refresh_after`` (a day after a failure), or the feed now names another icon."""
+    if record is None:
+        return True
+    if declared_url and declared_url != record.declared_url:
+        return True
+    wait = min(refresh_after, RETRY_AFTER_ERROR) if record.failed else refresh_after
+    return record.fetched_at + wait <= now
+
+
 def icon_due(
     session: Session,
     feed_id: int,
@@ -39,19 +75,10 @@ def icon_due(
     now: datetime,
     refresh_after: timedelta,
 ) -> bool:
-    """True when the feed's icon should be looked for now: never looked for, older than
-    ``refresh_after`` (a day after a failure), or the feed now names another icon."""
-    row = session.execute(
-        select(FeedIcon.fetched_at, FeedIcon.declared_url, FeedIcon.error).where(
-            FeedIcon.feed_id == feed_id
-        )
-    ).first()
-    if row is None:
-        return True
-    if declared_url and declared_url != row.declared_url:
-        return True
-    wait = min(refresh_after, RETRY_AFTER_ERROR) if row.error else refresh_after
-    return row.fetched_at + wait <= now
+    """:func:`is_icon_due` for the feed's row as it is now."""
+    return is_icon_due(
+        icon_record(session, feed_id), declared_url, now=now, refresh_after=refresh_after
+    )
 
 
 def icon_places(session: Session, feed_id: int) -> tuple[str, str | None] | None:

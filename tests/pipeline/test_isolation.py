@@ -170,6 +170,7 @@ def test_parser_short_of_a_core_is_stopped_at_the_fetch_deadline(
     limits = replace(LIMITS, parser_cpu_seconds=0.1)
     reading = pool.read(fixture("rss20.xml"), XML, BASE, limits, deadline_at=deadline)
     assert reading.error is not None and reading.error.code == "timeout"
+    assert "downloaded, but reading it did not finish" in reading.error.message  # not the server
     assert not psutil.pid_exists(pid)
 
 

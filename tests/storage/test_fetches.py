@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from app.storage import fetches
 from app.storage.db import Database
+from app.storage.icons import IconRecord, save_icon
 from app.storage.models import Feed, Fetch, FetchState, FetchTrigger
 from tests.storage.rows import add_feed, add_fetch
 
@@ -134,6 +135,29 @@ def test_claiming_a_queued_fetch_runs_it_and_reads_its_feed(db: Database) -> Non
     )
     running = _fetch(db, fetch.id)
     assert running.state == FetchState.RUNNING and running.started_at is not None
+
+
+def test_a_claim_reads_the_feeds_last_icon_search_with_the_feed(db: Database) -> None:
+    searched = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with db.session() as session:
+        never, found, failed = (add_feed(session, f"https://s.example/{n}") for n in range(3))
+        save_icon(
+            session,
+            found.id,
+            declared_url="https://s.example/i.png",
+            now=searched,
+            found=("https://s.example/i.png", "image/png", b"\x89PNG", "a" * 64),
+        )
+        save_icon(session, failed.id, declared_url=None, now=searched, error="no icon")
+        ids = [add_fetch(session, feed).id for feed in (never, found, failed)]
+        session.commit()
+        claims = fetches.claim_fetches(session, ids)
+        session.commit()
+    assert [claims[i].icon for i in ids] == [
+        None,
+        IconRecord(searched, "https://s.example/i.png", failed=False),
+        IconRecord(searched, None, failed=True),
+    ]
 
 
 def test_a_fetch_left_running_by_a_dead_worker_is_claimed_again_as_a_new_attempt(
