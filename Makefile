@@ -24,16 +24,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) scripts/devservices.py run -- honcho start web worker
 
-# Two phases: the tests marked `alone` (they hold processes to CPU-time deadlines) run after
-# the others, with the machine to themselves. A phase that selects nothing (pytest's exit
-# code 5) is no failure, unless neither selects anything.
+# Two phases (scripts/test_phases.py): the tests marked `alone`, which hold processes to
+# CPU-time deadlines, run after the others with the machine to themselves.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; status=5; \
-	for phase in '-n $(PYTEST_WORKERS) --dist loadgroup -m "not alone"' '-n 0 -m alone'; do \
-		eval $(PY) -m pytest "$$phase" $(PYTEST_ARGS); code=$$?; \
-		[ $$code -eq 5 ] || [ $$status -ne 5 -a $$status -ne 0 ] || status=$$code; \
-	done; exit $$status
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -m scripts.test_phases $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -72,16 +72,34 @@ def run(mode: Mode, only: tuple[str, ...], path: Path | None = None) -> dict[str
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
+def writes_docs(args: argparse.Namespace) -> bool:
+    """Whether a command writes docs/benchmarks.md: asked to, or a full run of every
+    scenario (a new headline). A full run of some scenarios must not replace the
+    headline run; ``--render`` merges such re-runs into it instead."""
+    every_scenario = set(args.only.split(",")) >= set(SCENARIOS)
+    return bool(args.docs or args.render or (args.full and every_scenario))
+
+
+def command_line() -> argparse.ArgumentParser:
+    """The options of ``python -m bench.run``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="small sizes, ~7 min")
     group.add_argument("--full", action="store_true", help="every scenario at full size")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
-    parser.add_argument("--docs", action="store_true", help="write docs/benchmarks.md too")
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="write docs/benchmarks.md too (a --full run of every scenario always does)",
+    )
     parser.add_argument(
         "--render", type=Path, nargs="+", help="only render docs from results JSON (merged)"
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_line()
     args = parser.parse_args(argv)
     if args.render:
         # The first file is the run; later ones replace the scenarios they re-ran.
@@ -113,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     text = render(results)
     print(text)
-    if args.docs or args.full or args.render:
+    if writes_docs(args):
         (ROOT / "docs" / "benchmarks.md").write_text(text)
         report.plot_curves(results, ROOT / "docs" / "benchmarks")
     return 0

@@ -90,11 +90,30 @@
     });
   }
 
+  // An item's read (or starred) changes reach the server one after the other, in the
+  // order the person made them: two requests in flight at once (j opens and marks read,
+  // m at once marks unread) could be applied the other way round. Only the answer to the
+  // latest change is shown; an earlier one would flicker the state back.
+  var changes = {}; // "read:12" -> { done: Promise, latest: n }
+
+  function change(id, field, on, path) {
+    var key = field + ":" + id;
+    var item = changes[key] || (changes[key] = { done: Promise.resolve(), latest: 0 });
+    var mine = ++item.latest;
+    showState(id, field, on);
+    item.done = item.done
+      .then(function () { return api(on ? "PUT" : "DELETE", "/api/items/" + id + path); })
+      .then(function (data) { if (mine === item.latest) showState(id, field, data.item[field]); })
+      .catch(function (error) {
+        if (mine === item.latest) showState(id, field, !on);
+        console.warn(error);
+      });
+    return item.done;
+  }
+
   function setRead(id, read) {
-    showState(id, "read", read);
-    return api(read ? "PUT" : "DELETE", "/api/items/" + id + "/read")
-      .then(function (data) { showState(id, "read", data.item.read); return refreshCounts(); })
-      .catch(function (error) { showState(id, "read", !read); console.warn(error); });
+    return change(id, "read", read, "/read").then(refreshCounts)
+      .catch(function (error) { console.warn(error); });
   }
 
   // The person's own toggle: it wins over the "read once opened" of a pane still loading.
@@ -104,10 +123,7 @@
   }
 
   function setStarred(id, starred) {
-    showState(id, "starred", starred);
-    return api(starred ? "PUT" : "DELETE", "/api/items/" + id + "/star")
-      .then(function (data) { showState(id, "starred", data.item.starred); })
-      .catch(function (error) { showState(id, "starred", !starred); console.warn(error); });
+    return change(id, "starred", starred, "/star");
   }
 
   function select(entry, scroll) {

@@ -68,7 +68,9 @@ def test_m_toggles_read_and_s_stars_and_the_star_survives_a_reload(
     page.page.keyboard.press("j")
     first = _entry(page, 0)
     _expect(first).to_have_attribute("data-read", "true")
-    page.page.keyboard.press("m")
+    with page.page.expect_response(_read_change("DELETE")) as unread:
+        page.page.keyboard.press("m")  # saved before the reload below
+    assert unread.value.ok
     _expect(first).to_have_attribute("data-read", "false")
     _expect(page.page.locator("[data-total-count]")).to_have_text("5")
     with page.page.expect_response(re.compile(r"/api/items/\d+/star$")) as saved:
@@ -80,6 +82,48 @@ def test_m_toggles_read_and_s_stars_and_the_star_survives_a_reload(
     _expect(_entry(page, 0)).to_have_attribute("data-read", "false")
     page.goto("/?starred=1")
     _expect(page.page.locator("li.entry")).to_have_count(1)
+
+
+READ = re.compile(r"/api/items/\d+/read$")
+
+
+def _read_change(method: str) -> Any:
+    """A predicate for the response to a `method` request that sets an item's read state."""
+    return lambda r: r.request.method == method and READ.search(r.url)
+
+
+def test_m_right_after_j_reaches_the_server_after_the_read_it_undoes(
+    page: PageProbe, feed_server: FeedServer
+) -> None:
+    _river(page, feed_server)
+    held: list[Any] = []
+    sent: list[str] = []
+    page.page.on("request", lambda r: sent.append(r.method) if READ.search(r.url) else None)
+
+    def hold_the_read(route: Any) -> None:
+        if route.request.method == "PUT":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.page.route(READ, hold_the_read)
+    page.page.keyboard.press("j")  # opens item 1 and marks it read: that request is held
+    for _ in range(200):
+        if held:
+            break
+        page.page.wait_for_timeout(25)
+    assert held, "opening the item sent no read mark"
+    first = _entry(page, 0)
+    page.page.keyboard.press("m")  # unread at once, the read still on its way
+    _expect(first).to_have_attribute("data-read", "false")
+    page.page.wait_for_timeout(300)
+    assert sent == ["PUT"]  # the unread waits for the read's answer: no overtaking
+    with page.page.expect_response(_read_change("DELETE")):
+        held[0].continue_()
+    assert sent == ["PUT", "DELETE"]
+    _expect(first).to_have_attribute("data-read", "false")  # no flicker back to read
+    page.page.reload()
+    _expect(_entry(page, 0)).to_have_attribute("data-read", "false")
 
 
 def test_m_while_the_pane_is_loading_is_not_undone_when_it_arrives(
