@@ -46,14 +46,17 @@ def _page_number() -> int:
 
 @bp.get("/feeds/<int:feed_id>")
 def feed(feed_id: int) -> str:
-    feed = get_feed_or_404(feed_id)
     session = db_session()
+    # The pending fetch before the feed: a fetch that ends in between is then still
+    # followed (the page polls it and swaps in its outcome). Read the other way round,
+    # the feed could still look new with no fetch left to follow: "Queued" until reloaded.
+    pending = pending_fetch(session, feed_id)
+    feed = get_feed_or_404(feed_id)
     cursor = page_cursor()
     try:
         page = items_page(session, feed.id, limit=ITEMS_PER_PAGE, cursor=cursor)
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None
-    pending = pending_fetch(session, feed.id)
     template = "_feed_live.html" if request.args.get("partial") == "live" else "feed.html"
     return render_template(
         template,

@@ -6,17 +6,20 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from app import create_app
 from app.config import Settings
 from app.extensions import feedqueue
 from app.opml import OpmlEntry, build_opml
+from app.queue import backpressure
 from app.storage.db import Database
 from app.storage.models import Feed, OpmlImportEntry
 from tests.conftest import signed_in
@@ -70,21 +73,25 @@ def test_submissions_are_accepted_again_once_the_queue_drains(
 
 
 def test_the_global_budget_refuses_the_submission_past_it_whoever_sends_it(
-    make_client: Callable[..., FlaskClient], db: Database
+    make_client: Callable[..., FlaskClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = {"now": 1_800_000_030.0}  # half way through a minute
+    monkeypatch.setattr(backpressure, "time", SimpleNamespace(time=lambda: clock["now"]))
     client = make_client(submit_global_per_minute=2)
-    codes = [
-        client.post(
+
+    def submit(n: int) -> TestResponse:
+        return client.post(
             "/feeds",
             json={"url": f"https://{n}.example/feed"},
             headers={"X-Forwarded-For": f"203.0.113.{n}"},
-        ).status_code
-        for n in range(3)
-    ]
-    # The third may land in a new minute; then it is accepted and a fourth is refused.
-    if codes[2] == 202:
-        codes.append(client.post("/feeds", json={"url": "https://x.example/f"}).status_code)
-    assert codes[-1] == 503 and codes.count(202) in (2, 3)
+        )
+
+    assert [submit(n).status_code for n in range(2)] == [202, 202]
+    refused = submit(2)
+    assert refused.status_code == 503 and refused.get_json()["error"]["code"] == "queue_full"
+    assert refused.headers["Retry-After"] == "31"  # the rest of the minute, and a second
+    clock["now"] += 30  # the next minute has a budget of its own
+    assert submit(3).status_code == 202
 
 
 def test_a_refresh_into_a_full_queue_is_503_queue_full(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import create_app
 from app.config import Settings
@@ -19,6 +19,7 @@ from app.storage.db import Database
 from app.storage.models import Feed, FeedState, Fetch, FetchState, FetchTrigger, Item
 from app.storage.reading import mark_read
 from app.storage.subscriptions import ensure_folder, update_subscription
+from app.web import pages
 from tests.conftest import add_feed_with_items, add_user, follow, signed_in
 
 HTML = {"Accept": "text/html"}
@@ -168,6 +169,28 @@ def test_feed_page_with_a_pending_fetch_carries_its_status_url(
     html = client.get(f"/feeds/{feed_id}").get_data(as_text=True)
     assert re.search(r'data-status-url="/fetches/[0-9a-f-]{36}"', html)
     assert '<meta http-equiv="refresh" content="3">' in html  # inside <noscript>
+
+
+def test_a_fetch_that_ends_while_the_feed_page_renders_is_still_followed(
+    client: FlaskClient, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed_id = _feed(db, state=FeedState.NEW)
+    _fetch(db, feed_id, FetchState.QUEUED)
+    read_feed = pages.get_feed_or_404
+
+    def then_the_fetch_ends(feed_id: int) -> Feed:
+        feed = read_feed(feed_id)
+        with db.session() as session:  # the worker commits its outcome meanwhile
+            session.execute(update(Fetch).values(state=FetchState.SUCCEEDED))
+            session.execute(update(Feed).values(state=FeedState.ACTIVE))
+            session.commit()
+        return feed
+
+    monkeypatch.setattr(pages, "get_feed_or_404", then_the_fetch_ends)
+    html = client.get(f"/feeds/{feed_id}").get_data(as_text=True)
+    # The page follows the fetch, and shows its outcome when its poll says succeeded:
+    # never "Queued" with nothing to poll.
+    assert re.search(r'data-status-url="/fetches/[0-9a-f-]{36}"', html)
 
 
 def test_feed_page_live_partial_is_a_fragment(client: FlaskClient, db: Database) -> None:
