@@ -2,7 +2,7 @@
 #   make run   - start web + worker (and local Postgres/Redis when DATABASE_URL/REDIS_URL are unset)
 #   make test  - run the whole test suite against real Postgres, Redis, workers and a browser,
 #                spread over pytest-xdist workers (PYTEST_WORKERS below; PYTEST_ARGS adds options),
-#                then the tests marked `alone` one by one
+#                then the tests marked `alone` in one process, with the machine to themselves
 # The virtualenv gets requirements-dev.txt, a lock with a hash for every package;
 # `make lock` regenerates both locks from requirements.in and requirements-dev.in.
 PYTHON ?= python3
