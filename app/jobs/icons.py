@@ -20,14 +20,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy.orm import Session
 
 from app.context import JobContext, get_context
 from app.pipeline import ParsedFeed
 from app.pipeline.icons import HostBusy, NoIcon, find_icon
 from app.queue.icons import Asked, enqueue_icon_search, icons_max_jobs
 from app.queue.politeness import HostBudget, Lease
-from app.storage.icons import IconRecord, icon_due, icon_places, is_icon_due, save_icon
+from app.storage.icons import IconRecord, icon_places, icon_record, is_icon_due, save_icon
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +34,15 @@ log = logging.getLogger(__name__)
 def wanted(ctx: JobContext, last_search: IconRecord | None, parsed: ParsedFeed) -> bool:
     """True when the feed's icon should be looked for after this fetch, its last search
     being ``last_search`` (read with the fetch's claim)."""
+    return _due(ctx, last_search, parsed.icon_url)
+
+
+def _due(ctx: JobContext, last_search: IconRecord | None, declared_url: str | None) -> bool:
     return ctx.settings.feed_icon_max_bytes > 0 and is_icon_due(
-        last_search, parsed.icon_url, now=datetime.now(UTC), refresh_after=_refresh_after(ctx)
-    )
-
-
-def _refresh_after(ctx: JobContext) -> timedelta:
-    return timedelta(days=ctx.settings.feed_icon_refresh_days)
-
-
-def _due(ctx: JobContext, session: Session, feed_id: int, declared_url: str | None) -> bool:
-    if ctx.settings.feed_icon_max_bytes <= 0:
-        return False
-    return icon_due(
-        session, feed_id, declared_url, now=datetime.now(UTC), refresh_after=_refresh_after(ctx)
+        last_search,
+        declared_url,
+        now=datetime.now(UTC),
+        refresh_after=timedelta(days=ctx.settings.feed_icon_refresh_days),
     )
 
 
@@ -118,7 +112,7 @@ def search_icon(ctx: JobContext, feed_id: int, declared_url: str | None) -> dict
     """
     with ctx.db.session() as session:
         places = icon_places(session, feed_id)
-        due = places is not None and _due(ctx, session, feed_id, declared_url)
+        due = places is not None and _due(ctx, icon_record(session, feed_id), declared_url)
     if places is None or not due:
         return {"skipped": "gone" if places is None else "not due"}
     feed_url, site_url = places

@@ -67,20 +67,6 @@ def is_icon_due(
     return record.fetched_at + wait <= now
 
 
-def icon_due(
-    session: Session,
-    feed_id: int,
-    declared_url: str | None,
-    *,
-    now: datetime,
-    refresh_after: timedelta,
-) -> bool:
-    """:func:`is_icon_due` for the feed's row as it is now."""
-    return is_icon_due(
-        icon_record(session, feed_id), declared_url, now=now, refresh_after=refresh_after
-    )
-
-
 def icon_places(session: Session, feed_id: int) -> tuple[str, str | None] | None:
     """Where the feed's icon is looked for besides the one it declares: the feed's
     current address and its site (None when the feed is gone)."""

@@ -10,9 +10,10 @@ from app.storage.db import Database
 from app.storage.icons import (
     RETRY_AFTER_ERROR,
     follows,
-    icon_due,
+    icon_record,
     icon_versions,
     icons_of,
+    is_icon_due,
     save_icon,
     stored_icon,
 )
@@ -35,7 +36,9 @@ def _feed(db: Database, url: str = "https://s.example/feed", username: str = "fo
 
 def _due(db: Database, feed_id: int, declared: str | None, now: datetime) -> bool:
     with db.session() as session:
-        return icon_due(session, feed_id, declared, now=now, refresh_after=WEEK)
+        return is_icon_due(
+            icon_record(session, feed_id), declared, now=now, refresh_after=WEEK
+        )
 
 
 def _save(db: Database, feed_id: int, **values: object) -> None:
