@@ -21,9 +21,11 @@ from app.services import greader_ids as ids
 from app.services import reading as reading_service
 from app.services.greader_streams import feed_id_of, label_folder
 from app.services.opml_import import export_entries, import_opml
-from app.services.submissions import Refused, Submission, Subscriber, accepted_url, submit_url
+from app.services.submissions import Refused, Subscriber, accepted_url, submit_url
 from app.services.text import storable
 from app.storage import subscriptions
+from app.storage.feeds import get_feed
+from app.storage.models import Feed
 
 OVER_LIMIT = "Too many feeds added from this address; wait a minute."
 
@@ -64,9 +66,9 @@ def subscribe(
     title: str | None = None,
     label: str | None = None,
     charge: Callable[[], bool] = lambda: True,
-) -> Submission:
+) -> Feed:
     """Subscribe the person to the feed at ``raw_url`` (titled, in the label's folder) and
-    queue its fetch, as POST /feeds does. Invalid (400) for an address refused, (429) past
+    queue its fetch, as POST /feeds does; the feed. Invalid (400) for an address refused, (429) past
     the client's submission limit."""
     try:
         url = accepted_url(raw_url, settings)
@@ -86,8 +88,10 @@ def subscribe(
     if folder_id is not None:
         changes["folder_id"] = folder_id  # also when the person already followed it
     if changes:
-        _update(session, user_id, submission.feed.id, changes)
-    return submission
+        _update(session, user_id, submission.feed_id, changes)
+    feed = get_feed(session, submission.feed_id)
+    assert feed is not None  # subscribed: retention keeps a followed feed
+    return feed
 
 
 def _feed_ids(session: Session, user_id: int, streams: Sequence[str]) -> list[int]:

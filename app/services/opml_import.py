@@ -89,7 +89,7 @@ def import_opml(
                 for later, later_url in plan.accepted[index:]
             ]
             break
-        submitted.append(Entry(entry.line, entry.title, url, done.feed.id, done.fetch.id))
+        submitted.append(Entry(entry.line, entry.title, url, done.feed_id, done.fetch.id))
     refused = [
         Entry(r.entry.line, r.entry.title, r.entry.xml_url, refusal=r.reason)
         for r in plan.rejected

@@ -11,7 +11,7 @@ submission is admitted against the queue's depth and the global budget
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
@@ -21,10 +21,11 @@ from app.config import Settings
 from app.pipeline import literal_host_blocked
 from app.queue.backpressure import admit_submission
 from app.queue.queues import Queues
-from app.storage.feeds import delete_feed_without_fetches, upsert_feed
+from app.storage.feeds import delete_feed_without_fetches
 from app.storage.fetches import create_fetch, delete_fetch, latest_succeeded_fetch
 from app.storage.models import Feed, Fetch, FetchTrigger
-from app.storage.subscriptions import subscribe, unsubscribe
+from app.storage.submissions import StoredSubmission, store_submission
+from app.storage.subscriptions import keep_newest_unread, unsubscribe
 from app.urls import InvalidURL, normalize_url
 
 BLOCKED = "That address is on a private or local network, which feedqueue does not fetch."
@@ -54,7 +55,7 @@ class Refused(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
-    feed: Feed
+    feed_id: int
     fetch: Fetch
     created: bool  # False: an already pending (or fresh) fetch was returned
 
@@ -122,34 +123,45 @@ def submit_url(
     written) when the queue cannot take more work.
     """
     _admit(queues)
-    feed, is_new_feed = upsert_feed(session, url)
-    subscribed = False
-    if subscriber is not None:
-        _, subscribed = subscribe(
+    stored = store_submission(
+        session,
+        url,
+        user_id=subscriber and subscriber.user_id,
+        fresh_for=subscriber and subscriber.fresh_for,
+        title=subscriber and subscriber.title,
+        folder_id=subscriber and subscriber.folder_id,
+    )
+    subscribed = subscriber is not None and stored.read_upto_id is not None
+    if subscribed:
+        keep_newest_unread(
             session,
             subscriber.user_id,
-            feed.id,
-            unread_recent=subscriber.unread_recent,
-            title=subscriber.title,
-            folder_id=subscriber.folder_id,
+            stored.feed_id,
+            stored.read_upto_id or 0,
+            subscriber.unread_recent,
         )
-        fresh = _fresh_fetch(session, feed, subscriber.fresh_for)
-        if fresh is not None:
-            session.commit()
-            return Submission(feed, fresh, created=False)
+    fetch, created = _fetch_of(session, stored)
     try:
-        return _queue_fetch(session, queues, feed, FetchTrigger.SUBMITTED, drop_feed=is_new_feed)
+        return _commit_and_enqueue(
+            session, queues, stored.feed_id, fetch, created, drop_feed=stored.feed_inserted
+        )
     except QueueUnavailable:
-        if subscribed and not is_new_feed and subscriber is not None:
-            unsubscribe(session, subscriber.user_id, feed.id)
+        if subscribed and not stored.feed_inserted:
+            unsubscribe(session, subscriber.user_id, stored.feed_id)
             session.commit()
         raise
 
 
-def _fresh_fetch(session: Session, feed: Feed, fresh_for: timedelta) -> Fetch | None:
-    if feed.last_success_at is None or datetime.now(UTC) - feed.last_success_at >= fresh_for:
-        return None
-    return latest_succeeded_fetch(session, feed.id)
+def _fetch_of(session: Session, stored: StoredSubmission) -> tuple[Fetch, bool]:
+    """The submission's answer: the fetch it created, else the feed's last success
+    (a fresh feed), else its pending fetch (or a new one, if that finished meanwhile)."""
+    if stored.fetch is not None:
+        return stored.fetch, True
+    if stored.fresh:
+        latest = latest_succeeded_fetch(session, stored.feed_id)
+        if latest is not None:
+            return latest, False
+    return create_fetch(session, stored.feed_id, FetchTrigger.SUBMITTED)
 
 
 def request_refresh(
@@ -157,7 +169,8 @@ def request_refresh(
 ) -> Submission:
     """Queue a fetch of an existing feed (or return its pending one); QueueFull as above."""
     _admit(queues)
-    return _queue_fetch(session, queues, feed, trigger, drop_feed=False)
+    fetch, created = create_fetch(session, feed.id, trigger)
+    return _commit_and_enqueue(session, queues, feed.id, fetch, created, drop_feed=False)
 
 
 def _admit(queues: Queues) -> None:
@@ -169,20 +182,19 @@ def _admit(queues: Queues) -> None:
         raise QueueFull(full.reason, full.retry_after)
 
 
-def _queue_fetch(
-    session: Session, queues: Queues, feed: Feed, trigger: FetchTrigger, *, drop_feed: bool
+def _commit_and_enqueue(
+    session: Session, queues: Queues, feed_id: int, fetch: Fetch, created: bool, *, drop_feed: bool
 ) -> Submission:
-    fetch, created = create_fetch(session, feed.id, trigger)
     session.commit()
     if not created:
-        return Submission(feed, fetch, created=False)
+        return Submission(feed_id, fetch, created=False)
     try:
-        queues.enqueue_fetch(fetch.id, trigger.value)
+        queues.enqueue_fetch(fetch.id, fetch.trigger.value)
     except RedisError as exc:
         session.rollback()
         delete_fetch(session, fetch.id)
         if drop_feed:
-            delete_feed_without_fetches(session, feed.id)
+            delete_feed_without_fetches(session, feed_id)
         session.commit()
         raise QueueUnavailable("The job queue is unavailable.") from exc
-    return Submission(feed, fetch, created=True)
+    return Submission(feed_id, fetch, created=True)

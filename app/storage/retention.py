@@ -64,7 +64,7 @@ def delete_unfollowed_feeds(session: Session, *, before: datetime, limit: int) -
     neither added nor fetched since ``before``; their items and fetches go with them
     (ON DELETE CASCADE). How many.
 
-    A submission locks its feed row (app.storage.feeds.upsert_feed) before it
+    A submission locks its feed row (app.storage.submissions.store_submission) as it
     subscribes, and SKIP LOCKED passes such a row by: a feed someone is subscribing
     to right now is never deleted under them.
     """

@@ -55,27 +55,35 @@ def subscribe(
         subscription = get_subscription(session, user_id, feed_id)
         assert subscription is not None
         return subscription, False
-    newest_id = inserted.read_upto_id
-    if unread_recent > 0 and newest_id:
-        session.execute(
-            text(
-                """
-                INSERT INTO item_states (user_id, item_id, feed_id, read)
-                SELECT :user_id, id, feed_id, false FROM items
-                WHERE feed_id = :feed_id AND id <= :newest_id
-                ORDER BY sort_at DESC, id DESC
-                LIMIT :unread_recent
-                ON CONFLICT (user_id, item_id) DO NOTHING
-                """
-            ),
-            {
-                "user_id": user_id,
-                "feed_id": feed_id,
-                "newest_id": newest_id,
-                "unread_recent": unread_recent,
-            },
-        )
+    keep_newest_unread(session, user_id, feed_id, inserted.read_upto_id, unread_recent)
     return inserted, True
+
+
+def keep_newest_unread(
+    session: Session, user_id: int, feed_id: int, read_upto_id: int, unread_recent: int
+) -> None:
+    """For a new subscription whose watermark is ``read_upto_id``: its ``unread_recent``
+    newest items stay unread (exceptions to the watermark)."""
+    if unread_recent <= 0 or not read_upto_id:
+        return
+    session.execute(
+        text(
+            """
+            INSERT INTO item_states (user_id, item_id, feed_id, read)
+            SELECT :user_id, id, feed_id, false FROM items
+            WHERE feed_id = :feed_id AND id <= :newest_id
+            ORDER BY sort_at DESC, id DESC
+            LIMIT :unread_recent
+            ON CONFLICT (user_id, item_id) DO NOTHING
+            """
+        ),
+        {
+            "user_id": user_id,
+            "feed_id": feed_id,
+            "newest_id": read_upto_id,
+            "unread_recent": unread_recent,
+        },
+    )
 
 
 def get_subscription(session: Session, user_id: int, feed_id: int) -> Subscription | None:

@@ -186,15 +186,15 @@ def subscription_edit(login: Login) -> Response:
 def quickadd(login: Login) -> Response:
     """Subscribe to the feed at ``quickadd`` and queue its first fetch."""
     raw = (_arg("quickadd") or "").removeprefix("feed/")
-    done = greader_subscriptions.subscribe(
+    feed = greader_subscriptions.subscribe(
         db_session(), queues(), settings(), login.user.id, raw, charge=charge_submission
     )
     return _json(
         {
             "numResults": 1,
             "query": raw,
-            "streamId": feed_stream(done.feed.url),
-            "streamName": done.feed.title or done.feed.url,
+            "streamId": feed_stream(feed.url),
+            "streamName": feed.title or feed.url,
         }
     )
 

@@ -53,7 +53,7 @@ def _submitted_url() -> object:
 def _accepted(submission: Submission) -> Response:
     fetch = submission.fetch
     if not wants_json():
-        return redirect(url_for("pages.feed", feed_id=submission.feed.id), code=303)
+        return redirect(url_for("pages.feed", feed_id=submission.feed_id), code=303)
     body, headers = fetch_status(fetch, just_enqueued=submission.created)
     response = jsonify(
         fetch=body,

@@ -8,11 +8,11 @@ lazily were imported. gunicorn's ``post_worker_init`` hook calls :func:`warm_up`
 after the worker has loaded the app and before it accepts a connection, so
 the first client does not pay for it (``python -m bench.first_request``).
 
-Nothing is kept: the token lookup reads, the feed upsert and the fetch insert
-run in a transaction that is rolled back (each warm-up uses up one value of the
-feeds' and fetches' id sequences, which rollbacks do not return), and Redis is
-only pinged and given the limiter's script. No request is logged or counted in
-the metrics, since no request goes through the WSGI stack.
+Nothing is kept: the token lookup reads, the submission's statement (feed and
+fetch, app.storage.submissions) runs in a transaction that is rolled back (each
+warm-up uses up one value of the feeds' id sequence, which rollbacks do not
+return), and Redis is only pinged and given the limiter's script. No request is
+logged or counted in the metrics, since no request goes through the WSGI stack.
 """
 
 from __future__ import annotations
@@ -48,9 +48,7 @@ def warm_up(app: Flask) -> float:
 def _run(app: Flask) -> None:
     from app.extensions import limiter
     from app.services import accounts
-    from app.storage.feeds import upsert_feed
-    from app.storage.fetches import create_fetch
-    from app.storage.models import FetchTrigger
+    from app.storage.submissions import store_submission
     from app.web.helpers import db_session, fetch_status, queues
 
     with app.test_request_context("/feeds", method="POST", headers={"Accept": "application/json"}):
@@ -58,10 +56,10 @@ def _run(app: Flask) -> None:
         # Reads only: a token no one holds (the lookup every API request makes).
         accounts.user_for_token(session, "warm-up-" + secrets.token_hex(16))
         try:
-            feed, _ = upsert_feed(session, WARM_UP_URL + secrets.token_hex(8) + ".xml")
-            fetch, _ = create_fetch(session, feed.id, FetchTrigger.SUBMITTED)
-            session.flush()
-            fetch_status(fetch, just_enqueued=True)  # the 202's body; reads the queue position
+            url = WARM_UP_URL + secrets.token_hex(8) + ".xml"
+            stored = store_submission(session, url, user_id=None, fresh_for=None)
+            assert stored.fetch is not None  # a new feed: its first fetch
+            fetch_status(stored.fetch, just_enqueued=True)  # the 202's body; the queue position
         finally:
             session.rollback()
         queues().redis.ping()

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.config import Settings
 from app.queue.connection import redis_from_url
@@ -16,13 +16,16 @@ from app.services.submissions import (
     BLOCKED,
     QueueUnavailable,
     Refused,
+    Subscriber,
     accepted_url,
     blocked_reason,
     request_refresh,
     submit_url,
 )
 from app.storage.db import Database
-from app.storage.models import Feed, Fetch, FetchState, FetchTrigger
+from app.storage.models import Feed, Fetch, FetchState, FetchTrigger, Item, ItemState, Subscription
+from app.storage.reading import unread_counts
+from tests.conftest import add_user
 
 # Decided from the address alone: nothing here connects to any of them.
 PRIVATE = ["http://127.0.0.1/feed", "http://10.1.2.3/feed", "http://localhost/feed",
@@ -105,3 +108,38 @@ def test_a_refresh_redis_refuses_keeps_the_feed(
         with pytest.raises(QueueUnavailable):
             request_refresh(session, dead, feed, FetchTrigger.MANUAL)
     assert _count(db, Feed) == 1 and _count(db, Fetch) == 0
+
+
+def _feed_with_items(db: Database, count: int) -> int:
+    with db.session() as session:
+        feed = Feed(url="https://example.com/feed", current_url="https://example.com/feed")
+        session.add(feed)
+        session.flush()
+        rows = [{"feed_id": feed.id, "key": f"k{n}", "content_hash": "h"} for n in range(count)]
+        session.execute(insert(Item), rows)
+        session.commit()
+        return feed.id
+
+
+def test_a_new_subscriber_to_a_feed_with_items_starts_with_its_newest_unread(
+    db: Database, queues: Queues, settings: Settings
+) -> None:
+    feed_id = _feed_with_items(db, 5)
+    user = add_user(db)
+    subscriber = Subscriber.of(user.id, replace(settings, new_subscriber_unread=2))
+    with db.session() as session:
+        submission = submit_url(session, queues, "https://example.com/feed", subscriber)
+        assert submission.feed_id == feed_id and submission.created
+        assert unread_counts(session, user.id) == {feed_id: 2}
+        assert session.scalar(select(func.count()).select_from(ItemState)) == 2
+
+
+def test_a_subscription_to_a_known_feed_that_redis_refuses_is_taken_back(
+    db: Database, settings: Settings
+) -> None:
+    _feed_with_items(db, 1)
+    user = add_user(db)
+    dead = Queues(redis_from_url("redis://127.0.0.1:1/0"), settings)
+    with db.session() as session, pytest.raises(QueueUnavailable):
+        submit_url(session, dead, "https://example.com/feed", Subscriber.of(user.id, settings))
+    assert _count(db, Feed) == 1 and _count(db, Subscription) == 0 and _count(db, Fetch) == 0
