@@ -192,8 +192,9 @@ def create_token(session: Session, user: User, name: object) -> NewToken:
     return NewToken(token, secret)
 
 
-def user_for_token(session: Session, secret: str) -> User | None:
-    """The owner of the API token ``secret``, or None.
+def user_id_for_token(session: Session, secret: str) -> int | None:
+    """The id of the owner of the API token ``secret``, or None. Their account is not
+    loaded: most API requests need no more than the id (app.web.helpers.current_user).
 
     Its use is noted (and committed) at most once a minute; otherwise nothing is
     written and the request goes on in the same transaction, without a commit's
@@ -205,12 +206,12 @@ def user_for_token(session: Session, secret: str) -> User | None:
     found = users.token_owner(session, token_hash)
     if found is None:
         return None
-    user, last_used_at = found
+    user_id, last_used_at = found
     now = datetime.now(UTC)
     if users.token_use_stale(last_used_at, now):
         users.note_token_use(session, token_hash, now)
         session.commit()
-    return user
+    return user_id
 
 
 def revoke_token(session: Session, user: User, token_id: int) -> bool:

@@ -99,7 +99,10 @@ def get_subscription(session: Session, user_id: int, feed_id: int) -> Subscripti
 
 def is_subscribed(session: Session, user_id: int, feed_id: int) -> bool:
     """Whether the person follows the feed."""
-    return get_subscription(session, user_id, feed_id) is not None
+    if not _valid(feed_id):
+        return False
+    follows = exists().where(Subscription.user_id == user_id, Subscription.feed_id == feed_id)
+    return bool(session.scalar(select(follows)))
 
 
 def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:

@@ -13,6 +13,7 @@ from app.storage.users import tokens_of
 from app.web.helpers import (
     ApiError,
     current_user,
+    current_user_id,
     db_session,
     login_limit,
     settings,
@@ -121,7 +122,7 @@ def _app_password_json(row: AppPassword) -> dict[str, object]:
 @bp.get("/api/app-passwords")
 def list_app_passwords() -> Response:
     """The person's app passwords (never the passwords themselves), newest first."""
-    rows = app_passwords_of(db_session(), current_user().id)
+    rows = app_passwords_of(db_session(), current_user_id())
     return jsonify(app_passwords=[_app_password_json(row) for row in rows])
 
 

@@ -8,10 +8,9 @@ from flask import Blueprint, Response, jsonify, request, url_for
 
 from app.storage import feeds, fetches, items
 from app.storage.pagination import BadCursor
-from app.storage.subscriptions import is_subscribed
 from app.web.helpers import (
     ApiError,
-    current_user,
+    current_user_id,
     db_session,
     fetch_status,
     get_feed_or_404,
@@ -36,9 +35,9 @@ def get_fetch(fetch_id: str) -> Response:
         key = uuid.UUID(fetch_id)
     except ValueError:
         raise ApiError(404, "fetch_not_found", "There is no such fetch.") from None
-    fetch = fetches.get_fetch(db_session(), key)
     # Someone else's fetch does not exist for this person.
-    if fetch is None or not is_subscribed(db_session(), current_user().id, fetch.feed_id):
+    fetch = fetches.followed_fetch(db_session(), current_user_id(), key)
+    if fetch is None:
         raise ApiError(404, "fetch_not_found", "There is no such fetch.")
     body, headers = fetch_status(fetch)
     response = jsonify(body)
@@ -50,7 +49,7 @@ def get_fetch(fetch_id: str) -> Response:
 def list_feeds() -> Response:
     try:
         page = feeds.feeds_page(
-            db_session(), limit=_limit(), cursor=page_cursor(), user_id=current_user().id
+            db_session(), limit=_limit(), cursor=page_cursor(), user_id=current_user_id()
         )
     except BadCursor as exc:
         raise ApiError(400, "invalid_cursor", str(exc)) from None

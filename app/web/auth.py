@@ -28,6 +28,7 @@ from flask import (
     url_for,
 )
 from limits import parse_many
+from werkzeug.datastructures import Authorization
 
 from app.extensions import client_key, limiter
 from app.services import accounts
@@ -71,22 +72,22 @@ def _basic_allowed() -> bool:
         return True
 
 
-def _from_header() -> User | None:
-    auth = request.authorization
-    if auth is None:
-        return None
+def _from_header(auth: Authorization) -> None:
+    """Identify the request by its Authorization header (g.user_id, or g.user); 401 if wrong."""
     if auth.type == "bearer":
-        user = accounts.user_for_token(db_session(), auth.token or "")
-        if user is None:
+        # Only the id: most API requests need no more (app.web.helpers.current_user).
+        g.user_id = accounts.user_id_for_token(db_session(), auth.token or "")
+        if g.user_id is None:
             raise ApiError(401, "invalid_token", "This API token is not valid (revoked?).")
-        return user
+        return
     if auth.type == "basic":
         user = accounts.authenticate(db_session(), auth.username, auth.password)
         if user is None:
             if not _basic_allowed():
                 raise ApiError(429, "rate_limited", "Too many failed sign-ins; wait a minute.")
             raise ApiError(401, "invalid_credentials", "The user name or password is wrong.")
-        return user
+        g.user = user
+        return
     raise ApiError(401, "unsupported_authorization", "Use a Bearer token or HTTP Basic.")
 
 
@@ -126,9 +127,12 @@ def init_app(app: Flask) -> None:
             if not own_credentials:
                 g.user = _from_session()
             return None
-        g.user = _from_header() or (None if request.authorization else _from_session())
-        if g.user is None:
-            return _unauthorized()
+        if request.authorization is not None:
+            _from_header(request.authorization)
+        else:
+            g.user = _from_session()
+            if g.user is None:
+                return _unauthorized()
         return None
 
 

@@ -27,6 +27,7 @@ from app.storage.feeds import get_feed
 from app.storage.fetches import pending_fetches
 from app.storage.models import MAX_ID, Feed, Fetch, FetchState, User
 from app.storage.subscriptions import is_subscribed, subscriptions_of
+from app.storage.users import get_user
 from app.web import wording
 from app.web.serializers import fetch_json
 from app.web.sidebar import sidebar
@@ -201,9 +202,35 @@ def start_session(user: User) -> None:
     session["fp"] = session_fingerprint(user)
 
 
-def current_user() -> User:
-    """The signed-in person (app.web.auth's guard admits no one else to a private view)."""
+def current_user_id() -> int:
+    """The signed-in person's id (app.web.auth's guard admits no one else to a private
+    view), without loading their account."""
     user = g.get("user")
+    if user is not None:
+        return int(user.id)
+    user_id = g.get("user_id")
+    if user_id is None:
+        raise ApiError(401, "unauthorized", "Sign in first.")
+    return int(user_id)
+
+
+def signed_in() -> bool:
+    """Whether someone is signed in (an API token, a session or HTTP Basic)."""
+    return g.get("user") is not None or g.get("user_id") is not None
+
+
+def signed_in_user() -> User | None:
+    """The signed-in person's account, or None. A request signed with an API token knows
+    only the id (app.web.auth): the account is read here, the first time it is asked for."""
+    user = g.get("user")
+    if user is None and g.get("user_id") is not None:
+        user = g.user = get_user(db_session(), g.user_id)
+    return user
+
+
+def current_user() -> User:
+    """The signed-in person's account (for their id alone, :func:`current_user_id`)."""
+    user = signed_in_user()
     if user is None:
         raise ApiError(401, "unauthorized", "Sign in first.")
     return user
@@ -309,7 +336,7 @@ def get_feed_or_404(feed_id: int) -> Feed:
     """The feed, if the signed-in person follows it; else a 404 API error (also for ids
     beyond the column's range): someone else's feed does not exist for them."""
     session = db_session()
-    if not is_subscribed(session, current_user().id, feed_id):
+    if not is_subscribed(session, current_user_id(), feed_id):
         raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
     feed = get_feed(session, feed_id)
     if feed is None:
@@ -349,7 +376,7 @@ def render_home(*, form_error: str | None = None, submitted_url: object = "") ->
     beside the field, which keeps what was typed."""
     session = db_session()
     # Newest subscription first, as a person expects right after adding a feed.
-    subs = sorted(subscriptions_of(session, current_user().id), key=lambda sub: -sub.id)
+    subs = sorted(subscriptions_of(session, current_user_id()), key=lambda sub: -sub.id)
     feeds = [sub.feed for sub in subs][:FEEDS_ON_HOME]
     pending = pending_fetches(session, (f.id for f in feeds))
     rows = [
@@ -357,7 +384,7 @@ def render_home(*, form_error: str | None = None, submitted_url: object = "") ->
         for feed in feeds
     ]
     # The sidebar's unread counts, per feed and per folder, on the feed list too.
-    counts = sidebar(session, current_user().id)
+    counts = sidebar(session, current_user_id())
     typed = submitted_url if isinstance(submitted_url, str) else ""
     html = render_template(
         "index.html",

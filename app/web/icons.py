@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, request, url_for
 
 from app.storage.icons import follows, icon_versions, stored_icon
 from app.web.assets import asset_url
-from app.web.helpers import ApiError, current_user, db_session
+from app.web.helpers import ApiError, current_user_id, db_session, signed_in
 
 bp = Blueprint("icons", __name__)
 
@@ -28,7 +28,7 @@ VERSION_LENGTH = 16
 def feed_icon(feed_id: int) -> Response:
     """The feed's icon, or the default one; 404 when the person does not follow the feed."""
     session = db_session()
-    if not follows(session, current_user().id, feed_id):
+    if not follows(session, current_user_id(), feed_id):
         raise ApiError(404, "feed_not_found", f"There is no feed {feed_id}.")
     icon = stored_icon(session, feed_id)
     if icon is None:
@@ -58,7 +58,7 @@ def feed_icon_url(feed_id: int) -> str:
     """
     versions = g.get("feed_icon_versions")
     if versions is None:
-        versions = icon_versions(db_session(), current_user().id) if g.get("user") else {}
+        versions = icon_versions(db_session(), current_user_id()) if signed_in() else {}
         g.feed_icon_versions = versions
         g.default_feed_icon_url = asset_url(DEFAULT_ICON)
     sha256 = versions.get(feed_id)

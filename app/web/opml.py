@@ -17,7 +17,7 @@ from app.services.opml_import import Progress, export_entries, import_opml, impo
 from app.web import wording
 from app.web.helpers import (
     charge_submission,
-    current_user,
+    current_user_id,
     db_session,
     queues,
     rate_limited,
@@ -62,7 +62,7 @@ def import_file() -> Response:
             settings(),
             name=upload.filename,
             data=data,
-            user_id=current_user().id,
+            user_id=current_user_id(),
             charge=charge_submission,
         )
     except OpmlError as exc:
@@ -77,7 +77,7 @@ def _progress(batch_id: str) -> Progress:
         import_id = uuid.UUID(hex=batch_id)
     except ValueError:
         abort(404)
-    progress = import_progress(db_session(), import_id, current_user().id)
+    progress = import_progress(db_session(), import_id, current_user_id())
     if progress is None:
         abort(404, "This import is unknown or older than a day.")
     return progress
@@ -127,7 +127,7 @@ def batch_progress(batch_id: str) -> Response:
 @bp.get("/opml/export")
 def export() -> Response:
     """The person's subscriptions as an OPML 2.0 download, in their folders."""
-    data = build_opml(export_entries(db_session(), current_user().id))
+    data = build_opml(export_entries(db_session(), current_user_id()))
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(
         data,

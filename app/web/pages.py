@@ -5,7 +5,7 @@ Also the page-wide template helpers (badges, times, cache-busted asset URLs).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from app.storage.fetches import pending_fetch
 from app.storage.items import items_page
@@ -13,7 +13,14 @@ from app.storage.pagination import BadCursor
 from app.storage.websub import of_feed as websub_of_feed
 from app.web import wording
 from app.web.assets import asset_url
-from app.web.helpers import ApiError, db_session, get_feed_or_404, page_cursor, render_home
+from app.web.helpers import (
+    ApiError,
+    db_session,
+    get_feed_or_404,
+    page_cursor,
+    render_home,
+    signed_in_user,
+)
 
 bp = Blueprint("pages", __name__)
 
@@ -22,14 +29,15 @@ ITEMS_PER_PAGE = 20
 
 @bp.app_context_processor
 def _template_helpers() -> dict[str, object]:
+    user = signed_in_user()
     return {
         "asset_url": asset_url,
         "badge": wording.badge,
         "timestamp": wording.timestamp,
         "advice": wording.advice,
         "duration": wording.duration,
-        "signed_in": g.get("user"),
-        "is_admin": bool(g.get("user") and g.user.is_admin),
+        "signed_in": user,
+        "is_admin": bool(user and user.is_admin),
     }
 
 

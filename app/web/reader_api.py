@@ -20,6 +20,7 @@ from app.web.helpers import (
     MAX_ID,
     ApiError,
     current_user,
+    current_user_id,
     db_session,
     id_arg,
     page_cursor,
@@ -87,7 +88,7 @@ def river() -> Response:
     """The person's items, newest first, filtered by feed or folder, unread, starred."""
     try:
         page = reading.river(
-            db_session(), current_user().id, _scope(), page_cursor(), _limit(PAGE_SIZE)
+            db_session(), current_user_id(), _scope(), page_cursor(), _limit(PAGE_SIZE)
         )
     except NotFound as err:
         raise _not_found(err) from None
@@ -103,7 +104,7 @@ def search() -> Response:
     try:
         page = reading.find(
             db_session(),
-            current_user().id,
+            current_user_id(),
             query,
             _scope(),
             page_cursor(),
@@ -122,14 +123,14 @@ def search() -> Response:
 def get_item(item_id: int) -> Response:
     """One of the person's items, with its full content."""
     try:
-        found = reading.item(db_session(), current_user().id, item_id)
+        found = reading.item(db_session(), current_user_id(), item_id)
     except NotFound as err:
         raise _not_found(err) from None
     return jsonify(item=river_item_json(found))
 
 
 def _one(item_id: int, change: str, value: bool) -> Response:
-    session, user_id = db_session(), current_user().id
+    session, user_id = db_session(), current_user_id()
     if change == "read":
         done = reading.mark_read(session, user_id, [item_id], value)
     else:
@@ -185,7 +186,7 @@ def _flag(body: dict[str, object], name: str) -> bool:
 def mark_items() -> Response:
     """Mark many items read (``{"ids": [...], "read": true}``) or unread (``"read": false``)."""
     body = _body()
-    done = reading.mark_read(db_session(), current_user().id, _ids(body), _flag(body, "read"))
+    done = reading.mark_read(db_session(), current_user_id(), _ids(body), _flag(body, "read"))
     return jsonify(ids=sorted(done))
 
 
@@ -193,7 +194,7 @@ def mark_items() -> Response:
 def star_items() -> Response:
     """Star (``"starred": true``) or unstar many items."""
     body = _body()
-    done = reading.star(db_session(), current_user().id, _ids(body), _flag(body, "starred"))
+    done = reading.star(db_session(), current_user_id(), _ids(body), _flag(body, "starred"))
     return jsonify(ids=sorted(done))
 
 
@@ -229,7 +230,7 @@ def mark_all_read() -> Response:
     try:
         count = reading.mark_all_read(
             db_session(),
-            current_user().id,
+            current_user_id(),
             Scope(ids["feed_id"], ids["folder_id"]),
             older_than=when,
             upto_id=ids["upto_id"],
@@ -242,7 +243,7 @@ def mark_all_read() -> Response:
 @bp.get("/api/counts")
 def counts() -> Response:
     """Unread counts per feed and per folder, and in all."""
-    result = reading.unread_counts(db_session(), current_user().id)
+    result = reading.unread_counts(db_session(), current_user_id())
     return jsonify(
         total=result.total,
         feeds={str(k): v for k, v in result.feeds.items()},
@@ -256,7 +257,7 @@ def counts() -> Response:
 @bp.get("/api/subscriptions")
 def list_subscriptions() -> Response:
     """The person's subscriptions with their unread counts. Subscribe with POST /feeds."""
-    session, user_id = db_session(), current_user().id
+    session, user_id = db_session(), current_user_id()
     unread = reading.unread_counts(session, user_id).feeds
     return jsonify(
         subscriptions=[
@@ -271,7 +272,7 @@ def update_subscription(feed_id: int) -> Response:
     """Change the person's title (``title``) or folder (``folder_id``) of a feed."""
     body = _body()
     try:
-        reading.update_subscription(db_session(), current_user().id, feed_id, body)
+        reading.update_subscription(db_session(), current_user_id(), feed_id, body)
     except NotFound as err:
         raise _not_found(err) from None
     except Invalid as err:
@@ -283,7 +284,7 @@ def update_subscription(feed_id: int) -> Response:
 def unsubscribe(feed_id: int) -> Response:
     """Stop following a feed; the person's read and starred marks on it go too."""
     try:
-        reading.unsubscribe(db_session(), current_user().id, feed_id)
+        reading.unsubscribe(db_session(), current_user_id(), feed_id)
     except NotFound as err:
         raise _not_found(err) from None
     return Response(status=204)
@@ -293,7 +294,7 @@ def unsubscribe(feed_id: int) -> Response:
 def unsubscribe_form(feed_id: int) -> Response:
     """The feed page's Unsubscribe button."""
     try:
-        reading.unsubscribe(db_session(), current_user().id, feed_id)
+        reading.unsubscribe(db_session(), current_user_id(), feed_id)
     except NotFound as err:
         raise _not_found(err) from None
     if wants_json():
@@ -308,7 +309,7 @@ def list_folders() -> Response:
     return jsonify(
         folders=[
             {"id": f.id, "name": f.name, "parent_id": f.parent_id}
-            for f in folders_of(db_session(), current_user().id)
+            for f in folders_of(db_session(), current_user_id())
         ]
     )
 
@@ -320,7 +321,7 @@ def create_folder() -> Response:
     body = _body()
     try:
         folder_id = reading.create_folder(
-            db_session(), current_user().id, body.get("name"), body.get("parent_id")
+            db_session(), current_user_id(), body.get("name"), body.get("parent_id")
         )
     except NotFound as err:
         raise _not_found(err) from None
@@ -336,7 +337,7 @@ def rename_folder(folder_id: int) -> Response:
     """Rename a folder."""
     body = _body()
     try:
-        reading.rename_folder(db_session(), current_user().id, folder_id, body.get("name"))
+        reading.rename_folder(db_session(), current_user_id(), folder_id, body.get("name"))
     except NotFound as err:
         raise _not_found(err) from None
     except Invalid as err:
@@ -348,7 +349,7 @@ def rename_folder(folder_id: int) -> Response:
 def delete_folder(folder_id: int) -> Response:
     """Delete a folder and its sub-folders; their feeds stay, outside any folder."""
     try:
-        reading.delete_folder(db_session(), current_user().id, folder_id)
+        reading.delete_folder(db_session(), current_user_id(), folder_id)
     except NotFound as err:
         raise _not_found(err) from None
     return Response(status=204)

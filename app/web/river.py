@@ -13,7 +13,15 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from app.services import reading
 from app.services.reading import Invalid, NotFound, Scope
 from app.storage.pagination import BadCursor
-from app.web.helpers import ApiError, current_user, db_session, id_arg, page_cursor, page_limit
+from app.web.helpers import (
+    ApiError,
+    current_user,
+    current_user_id,
+    db_session,
+    id_arg,
+    page_cursor,
+    page_limit,
+)
 from app.web.sidebar import Sidebar, sidebar
 
 bp = Blueprint("river", __name__)
@@ -125,7 +133,7 @@ def search() -> Response:
 def item(item_id: int) -> Response:
     """One item, whole: its content, link and feed (``?partial=pane``: the pane only)."""
     try:
-        found = reading.item(db_session(), current_user().id, item_id)
+        found = reading.item(db_session(), current_user_id(), item_id)
     except NotFound as err:
         raise ApiError(404, err.code, err.message) from None
     template = "_pane.html" if request.args.get("partial") == "pane" else "item.html"
@@ -141,7 +149,7 @@ def mark_all_read() -> Response:
     upto_id = id_arg(request.form, "upto_id")
     scope = Scope(feed_id, folder_id)
     try:
-        reading.mark_all_read(db_session(), current_user().id, scope, upto_id=upto_id)
+        reading.mark_all_read(db_session(), current_user_id(), scope, upto_id=upto_id)
     except NotFound as err:
         raise ApiError(404, err.code, err.message) from None
     unread = request.form.get("unread") == "1"

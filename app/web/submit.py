@@ -21,7 +21,7 @@ from app.services.submissions import (
 )
 from app.web.helpers import (
     ApiError,
-    current_user,
+    current_user_id,
     db_session,
     fetch_status,
     get_feed_or_404,
@@ -99,7 +99,7 @@ def submit_feed() -> Response:
             return render_home(form_error=err.message, submitted_url=raw)
         raise ApiError(400, err.code, err.message) from None
     try:
-        subscriber = Subscriber.of(current_user().id, settings())
+        subscriber = Subscriber.of(current_user_id(), settings())
         submission = submit_url(db_session(), queues(), url, subscriber)
     except QueueUnavailable:
         raise _queue_unavailable() from None

@@ -54,7 +54,7 @@ def _run(app: Flask) -> None:
     with app.test_request_context("/feeds", method="POST", headers={"Accept": "application/json"}):
         session = db_session()
         # Reads only: a token no one holds (the lookup every API request makes).
-        accounts.user_for_token(session, "warm-up-" + secrets.token_hex(16))
+        accounts.user_id_for_token(session, "warm-up-" + secrets.token_hex(16))
         try:
             url = WARM_UP_URL + secrets.token_hex(8) + ".xml"
             stored = store_submission(session, url, user_id=None, fresh_for=None)

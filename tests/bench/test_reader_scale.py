@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services.accounts import user_for_token
+from app.services.accounts import user_id_for_token
 from app.storage.db import Database
 from bench.reader_fill import ITEMS, item_counts, paragraphs, token_hash, token_of
 from bench.reader_report import render
@@ -30,8 +30,8 @@ def test_a_bench_token_signs_its_person_in_as_the_app_checks_tokens(db: Database
             (user.id, token_hash(token_of(7, "scratch"))),
         )
     with db.session() as session:
-        found = user_for_token(session, token_of(7, "scratch"))
-    assert found is not None and found.id == user.id
+        found = user_id_for_token(session, token_of(7, "scratch"))
+    assert found == user.id
 
 
 def test_percentiles_are_nearest_rank() -> None:

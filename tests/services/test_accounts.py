@@ -67,10 +67,10 @@ def test_tokens_are_stored_as_sha256_and_found_by_their_secret(
         new = accounts.create_token(session, user, "cli")
         stored = session.scalar(select(ApiToken.token_hash))
         assert stored == hashlib.sha256(new.secret.encode()).hexdigest()
-        assert accounts.user_for_token(session, new.secret).id == user.id
-        assert accounts.user_for_token(session, new.secret + "x") is None
+        assert accounts.user_id_for_token(session, new.secret) == user.id
+        assert accounts.user_id_for_token(session, new.secret + "x") is None
         assert accounts.revoke_token(session, user, new.token.id)
-        assert accounts.user_for_token(session, new.secret) is None
+        assert accounts.user_id_for_token(session, new.secret) is None
 
 
 def _followers(db: Database) -> dict[str, list[str]]:

@@ -209,3 +209,17 @@ def test_a_bearer_request_needs_no_csrf_token_but_a_cookie_form_post_does(
         assert refused.status_code == 400 and client.get("/api/me").status_code == 401
     finally:
         feedqueue.of(app).close()
+
+
+def test_a_page_asked_for_with_an_api_token_is_its_owners(
+    app: Flask, db: Database, user: User
+) -> None:
+    from app.services.accounts import create_token
+
+    with db.session() as session:
+        token = create_token(session, user, "cli").secret
+    page = app.test_client().get(
+        "/feeds", headers={**HTML, "Authorization": f"Bearer {token}"}
+    )
+    # The request knows only the token's owner id; the page reads the account for its name.
+    assert page.status_code == 200 and "(reader)" in page.get_data(as_text=True)
