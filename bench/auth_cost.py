@@ -5,9 +5,8 @@ pays for finding who sends it. This runs the polling request of those scenarios
 (``GET /fetches/<id>``, bench/lua/get_paths.lua) against one gunicorn with wrk,
 closed-loop, once per way of signing it:
 
-- ``bearer``: the bench user's API token (what the load generators send): a SHA-256,
-  then ``UPDATE api_tokens SET last_used_at ... RETURNING user_id``, the user's row
-  and a commit;
+- ``bearer``: the bench user's API token (what the load generators send): a SHA-256
+  and the token's row (its owner's id; its last use is written at most once a minute);
 - ``session``: the signed cookie a browser gets at sign-in: the user's row;
 - ``basic``: HTTP Basic with the name and password: an argon2id check each time.
 
@@ -83,7 +82,8 @@ def _auth_env(services: Services, method: str, cookie: str) -> dict[str, str]:
     return {"BENCH_AUTH_HEADER": "Authorization", "BENCH_AUTH_VALUE": f"Basic {basic}"}
 
 
-def _cpu(processes: list[psutil.Process]) -> float:
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) the processes have used; ended ones count 0."""
     total = 0.0
     for p in processes:
         try:
@@ -94,7 +94,7 @@ def _cpu(processes: list[psutil.Process]) -> float:
     return total
 
 
-def _backends(services: Services) -> list[psutil.Process]:
+def backend_processes(services: Services) -> list[psutil.Process]:
     """The Postgres backends connected to the bench database (the web's pool)."""
     conn = services.connect_db()
     with conn, conn.cursor() as cur:
@@ -141,13 +141,13 @@ def measure(
     env = {"BENCH_PATHS_FILE": paths_file, **_auth_env(services, method, cookie)}
     # Warm-up: every gunicorn thread's pooled connection open before the CPU is read.
     run_wrk(f"{base}/", "get_paths.lua", connections=connections, duration=2, env=env)
-    backends = _backends(services)
+    backends = backend_processes(services)
     updates = _token_updates(services)
-    web_cpu, pg_cpu = _cpu(web()), _cpu(backends)
+    web_cpu, pg_cpu = cpu_seconds(web()), cpu_seconds(backends)
     result = run_wrk(
         f"{base}/", "get_paths.lua", connections=connections, duration=seconds, env=env
     )
-    web_cpu, pg_cpu = _cpu(web()) - web_cpu, _cpu(backends) - pg_cpu
+    web_cpu, pg_cpu = cpu_seconds(web()) - web_cpu, cpu_seconds(backends) - pg_cpu
     # Statistics reach pg_stat_user_tables when a backend goes idle: give them a moment.
     time.sleep(1.0)
     after = _token_updates(services)
