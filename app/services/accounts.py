@@ -194,7 +194,7 @@ def create_token(session: Session, user: User, name: object) -> NewToken:
 
 def user_id_for_token(session: Session, secret: str) -> int | None:
     """The id of the owner of the API token ``secret``, or None. Their account is not
-    loaded: most API requests need no more than the id (app.web.helpers.current_user).
+    loaded: most API requests need no more than the id (app.web.helpers.signed_in_user).
 
     Its use is noted (and committed) at most once a minute; otherwise nothing is
     written and the request goes on in the same transaction, without a commit's

@@ -123,22 +123,25 @@ def submit_url(
     written) when the queue cannot take more work.
     """
     _admit(queues)
-    stored = store_submission(
-        session,
-        url,
-        user_id=subscriber and subscriber.user_id,
-        fresh_for=subscriber and subscriber.fresh_for,
-        title=subscriber and subscriber.title,
-        folder_id=subscriber and subscriber.folder_id,
-    )
-    subscribed = subscriber is not None and stored.read_upto_id is not None
-    if subscribed:
+    if subscriber is None:
+        stored = store_submission(session, url, user_id=None, fresh_for=None)
+    else:
+        stored = store_submission(
+            session,
+            url,
+            user_id=subscriber.user_id,
+            fresh_for=subscriber.fresh_for,
+            title=subscriber.title,
+            folder_id=subscriber.folder_id,
+        )
+    new_subscriber = subscriber if stored.read_upto_id is not None else None
+    if new_subscriber is not None:
         keep_newest_unread(
             session,
-            subscriber.user_id,
+            new_subscriber.user_id,
             stored.feed_id,
             stored.read_upto_id or 0,
-            subscriber.unread_recent,
+            new_subscriber.unread_recent,
         )
     fetch, created = _fetch_of(session, stored)
     try:
@@ -146,8 +149,9 @@ def submit_url(
             session, queues, stored.feed_id, fetch, created, drop_feed=stored.feed_inserted
         )
     except QueueUnavailable:
-        if subscribed and not stored.feed_inserted:
-            unsubscribe(session, subscriber.user_id, stored.feed_id)
+        # A new feed went with its rows; a known one keeps only its old followers.
+        if new_subscriber is not None and not stored.feed_inserted:
+            unsubscribe(session, new_subscriber.user_id, stored.feed_id)
             session.commit()
         raise
 

@@ -75,7 +75,7 @@ def _basic_allowed() -> bool:
 def _from_header(auth: Authorization) -> None:
     """Identify the request by its Authorization header (g.user_id, or g.user); 401 if wrong."""
     if auth.type == "bearer":
-        # Only the id: most API requests need no more (app.web.helpers.current_user).
+        # Only the id: most API requests need no more (app.web.helpers.signed_in_user).
         g.user_id = accounts.user_id_for_token(db_session(), auth.token or "")
         if g.user_id is None:
             raise ApiError(401, "invalid_token", "This API token is not valid (revoked?).")
