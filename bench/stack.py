@@ -296,8 +296,6 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
             "gunicorn.conf.py",
             "--bind",
             f"127.0.0.1:{WEB_PORT}",
-            "--access-logfile",
-            "/dev/null",
             app_spec,
         ],
         app_env(services, **env),
