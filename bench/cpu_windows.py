@@ -1,9 +1,10 @@
 """Scenario 1 in back-to-back windows, with the CPU each part of the box used every second.
 
-    python -m bench.cpu_windows [--windows 7] [--seconds 10] [--rate 200]
+    python -m bench.cpu_windows [--windows 7] [--seconds 10] [--rate 200] [--web NAME=VALUE]
 
 Scenario 1's stack and settings (bench.web_scenarios: feeds that answer after 5 s, the
-backlog's QUEUE_MAX_JOBS, default settings otherwise) and ``--windows`` wrk runs one after
+backlog's QUEUE_MAX_JOBS, default settings otherwise; ``--web`` sets one of the web's, e.g.
+``GUNICORN_THREADS=2``, and may be repeated) and ``--windows`` wrk runs one after
 the other against that one stack, while a thread reads, once a second, the CPU time of
 the web (gunicorn's tree), the worker dyno (worker.py's tree, parser processes included)
 and Postgres (every ``postgres`` process). Prints each window's latency, then each
@@ -72,19 +73,36 @@ def _sample(web: Proc, worker: Proc, out: list[dict[str, float]], stop: threadin
         before, then = after, now
 
 
+def web_settings(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs as the web's extra environment; ValueError for any other form."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--web takes NAME=VALUE, not {pair!r}")
+        settings[name] = value
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--web", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
+    try:
+        web_env = web_settings(args.web)
+    except ValueError as err:
+        parser.error(str(err))
     services = start_services()
     reset_data(services)
     seconds: list[dict[str, float]] = []
     stop = threading.Event()
     feeds = start_feedserver("--latency", "fixed:5")
     with running(feeds):
-        web, worker = start_web(services, **BACKLOG), start_worker(services, **BACKLOG)
+        web = start_web(services, **BACKLOG, **web_env)
+        worker = start_worker(services, **BACKLOG)
         with running(web, worker):
             sampler = threading.Thread(target=_sample, args=(web, worker, seconds, stop))
             sampler.start()

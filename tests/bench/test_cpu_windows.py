@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 
-from bench.cpu_windows import cores, read_cpu
+from bench.cpu_windows import cores, read_cpu, web_settings
 
 
 def test_cores_sum_each_parts_processes_over_the_interval() -> None:
@@ -30,3 +31,12 @@ def test_read_cpu_reads_a_live_process_and_skips_one_that_is_gone() -> None:
     reading = read_cpu({"me": [psutil.Process(os.getpid())], "child": [gone]})
     assert list(reading) == [os.getpid()]
     assert reading[os.getpid()][0] == "me" and reading[os.getpid()][1] > 0
+
+
+def test_web_settings_take_name_value_pairs_and_refuse_anything_else() -> None:
+    assert web_settings(["GUNICORN_THREADS=2", "WEB_CONCURRENCY=4"]) == {
+        "GUNICORN_THREADS": "2",
+        "WEB_CONCURRENCY": "4",
+    }
+    with pytest.raises(ValueError):
+        web_settings(["GUNICORN_THREADS"])
