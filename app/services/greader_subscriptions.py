@@ -68,8 +68,8 @@ def subscribe(
     charge: Callable[[], bool] = lambda: True,
 ) -> Feed:
     """Subscribe the person to the feed at ``raw_url`` (titled, in the label's folder) and
-    queue its fetch, as POST /feeds does; the feed. Invalid (400) for an address refused, (429) past
-    the client's submission limit."""
+    queue its fetch, as POST /feeds does; returns the feed. Invalid (400) for an address
+    refused, (429) past the client's submission limit."""
     try:
         url = accepted_url(raw_url, settings)
     except Refused as err:

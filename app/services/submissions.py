@@ -62,7 +62,7 @@ class Submission:
 
 @dataclass(frozen=True)
 class Subscriber:
-    """Who follows the submitted feed, and how (see app.storage.subscriptions.subscribe).
+    """Who follows the submitted feed, and how (see app.storage.submissions.store_submission).
 
     ``fresh_for``: a feed that succeeded less than this long ago is not fetched
     again; its last fetch is the answer, at once (REFRESH_MIN_SECONDS).

@@ -13,31 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, case, delete, exists, func, select, text, update
+from sqlalchemy import Row, case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from app.storage.icons import IconRecord
-from app.storage.models import (
-    PENDING_PREDICATE,
-    PENDING_STATES,
-    Fetch,
-    FetchState,
-    FetchTrigger,
-    Subscription,
-)
-
-
-def get_fetch(session: Session, fetch_id: uuid.UUID) -> Fetch | None:
-    """The fetch of that id, or None."""
-    return session.get(Fetch, fetch_id)
+from app.storage.models import PENDING_PREDICATE, PENDING_STATES, Fetch, FetchState, FetchTrigger
+from app.storage.subscriptions import followed_by
 
 
 def followed_fetch(session: Session, user_id: int, fetch_id: uuid.UUID) -> Fetch | None:
     """The fetch of that id if the person follows its feed, else None: one statement for
     a status poll, which clients send every second while a fetch is pending."""
-    follows = exists().where(Subscription.user_id == user_id, Subscription.feed_id == Fetch.feed_id)
-    return session.scalar(select(Fetch).where(Fetch.id == fetch_id, follows))
+    theirs = followed_by(user_id, Fetch.feed_id)
+    return session.scalar(select(Fetch).where(Fetch.id == fetch_id, theirs))
 
 
 def fetches_by_id(session: Session, fetch_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Fetch]:

@@ -101,8 +101,7 @@ def is_subscribed(session: Session, user_id: int, feed_id: int) -> bool:
     """Whether the person follows the feed."""
     if not _valid(feed_id):
         return False
-    follows = exists().where(Subscription.user_id == user_id, Subscription.feed_id == feed_id)
-    return bool(session.scalar(select(follows)))
+    return bool(session.scalar(select(followed_by(user_id, feed_id))))
 
 
 def subscriptions_of(session: Session, user_id: int) -> list[Subscription]:
@@ -233,6 +232,12 @@ def adopt_unfollowed_feeds(session: Session, user_id: int) -> int:
     list becomes theirs instead of being pruned as unfollowed.
     """
     return int(session.scalar(_ADOPT_SQL, {"user_id": user_id}) or 0)
+
+
+def followed_by(user_id: int, feed_id: object) -> Exists:
+    """``EXISTS`` the person's subscription to ``feed_id`` (a value, or a column such as
+    ``Fetch.feed_id`` in the query): what makes a feed, and its fetches, theirs to see."""
+    return exists().where(Subscription.user_id == user_id, Subscription.feed_id == feed_id)
 
 
 def followed_by_anyone() -> Exists:

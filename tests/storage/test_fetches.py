@@ -111,7 +111,7 @@ def test_fetches_by_id_leaves_out_unknown_ids(db: Database) -> None:
         found = fetches.fetches_by_id(session, [known, uuid.uuid4()])
         assert list(found) == [known]
         assert fetches.fetches_by_id(session, []) == {}
-        assert fetches.get_fetch(session, known) is found[known]
+        assert session.get(Fetch, known) is found[known]  # loaded into the session
 
 
 # -- claiming ------------------------------------------------------------------------------
