@@ -12,7 +12,7 @@ from .download import download
 from .errors import FetchError
 from .fetch import fetch_feed
 from .guard import check_url_allowed
-from .isolation import ParserPool, read_bounded
+from .isolation import read_bounded
 from .models import (
     Download,
     FeedResult,
@@ -23,6 +23,7 @@ from .models import (
     Validators,
 )
 from .parse import parse_feed, read_document
+from .parser_pool import ParserPool
 from .sanitize import sanitize_html
 
 __all__ = [

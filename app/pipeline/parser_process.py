@@ -129,7 +129,8 @@ def _give_cpus(pid: int, cpus: frozenset[int]) -> None:
 
 
 class ParserProcess:
-    """One parser process and its two pipes; used by one thread at a time."""
+    """One parser process and its two pipes. One thread at a time writes a request, and
+    one reads an answer; answers come in the order the requests were written."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
@@ -166,9 +167,12 @@ class ParserProcess:
 
     def send(self, header: bytes, body: bytes) -> None:
         """Write one request; OSError when the process has gone."""
-        for frame in (header, body):
-            self._write(HEADER.pack(len(frame)))
-            self._write(frame)
+        try:
+            for frame in (header, body):
+                self._write(HEADER.pack(len(frame)))
+                self._write(frame)
+        except ValueError as exc:  # its pipe was closed by the thread that ended it
+            raise OSError(str(exc)) from exc
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -189,19 +193,21 @@ class ParserProcess:
         (it was waiting for a core, not stuck) is given more time, up to `patience.until`.
         """
         wait = _Wait(deadline, late, patience)
-        size = HEADER.unpack(self._read(HEADER.size, wait, limits))[0]
-        return Answers(io.BytesIO(self._read(size, wait, limits))).load()
+        # The CPU budget is per document; the process may have read many before this one.
+        spent = self._cpu_seconds()
+        size = HEADER.unpack(self._read(HEADER.size, wait, limits, spent))[0]
+        return Answers(io.BytesIO(self._read(size, wait, limits, spent))).load()
 
     def _readable(self, deadline: float) -> bool:
         remaining = deadline - time.monotonic()
         return bool(remaining > 0 and select.select([self.answers], [], [], remaining)[0])
 
-    def _read(self, size: int, wait: _Wait, limits: FetchLimits) -> bytes:
+    def _read(self, size: int, wait: _Wait, limits: FetchLimits, spent: float) -> bytes:
         chunks: list[bytes] = []
         got = 0
         while got < size:
             while not self._readable(wait.deadline):
-                if not wait.extend(self._computing(limits.parser_cpu_seconds)):
+                if not wait.extend(self._computing(limits.parser_cpu_seconds, spent)):
                     raise Lost(wait.late)
             chunk = os.read(self.answers, min(size - got, 1 << 20))
             if not chunk:
@@ -226,16 +232,25 @@ class ParserProcess:
             "a parser may use; it was stopped.",
         )
 
-    def _computing(self, cpu_budget: float) -> bool:
+    def _computing(self, cpu_budget: float, spent: float = 0.0) -> bool:
         """True while the process is runnable and has used less than `cpu_budget` of CPU
-        (Linux): it is reading the document and only short of a core on a busy machine."""
+        since it had used `spent` (Linux): it is reading the document and only short of
+        a core on a busy machine."""
+        state, cpu = self._state()
+        return state in ("R", "D") and cpu - spent < cpu_budget
+
+    def _cpu_seconds(self) -> float:
+        return self._state()[1]
+
+    def _state(self) -> tuple[str, float]:
+        """The process's state letter and the CPU seconds it has used (Linux; "?" and 0
+        where /proc cannot tell)."""
         try:
             with open(f"/proc/{self.pid}/stat") as stat:
                 fields = stat.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return False
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return fields[0] in ("R", "D") and cpu < cpu_budget
+            return fields[0], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return "?", 0.0
 
     def peak_rss(self) -> int | None:
         """The process's peak RSS in bytes (Linux), while it is alive."""
@@ -260,6 +275,13 @@ class ParserProcess:
             self.kill()
             return
         self.proc.stdout.close()  # type: ignore[union-attr]
+
+    def stop_now(self) -> None:
+        """Kill the process, leaving its pipes to the thread reading from them."""
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
 
     def kill(self) -> None:
         """Kill the process at once and reap it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import pickle
@@ -18,7 +19,7 @@ import psutil
 import pytest
 
 from app.pipeline import FetchError, FetchLimits, PageLinks, ParserPool, parse_feed, read_bounded
-from app.pipeline.isolation import CPU_TO_WALL
+from app.pipeline.parser_pool import CPU_TO_WALL
 from app.pipeline.parser_process import Answers, ParserProcess
 from tests.conftest import wait_for
 from tests.dynos import run_python
@@ -137,7 +138,7 @@ def test_parser_short_of_a_core_past_its_wall_budget_is_waited_for(
     # until after three times its CPU budget has passed (SIGSTOP stands in for that).
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
     pid = only_pid(pool)
-    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget, spent=0.0: True)
     os.kill(pid, signal.SIGSTOP)
     limits = replace(LIMITS, parser_cpu_seconds=0.1)
     resume = threading.Timer(0.1 * CPU_TO_WALL * 2, os.kill, (pid, signal.SIGCONT))
@@ -152,7 +153,7 @@ def test_parser_short_of_a_core_is_stopped_at_its_patience(
 ) -> None:
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
     pid = only_pid(pool)
-    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget, spent=0.0: True)
     os.kill(pid, signal.SIGSTOP)  # never gets its core back
     reading = pool.read(fixture("rss20.xml"), XML, BASE, replace(LIMITS, parser_cpu_seconds=0.1))
     assert reading.error is not None and reading.error.code == "parse_timeout"
@@ -164,7 +165,7 @@ def test_parser_short_of_a_core_is_stopped_at_the_fetch_deadline(
 ) -> None:
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
     pid = only_pid(pool)
-    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget: True)
+    monkeypatch.setattr(ParserProcess, "_computing", lambda self, budget, spent=0.0: True)
     os.kill(pid, signal.SIGSTOP)
     deadline = time.monotonic() + 0.5
     limits = replace(LIMITS, parser_cpu_seconds=0.1)
@@ -178,13 +179,16 @@ def test_only_a_runnable_parser_within_its_cpu_budget_counts_as_computing(
     pool: ParserPool,
 ) -> None:
     pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
-    (child,) = pool._idle
+    (lane,) = pool._lanes
+    child = lane.child
     spinner = ParserProcess.__new__(ParserProcess)
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         spinner.proc = busy
         wait_for(lambda: spinner._computing(60.0))
         assert not spinner._computing(0.0)  # past its CPU budget: not to be waited for
+        # The budget is per document: CPU used before this one does not count.
+        assert spinner._computing(0.5, spent=spinner._cpu_seconds())
         assert not child._computing(60.0)  # idle, waiting for a document
         os.kill(child.pid, signal.SIGSTOP)
         wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_STOPPED)
@@ -258,6 +262,114 @@ def test_worker_waits_for_a_free_parser_only_as_long_as_it_may(pool: ParserPool)
     slow.join()
 
 
+def _read_in_thread(pool: ParserPool, name: str, limits: FetchLimits, deadline: float) -> dict:
+    """Start reading fixture `name` in a thread; the dict gets its reading or error."""
+    out: dict = {}
+
+    def read() -> None:
+        try:
+            out["reading"] = pool.read(fixture(name), XML, BASE, limits, deadline_at=deadline)
+        except BaseException as exc:
+            out["error"] = exc
+
+    out["thread"] = threading.Thread(target=read)
+    out["thread"].start()
+    return out
+
+
+def _written(pool: ParserPool, count: int) -> bool:
+    with pool._lock:
+        return sum(r.written for lane in pool._lanes for r in lane.requests) == count
+
+
+def test_next_document_waits_in_the_pipe_of_a_busy_parser_and_both_are_answered_in_turn(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)  # so that both requests are in its pipe at once
+    now = time.monotonic()
+    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
+    wait_for(lambda: _written(pool, 1))
+    second = _read_in_thread(pool, "atom10.xml", LIMITS, now + 21)
+    wait_for(lambda: _written(pool, 2))
+    os.kill(pid, signal.SIGCONT)
+    for reading, name in ((first, "rss20.xml"), (second, "atom10.xml")):
+        reading["thread"].join()
+        assert reading["reading"].result() == parse_feed(fixture(name), XML, BASE)
+    assert only_pid(pool) == pid
+
+
+def test_document_queued_behind_one_that_ends_its_parser_is_read_by_the_successor(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    now = time.monotonic()
+    heavy: dict = {}
+    limits = replace(LIMITS, parser_cpu_seconds=0.1)
+
+    def read_heavy() -> None:
+        heavy["reading"] = pool.read(heavy_feed(300), XML, BASE, limits, deadline_at=now + 20)
+
+    thread = threading.Thread(target=read_heavy)
+    thread.start()
+    wait_for(lambda: _written(pool, 1), interval=0.001)
+    os.kill(pid, signal.SIGSTOP)  # keeps it on the heavy document until the next is queued
+    queued = _read_in_thread(pool, "atom10.xml", LIMITS, now + 21)
+    wait_for(lambda: _written(pool, 2))
+    os.kill(pid, signal.SIGCONT)
+    thread.join()
+    queued["thread"].join()
+    assert heavy["reading"].error.code == "parse_timeout" and heavy["reading"].usage.replaced
+    assert queued["reading"].result() == parse_feed(fixture("atom10.xml"), XML, BASE)
+    assert not psutil.pid_exists(pid) and only_pid(pool) != pid
+
+
+def test_document_whose_deadline_passes_in_the_queue_is_retried_and_its_parser_replaced(
+    pool: ParserPool,
+) -> None:
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
+    now = time.monotonic()
+    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
+    wait_for(lambda: _written(pool, 1))
+    queued = _read_in_thread(pool, "atom10.xml", LIMITS, now + 0.5)
+    queued["thread"].join()
+    assert queued["error"].code == "timeout" and queued["error"].transient
+    os.kill(pid, signal.SIGCONT)
+    first["thread"].join()
+    assert first["reading"].result() == parse_feed(fixture("rss20.xml"), XML, BASE)
+    # The queued document's answer is nobody's: its parser is replaced, not waited for.
+    wait_for(lambda: not psutil.pid_exists(pid))
+    assert pool.read(fixture("atom10.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) != pid
+
+
+def test_answer_nobody_waits_for_any_more_gets_its_parser_replaced(pool: ParserPool) -> None:
+    # RQ stops a job that ran out of time by raising an exception in its thread.
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
+    now = time.monotonic()
+    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
+    wait_for(lambda: _written(pool, 1))
+    second = _read_in_thread(pool, "atom10.xml", LIMITS, now + 21)
+    wait_for(lambda: _written(pool, 2))
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(second["thread"].ident), ctypes.py_object(TimeoutError)
+    )
+    os.kill(pid, signal.SIGCONT)
+    first["thread"].join()
+    second["thread"].join()
+    assert first["reading"].result() == parse_feed(fixture("rss20.xml"), XML, BASE)
+    assert isinstance(second["error"], TimeoutError)
+    wait_for(lambda: not psutil.pid_exists(pid))
+    assert pool.read(fixture("atom10.xml"), XML, BASE, LIMITS).result()
+    assert only_pid(pool) != pid
+
+
 def test_parser_failure_reaches_the_worker_as_an_error_not_as_a_result(
     pool: ParserPool,
 ) -> None:
@@ -281,7 +393,6 @@ def test_no_parser_processes_means_parsing_in_this_process() -> None:
     before = {p.pid for p in psutil.Process().children()}
     assert read_bounded(fixture("rss20.xml"), XML, BASE, limits)
     assert {p.pid for p in psutil.Process().children()} == before
-
 
 
 def _parser_cpus_of_a_pinned_worker(setup: str = "pass") -> tuple[list[int], list[int]]:
