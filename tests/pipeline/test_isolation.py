@@ -282,16 +282,22 @@ def _written(pool: ParserPool, count: int) -> bool:
         return sum(r.written for lane in pool._lanes for r in lane.requests) == count
 
 
+def _stopped_parser_reading(pool: ParserPool) -> tuple[int, dict]:
+    """The pool's parser, stopped (SIGSTOP) with a first document written to it; its pid
+    and that document's reading (rss20.xml, deadline 20 s)."""
+    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
+    pid = only_pid(pool)
+    os.kill(pid, signal.SIGSTOP)
+    first = _read_in_thread(pool, "rss20.xml", LIMITS, time.monotonic() + 20)
+    wait_for(lambda: _written(pool, 1))
+    return pid, first
+
+
 def test_next_document_waits_in_the_pipe_of_a_busy_parser_and_both_are_answered_in_turn(
     pool: ParserPool,
 ) -> None:
-    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
-    pid = only_pid(pool)
-    os.kill(pid, signal.SIGSTOP)  # so that both requests are in its pipe at once
-    now = time.monotonic()
-    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
-    wait_for(lambda: _written(pool, 1))
-    second = _read_in_thread(pool, "atom10.xml", LIMITS, now + 21)
+    pid, first = _stopped_parser_reading(pool)  # so that both are in its pipe at once
+    second = _read_in_thread(pool, "atom10.xml", LIMITS, time.monotonic() + 20)
     wait_for(lambda: _written(pool, 2))
     os.kill(pid, signal.SIGCONT)
     for reading, name in ((first, "rss20.xml"), (second, "atom10.xml")):
@@ -329,13 +335,8 @@ def test_document_queued_behind_one_that_ends_its_parser_is_read_by_the_successo
 def test_document_whose_deadline_passes_in_the_queue_is_retried_and_its_parser_replaced(
     pool: ParserPool,
 ) -> None:
-    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
-    pid = only_pid(pool)
-    os.kill(pid, signal.SIGSTOP)
-    now = time.monotonic()
-    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
-    wait_for(lambda: _written(pool, 1))
-    queued = _read_in_thread(pool, "atom10.xml", LIMITS, now + 0.5)
+    pid, first = _stopped_parser_reading(pool)
+    queued = _read_in_thread(pool, "atom10.xml", LIMITS, time.monotonic() + 0.5)
     queued["thread"].join()
     assert queued["error"].code == "timeout" and queued["error"].transient
     os.kill(pid, signal.SIGCONT)
@@ -349,13 +350,8 @@ def test_document_whose_deadline_passes_in_the_queue_is_retried_and_its_parser_r
 
 def test_answer_nobody_waits_for_any_more_gets_its_parser_replaced(pool: ParserPool) -> None:
     # RQ stops a job that ran out of time by raising an exception in its thread.
-    pool.read(fixture("rss20.xml"), XML, BASE, LIMITS).result()
-    pid = only_pid(pool)
-    os.kill(pid, signal.SIGSTOP)
-    now = time.monotonic()
-    first = _read_in_thread(pool, "rss20.xml", LIMITS, now + 20)
-    wait_for(lambda: _written(pool, 1))
-    second = _read_in_thread(pool, "atom10.xml", LIMITS, now + 21)
+    pid, first = _stopped_parser_reading(pool)
+    second = _read_in_thread(pool, "atom10.xml", LIMITS, time.monotonic() + 20)
     wait_for(lambda: _written(pool, 2))
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(second["thread"].ident), ctypes.py_object(TimeoutError)
