@@ -139,20 +139,18 @@ class ParserPool:
                 if lane.gone:
                     lane.leave(request)
                     return False
-            ready = lane.child.wait_ready(wait_until)
+            if not lane.child.wait_ready(wait_until):
+                raise _busy()
         except Lost:
             self._retire(lane, kill=True)  # it died starting: its successor may do better
             return False
         except BaseException:
-            with self._lock:  # interrupted before writing anything: nobody is to blame
-                lane.leave(request)
-                self._room.notify()
-            raise
-        if not ready:
+            # Still starting at `wait_until`, or interrupted (the job's timeout, a
+            # shutdown), before anything was written: the process is kept.
             with self._lock:
                 lane.leave(request)
                 self._room.notify()
-            raise _busy()
+            raise
         try:
             lane.child.send(header, body)
         except OSError:
