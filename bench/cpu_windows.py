@@ -58,13 +58,15 @@ def cores(before: Reading, after: Reading, seconds: float) -> dict[str, float]:
     return {part: round(cpu / seconds, 2) for part, cpu in sorted(used.items())}
 
 
-def _postgres() -> list[psutil.Process]:
+def postgres_processes() -> list[psutil.Process]:
+    """Every process of this machine's Postgres server (backends included)."""
     return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
 
 
 def _sample(web: Proc, worker: Proc, out: list[dict[str, float]], stop: threading.Event) -> None:
     def reading() -> Reading:
-        return read_cpu({"web": web.tree(), "worker": worker.tree(), "postgres": _postgres()})
+        parts = {"web": web.tree(), "worker": worker.tree(), "postgres": postgres_processes()}
+        return read_cpu(parts)
 
     before, then = reading(), time.monotonic()
     while not stop.wait(1.0):

@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from bench import machine
-from bench.auth_cost import cpu_seconds
+from bench.cpu_windows import Reading, postgres_processes, read_cpu
 from bench.data import seed_due_feeds, submit_feeds, wait_all_finished
 from bench.stack import (
     FEED_HOSTS,
@@ -41,18 +41,20 @@ from bench.stack import (
 )
 
 PARSER_MARK = "parser_child"  # in a parser process's command line (parser_process._BOOT)
-BUSY_FIELDS = ("user", "nice", "system", "irq", "softirq", "steal")
 
 
-def servers() -> dict[str, list[psutil.Process]]:
-    """This machine's Postgres and Redis processes, by name."""
-    found: dict[str, list[psutil.Process]] = {"postgres": [], "redis": []}
-    for p in psutil.process_iter(["name"]):
-        name = p.info["name"] or ""
-        for server in found:
-            if name.startswith(server):
-                found[server].append(p)
-    return found
+def redis_processes() -> list[psutil.Process]:
+    """Every process of this machine's Redis server."""
+    return [p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("redis")]
+
+
+def servers(feedserver: Proc) -> dict[str, list[psutil.Process]]:
+    """The processes a drain's feeds pass through besides the worker dyno."""
+    return {
+        "postgres": postgres_processes(),
+        "redis": redis_processes(),
+        "feedserver": feedserver.tree(),
+    }
 
 
 def worker_groups(worker: Proc) -> dict[str, list[psutil.Process]]:
@@ -68,21 +70,15 @@ def worker_groups(worker: Proc) -> dict[str, list[psutil.Process]]:
     return groups
 
 
-def cpu_by_pid(processes: list[psutil.Process]) -> dict[int, float]:
-    """CPU seconds each process has used so far (ended ones are left out)."""
-    return {p.pid: cpu_seconds([p]) for p in processes if p.is_running()}
-
-
-def cpu_since(processes: list[psutil.Process], before: dict[int, float]) -> float:
-    """CPU seconds ``processes`` used since ``before`` (cpu_by_pid) was read: a process
-    started since (a Postgres backend for a new connection) counts from nothing."""
-    return sum(cpu_seconds([p]) - before.get(p.pid, 0.0) for p in processes)
-
-
-def busy_cores() -> float:
-    """CPU seconds the whole machine has been busy, over all cores."""
-    times = psutil.cpu_times()
-    return sum(getattr(times, field, 0.0) for field in BUSY_FIELDS)
+def cpu_used(before: Reading, after: Reading) -> dict[str, float]:
+    """CPU seconds each part used between two readings (cpu_windows.read_cpu). Unlike
+    a window of scenario 1, a drain counts the processes started between them from
+    nothing: the worker dyno, and the Postgres backends of its connections."""
+    used: dict[str, float] = {}
+    for pid, (part, cpu) in after.items():
+        start = before[pid][1] if pid in before else 0.0
+        used[part] = used.get(part, 0.0) + cpu - start
+    return used
 
 
 def summarise(
@@ -111,17 +107,13 @@ def drain(services: Services, feeds: int, refresh: bool, env: dict[str, str]) ->
             seed_due_feeds(services, feed_base(), 1, feeds, etag=False, hosts=FEED_HOSTS)
         else:
             submit_feeds(services, feed_base(), 1, feeds, hosts=FEED_HOSTS)
-        before = {
-            name: cpu_by_pid(ps) for name, ps in {**servers(), "feedserver": server.tree()}.items()
-        }
+        before = read_cpu(servers(server))
         worker = start_worker(services, WORKER_CONCURRENCY=1, **env)
         with running(worker):
-            box, started = busy_cores(), time.monotonic()
+            box, started = machine.box_busy(), time.monotonic()
             result = wait_all_finished(services, feeds, timeout=900)
-            box, wall = busy_cores() - box, time.monotonic() - started
-            cpu = {name: cpu_seconds(ps) for name, ps in worker_groups(worker).items()}
-            others = {**servers(), "feedserver": server.tree()}
-            cpu.update({name: cpu_since(ps, before[name]) for name, ps in others.items()})
+            box, wall = machine.box_busy() - box, time.monotonic() - started
+            cpu = cpu_used(before, read_cpu({**worker_groups(worker), **servers(server)}))
     if result.first_started is None or result.last_finished is None:
         raise RuntimeError("no fetch finished")
     span = result.last_finished - result.first_started

@@ -82,6 +82,12 @@ def _placement() -> str:
     )
 
 
+def box_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+
 def describe(services: Services) -> dict[str, object]:
     """A dict of the machine and software the run used."""
     versions = {}

@@ -44,11 +44,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import redis
 
 from bench import scale_db
 from bench.accounts import create_account
+from bench.machine import box_busy, describe
 from bench.scale_report import cycle_costs, markdown, row_of, tables_of
 from bench.scale_sampler import Sampler, cpu_seconds
 from bench.stack import (
@@ -118,12 +118,6 @@ def _stop_all(procs: list[Proc]) -> None:
         proc.stop()
 
 
-def _box_busy() -> float:
-    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
-    t = psutil.cpu_times()
-    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
-
-
 def measure(
     plan: Plan, services: Services, db_url: str, workers: int, feedserver: Proc
 ) -> dict[str, Any]:
@@ -144,7 +138,7 @@ def measure(
             before = scale_db.counters(stats)
             sampler.mark_start()
             worker_cpu = sum(cpu_seconds(p) for p in procs)
-            server_cpu, box = cpu_seconds(feedserver), _box_busy()
+            server_cpu, box = cpu_seconds(feedserver), box_busy()
             time.sleep(plan.seconds)
             end = time.time()
             after = scale_db.counters(stats)
@@ -152,7 +146,7 @@ def measure(
             worker_cpu = sum(cpu_seconds(p) for p in procs) - worker_cpu
             server_cpu = cpu_seconds(feedserver) - server_cpu
             postgres = sampler.finish()
-            box = _box_busy() - box
+            box = box_busy() - box
         _stop_all(procs)
         fetches = scale_db.window_fetches(stats, start, end)
         whole_run = scale_db.counters(stats)
@@ -204,8 +198,6 @@ def _connections(services: Services, stats: Any) -> dict[str, Any]:
 
 def run(plan: Plan) -> dict[str, Any]:
     """Load the feeds once, then one measured run per worker count; drops the data after."""
-    from bench.machine import describe
-
     with ExitStack() as stack:
         admin = (
             stack.enter_context(scale_db.private_cluster())

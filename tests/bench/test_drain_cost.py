@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import psutil
-import pytest
 
 from app.pipeline.parser_process import ParserProcess
-from bench.auth_cost import cpu_seconds
-from bench.drain_cost import cpu_by_pid, cpu_since, servers, summarise, worker_groups
+from bench.cpu_windows import postgres_processes
+from bench.drain_cost import cpu_used, redis_processes, summarise, worker_groups
 
 
 def test_summary_gives_cpu_per_feed_and_the_parsers_share_of_the_time() -> None:
@@ -40,21 +39,11 @@ def test_parser_processes_are_told_from_the_workers_own() -> None:
 
 
 def test_the_machines_postgres_and_redis_are_found(db: object, redis: object) -> None:
-    found = servers()
-    assert found["postgres"] and found["redis"]
+    assert postgres_processes() and redis_processes()
 
 
 def test_a_process_started_after_the_first_reading_counts_from_nothing() -> None:
-    me = psutil.Process()
-    child = ParserProcess()
-    try:
-        before = cpu_by_pid([me])
-        sum(range(2_000_000))  # some CPU of this process's own
-        later = psutil.Process(child.pid)
-        used = cpu_since([me, later], before)
-        assert used == pytest.approx(
-            cpu_seconds([me]) - before[me.pid] + cpu_seconds([later]), abs=0.02
-        )
-        assert used > 0
-    finally:
-        child.kill()
+    before = {1: ("postgres", 5.0), 2: ("redis", 1.0)}
+    # pid 3: a Postgres backend for a new connection; pid 4: the worker dyno.
+    after = {1: ("postgres", 6.5), 2: ("redis", 1.25), 3: ("postgres", 2.0), 4: ("worker", 3.0)}
+    assert cpu_used(before, after) == {"postgres": 3.5, "redis": 0.25, "worker": 3.0}
