@@ -306,6 +306,22 @@ def test_next_document_waits_in_the_pipe_of_a_busy_parser_and_both_are_answered_
     assert only_pid(pool) == pid
 
 
+def test_third_document_for_a_full_parser_waits_for_room_unwritten(pool: ParserPool) -> None:
+    # DEPTH is 2: the one it reads and the next; a third is not written until one leaves.
+    pid, first = _stopped_parser_reading(pool)
+    second = _read_in_thread(pool, "atom10.xml", LIMITS, time.monotonic() + 20)
+    wait_for(lambda: _written(pool, 2))
+    with pytest.raises(FetchError) as info:
+        pool.read(fixture("rss20.xml"), XML, BASE, LIMITS, deadline_at=time.monotonic() + 0.3)
+    assert info.value.code == "timeout" and info.value.transient
+    assert _written(pool, 2)
+    os.kill(pid, signal.SIGCONT)
+    for reading in (first, second):
+        reading["thread"].join()
+        assert reading["reading"].result()
+    assert only_pid(pool) == pid
+
+
 def test_document_queued_behind_one_that_ends_its_parser_is_read_by_the_successor(
     pool: ParserPool,
 ) -> None:
