@@ -19,6 +19,10 @@ def seed_due_feeds(
     of feed n (ETag ``"n-0"``), so an unchanged feed answers 304. With ``hosts`` the
     feeds are spread over that many loopback hosts instead (``bench.stack.feed_url``:
     feed n on 127.1.x.y with x.y = n % hosts + 1), on ``base``'s port.
+
+    Each feed's icon was looked for an hour ago and none was found, as after the first
+    fetch of a feed the feed server serves: a refreshed feed's icon search is due once
+    every FEED_ICON_REFRESH_DAYS (a day after one found nothing), not at every refresh.
     """
     port = base.split(":")[2].split("/")[0]
     conn = services.connect_db()
@@ -31,12 +35,16 @@ def seed_due_feeds(
                          || ((n %% %(hosts)s + 1) %% 256) || ':' || %(port)s || '/feed/'
                     ELSE %(base)s END AS prefix
                 FROM generate_series(%(first)s, %(last)s) AS n
+            ), feeds AS (
+                INSERT INTO feeds (url, current_url, state, etag, next_fetch_at, refresh_interval)
+                SELECT prefix || n || '.xml', prefix || n || '.xml', 'active',
+                       CASE WHEN %(etag)s THEN '"' || n || '-0"' END,
+                       now() - interval '1 hour' + n * interval '1 microsecond', 1800
+                FROM numbers
+                RETURNING id
             )
-            INSERT INTO feeds (url, current_url, state, etag, next_fetch_at, refresh_interval)
-            SELECT prefix || n || '.xml', prefix || n || '.xml', 'active',
-                   CASE WHEN %(etag)s THEN '"' || n || '-0"' END,
-                   now() - interval '1 hour' + n * interval '1 microsecond', 1800
-            FROM numbers
+            INSERT INTO feed_icons (feed_id, fetched_at, error)
+            SELECT id, now() - interval '1 hour', %(no_icon)s FROM feeds
             """,
             {
                 "base": base,
@@ -45,6 +53,7 @@ def seed_due_feeds(
                 "etag": etag,
                 "hosts": max(0, hosts),
                 "port": port,
+                "no_icon": "No icon was found (seeded by the bench).",
             },
         )
         subscribe_all(cur, services.user.user_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from app.config import Settings
 from app.feed_state import Policy
 from app.storage.db import Database
 from app.storage.feeds import claim_due_feeds
+from app.storage.icons import icon_record, is_icon_due
 from app.storage.models import Feed, Fetch, Subscription
 from bench.accounts import create_account
 from bench.data import seed_due_feeds, submit_feeds
@@ -38,6 +39,24 @@ def test_seeded_due_feeds_are_followed_by_the_bench_user_and_claimed(
         ).feeds
     assert followers == [services.user.user_id]
     assert len(claimed) == 20
+
+
+def test_seeded_due_feeds_had_their_icon_looked_for_so_a_refresh_does_not_search_again(
+    settings: Settings, db: Database
+) -> None:
+    services = _services(settings)
+
+    seed_due_feeds(services, BASE, 1, 5, etag=False)
+
+    now = datetime.now(UTC)
+    refresh_after = timedelta(days=settings.feed_icon_refresh_days)
+    with db.session() as session:
+        records = [icon_record(session, feed_id) for feed_id in session.scalars(select(Feed.id))]
+    assert len(records) == 5 and all(r is not None for r in records)
+    assert not any(is_icon_due(r, None, now=now, refresh_after=refresh_after) for r in records)
+    # ... but they are due once a day has passed since that failed search.
+    later = now + timedelta(days=1, minutes=1)
+    assert all(is_icon_due(r, None, now=later, refresh_after=refresh_after) for r in records)
 
 
 def test_submitted_bench_feeds_are_followed_by_the_bench_user(
