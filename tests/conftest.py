@@ -383,8 +383,13 @@ def _stop_and_show_logs(dynos: Sequence[WorkerDyno | WebDyno]) -> None:
         print(f"--- {dyno.log_path.name}, last lines:\n{dyno.log_path.read_text()[-4000:]}")
 
 
+#: How long a test waits for real processes to do something (a worker dyno's first fetch
+#: on a CI machine loaded by the rest of the suite has taken over 20 s).
+PATIENCE = 30.0
+
+
 def wait_for(
-    predicate: Callable[[], object], timeout: float = 30.0, interval: float = 0.1
+    predicate: Callable[[], object], timeout: float = PATIENCE, interval: float = 0.1
 ) -> object:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlencode
 
 import requests
 
+from tests.conftest import PATIENCE
+
 
 @dataclass
 class HubSubscription:
@@ -143,12 +145,13 @@ class Hub:
         response = requests.get(callback + sep + urlencode(params), timeout=5)
         return response.status_code, response.text == challenge
 
-    def wait_for_verifications(self, count: int, timeout: float = 30.0) -> list[Verification]:
+    def wait_for_verifications(
+        self, count: int, timeout: float = PATIENCE
+    ) -> list[Verification]:
         """Block until the hub made at least ``count`` verifications; returns them.
 
         As patient as ``tests.conftest.wait_for``: the first verification waits for a
-        worker dyno to boot and fetch, which took over 20 s on a CI machine loaded
-        with the rest of the suite (load average 23 on 2 cores).
+        worker dyno to boot and fetch.
         """
         with self._changed:
             self._changed.wait_for(lambda: len(self.verifications) >= count, timeout)
