@@ -130,24 +130,30 @@ def test_m_while_the_pane_is_loading_is_not_undone_when_it_arrives(
     page: PageProbe, feed_server: FeedServer
 ) -> None:
     _river(page, feed_server)
-    held: list[Any] = []
-    page.page.route(re.compile(r"/items/\d+\?partial=pane$"), lambda route: held.append(route))
+    # The pane's fetch is held in the page itself: the river script calls window.fetch at
+    # each request, so this wrapper sees it for certain, where a CDP route once let one by.
+    page.page.evaluate(
+        """() => {
+          const fetch = window.fetch;
+          window.heldPanes = [];
+          window.fetch = (url, init) => /[?]partial=pane$/.test(url)
+            ? new Promise((go) => window.heldPanes.push(() => go(fetch(url, init))))
+            : fetch(url, init);
+        }"""
+    )
     marks: list[str] = []
     page.page.on(
         "request",
         lambda r: marks.append(r.method) if re.search(r"/api/items/\d+/read$", r.url) else None,
     )
     page.page.keyboard.press("j")  # opens item 1; its pane is held back
-    for _ in range(200):
-        if held:
-            break
-        page.page.wait_for_timeout(25)
+    page.page.wait_for_function("window.heldPanes.length === 1")
     first = _entry(page, 0)
     for state in ("true", "false"):  # read by hand, then unread again, before the pane comes
         with page.page.expect_response(re.compile(r"/api/items/\d+/read$")):
             page.page.keyboard.press("m")
         _expect(first).to_have_attribute("data-read", state)
-    held[0].continue_()
+    page.page.evaluate("window.heldPanes[0]()")
     _expect(page.page.locator("#pane .reading-title")).to_have_text("Garden news item 1")
     with page.page.expect_response(re.compile(r"/api/items/\d+/star$")):
         page.page.keyboard.press("s")  # a later round trip: an automatic mark would be out
