@@ -168,8 +168,9 @@ def _core_speed_note(results: dict[str, Any]) -> list[str]:
     """How this run's cores compare with those of the machine the targets were set on."""
     speed, where = results.get("machine", {}).get(CORE_SPEED), "at the start of the run"
     if not speed:  # runs before the machine table had it: scenario 4 measured the same
-        speed, where = results.get("cpu", {}).get("parse_only", {}).get("docs_per_s"), (
-            "by scenario 4"
+        speed, where = (
+            results.get("cpu", {}).get("parse_only", {}).get("docs_per_s"),
+            ("by scenario 4"),
         )
     if not speed:
         return []
@@ -247,11 +248,31 @@ def _web(r: dict[str, Any]) -> list[str]:
             "",
             table(LOAD_HEADERS, [load_row(label, p) for p in sweep["points"]]),
             "",
+            *_repeats(sweep),
             f"Command (per point, -c varies): `{sweep['points'][-1]['command']}`",
             "",
         ]
     out += ["![web throughput](benchmarks/web-throughput.png)", ""]
     return out
+
+
+def _repeats(sweep: dict[str, Any]) -> list[str]:
+    """The sweep's best counts run again: each count's figure is the median of its runs."""
+    if not sweep.get("repeats"):
+        return []  # results from before the best counts were run again
+    counts = "; ".join(
+        f"{repeat['connections']} connections: "
+        + ", ".join(
+            f"{run['achieved_rate']}/s (p99 {run['p99_ms']:g} ms)" for run in repeat["runs"]
+        )
+        for repeat in sweep["repeats"]
+    )
+    return [
+        "The best connection counts within budget, each run three times (its first run is the "
+        "sweep's point); a count's figure is its median run, so one lucky run is not the "
+        f"result: {counts}.",
+        "",
+    ]
 
 
 def _new_connections(r: dict[str, Any]) -> list[str]:
@@ -489,6 +510,12 @@ def _cpu(r: dict[str, Any]) -> list[str]:
         ]
         for label, x in r["runs"].items()
     ]
+    # Results before the reference was measured around each run have no such column.
+    around = all("reference" in x for x in r["runs"].values())
+    if around:
+        for row, x in zip(rows, r["runs"].values(), strict=True):
+            reference = x["reference"]["docs_per_s"]
+            row.append(f"{reference['before']} / {reference['after']}")
     lines = [
         "## 4. Worker CPU efficiency (fast feeds, 50 new items each)",
         "",
@@ -525,6 +552,7 @@ def _cpu(r: dict[str, Any]) -> list[str]:
                 "feeds/s per process",
                 "worker CPU ms per feed",
                 "peak RSS MiB (all workers)",
+                *(["feedparser docs/s before / after"] if around else []),
             ],
             rows,
         ),
@@ -532,6 +560,13 @@ def _cpu(r: dict[str, Any]) -> list[str]:
         f"Efficiency against feedparser's time (1 process, default threads): submissions "
         f"{r['efficiency']:.0%}",
     ]
+    if around:
+        lines[-1] = (
+            "Efficiency against feedparser's time (1 process, default threads; each run "
+            "against the mean of feedparser's rate measured just before and just after it, "
+            "as the cores' speed drifts over the scenario's minutes): submissions "
+            f"{r['efficiency']:.0%}"
+        )
     if "efficiency_refreshes" in r:
         lines[-1] += (
             f", refreshes {r['efficiency_refreshes']:.0%}; against the app's own parse step: "

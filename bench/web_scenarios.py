@@ -3,7 +3,8 @@
 1. Web isolation: every feed takes 5 s; a fixed rate of distinct submissions
    against feedqueue (web + worker) and against the naive in-request baseline.
 2. Web throughput: closed-loop wrk sweeps over connection counts for
-   ``POST /feeds`` and ``GET /fetches/<id>``; the best rate whose p99 <= 25 ms.
+   ``POST /feeds`` and ``GET /fetches/<id>``; the best rate whose p99 <= 25 ms,
+   as the median of three runs at each of the two best counts.
 Plus rate sweeps of both stacks for the latency-against-load plots, and:
 
 - New connections: scenario 1's load with a new TCP connection per request, as
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import memory, stack
@@ -43,6 +45,10 @@ from bench.stack import (
 )
 
 P99_BUDGET_MS = 25.0
+#: Scenario 2: how many of the sweep's best connection counts are run again, and
+#: how many runs each then has (its figure is their median).
+BEST_COUNTS = 2
+BEST_RUNS = 3
 _offsets = itertools.count(1)
 
 
@@ -162,43 +168,65 @@ def _isolation_comparisons(services: Services, mode: Mode) -> dict[str, object]:
     return out
 
 
-def _best(points: list[LoadResult]) -> dict[str, object]:
-    ok = [p for p in points if p.p99_ms <= P99_BUDGET_MS and p.errors == 0]
-    best = max(ok, key=lambda p: p.achieved_rate) if ok else None
+def _within(point: LoadResult) -> bool:
+    return point.p99_ms <= P99_BUDGET_MS and point.errors == 0
+
+
+def _best(points: list[LoadResult], again: Callable[[int], LoadResult]) -> dict[str, object]:
+    """The sweep's best rate within the p99 budget, from repeated runs.
+
+    The highest of one run per connection count is biased upward by the machine's
+    noise (runs of one count moved by a tenth), so the BEST_COUNTS best counts within
+    budget are each run ``again`` until they have BEST_RUNS runs, and a count's figure
+    is its median run (by rate), which must itself keep within the budget.
+    """
+    leaders = sorted(filter(_within, points), key=lambda p: p.achieved_rate, reverse=True)
+    repeats = []
+    for first in leaders[:BEST_COUNTS]:
+        runs = [first, *(again(first.connections) for _ in range(BEST_RUNS - 1))]
+        repeats.append(sorted(runs, key=lambda p: p.achieved_rate))
+    medians = [runs[len(runs) // 2] for runs in repeats]
+    best = max(filter(_within, medians), key=lambda p: p.achieved_rate, default=None)
     return {
         "points": [p.as_dict() for p in points],
+        "repeats": [
+            {"connections": runs[0].connections, "runs": [p.as_dict() for p in runs]}
+            for runs in repeats
+        ],
         "best_rate_within_budget": best.achieved_rate if best else None,
         "best_connections": best.connections if best else None,
+        "best_p99_ms": best.p99_ms if best else None,
         "p99_budget_ms": P99_BUDGET_MS,
     }
 
 
 def _sweep_post(services: Services, mode: Mode) -> dict[str, object]:
-    points = [
-        _post(services, "/feeds", rate=None, connections=c, seconds=mode.sweep_seconds)
-        for c in mode.sweep_connections
-    ]
-    return _best(points)
+    def post(connections: int) -> LoadResult:
+        return _post(
+            services, "/feeds", rate=None, connections=connections, seconds=mode.sweep_seconds
+        )
+
+    return _best([post(c) for c in mode.sweep_connections], post)
 
 
 def _sweep_get(services: Services, mode: Mode) -> dict[str, object]:
     paths = fetch_paths(services, 5000)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(paths) + "\n")
+
+    def get(connections: int) -> LoadResult:
+        return run_wrk(
+            web_url("/"),
+            "get_paths.lua",
+            connections=connections,
+            duration=mode.sweep_seconds,
+            env={"BENCH_PATHS_FILE": f.name, "BENCH_TOKEN": services.user.token},
+        )
+
     try:
-        points = [
-            run_wrk(
-                web_url("/"),
-                "get_paths.lua",
-                connections=c,
-                duration=mode.sweep_seconds,
-                env={"BENCH_PATHS_FILE": f.name, "BENCH_TOKEN": services.user.token},
-            )
-            for c in mode.sweep_connections
-        ]
+        return _best([get(c) for c in mode.sweep_connections], get)
     finally:
         Path(f.name).unlink()
-    return _best(points)
 
 
 def new_connections(services: Services, mode: Mode) -> dict[str, object]:

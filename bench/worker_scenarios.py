@@ -148,16 +148,25 @@ def stock_feedparser() -> Iterator[None]:
         feedparser.mixin.copy = flat
 
 
-def parse_only_rate(seconds: float = 3.0) -> dict[str, float]:
-    """The parse-only limit: documents per second of ``feedparser.parse`` with its
-    defaults on feed-server documents, and of the app's whole parse step
-    (``app.pipeline.parse.parse_feed``: feedparser, then nh3 and item building), here
-    and in a parser process."""
+def reference_rates(seconds: float) -> dict[str, float]:
+    """Documents per second, in this process now, of ``feedparser.parse`` with its
+    defaults on feed-server documents and of the app's whole parse step
+    (``app.pipeline.parse.parse_feed``: feedparser, then nh3 and item building)."""
     from app.pipeline.parse import parse_feed
 
     with stock_feedparser():
         feedparser_rate = _docs_per_s(_feedparser_defaults, seconds)
-    app_rate = _docs_per_s(parse_feed, seconds)
+    return {
+        "docs_per_s": feedparser_rate,
+        "parse_feed_docs_per_s": _docs_per_s(parse_feed, seconds),
+    }
+
+
+def parse_only_rate(seconds: float = 3.0) -> dict[str, float]:
+    """The parse-only limit: :func:`reference_rates`, and the app's parse step in a
+    parser process, as the worker runs it."""
+    rates = reference_rates(seconds)
+    feedparser_rate, app_rate = rates["docs_per_s"], rates["parse_feed_docs_per_s"]
     isolated = _parser_process_rate(seconds)
     return {
         "docs_per_s": round(feedparser_rate, 1),
@@ -225,6 +234,37 @@ def _drain_run(
     }
 
 
+#: Seconds of each reference measurement taken around a drain (two, both parsers).
+AROUND_SECONDS = 2.0
+
+
+def _around(drain: Callable[[], dict[str, object]]) -> dict[str, object]:
+    """A drain run with the reference rates measured just before and just after it.
+
+    On a shared machine the cores' speed moves from minute to minute (the reference
+    taken at the start of two full runs an hour apart differed by 8 %), so each run is
+    compared with the reference of its own minutes: the mean of the two, in ``reference``.
+    """
+    before = reference_rates(AROUND_SECONDS)
+    run = drain()
+    after = reference_rates(AROUND_SECONDS)
+    run["reference"] = {
+        key: {
+            "before": round(before[key], 1),
+            "after": round(after[key], 1),
+            "mean": round((before[key] + after[key]) / 2, 1),
+        }
+        for key in before
+    }
+    return run
+
+
+def efficiency(run: dict[str, object], reference: str = "docs_per_s") -> float:
+    """A drain's feeds per second per process over the reference rate measured around it."""
+    around = run["reference"][reference]["mean"]  # type: ignore[index]
+    return round(float(run["feeds_per_s_per_process"]) / around, 3)  # type: ignore[arg-type]
+
+
 def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
     """Scenario 4 (and its scale-out runs for 7)."""
     feeds = start_feedserver("--latency", "zero", "--items", "50")
@@ -232,47 +272,40 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
         limit = parse_only_rate()
         one_process = [{"WORKER_CONCURRENCY": 1}]
         unpinned = [{"WORKER_CONCURRENCY": 1, **UNPINNED}]
+
+        def drain(workers: list[dict[str, object]], *, refresh: bool = False) -> dict[str, object]:
+            return _around(lambda: _drain_run(services, mode.cpu_feeds, workers, refresh=refresh))
+
         runs = {
-            "1 process": _drain_run(services, mode.cpu_feeds, one_process),
-            "1 process, refreshes": _drain_run(services, mode.cpu_feeds, one_process, refresh=True),
-            "1 process, 1 thread": _drain_run(
-                services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": 1, "WORKER_THREADS": 1}]
-            ),
+            "1 process": drain(one_process),
+            "1 process, refreshes": drain(one_process, refresh=True),
+            "1 process, 1 thread": drain([{"WORKER_CONCURRENCY": 1, "WORKER_THREADS": 1}]),
         }
         if mode.comparisons:
-            runs["1 process, PIN_CPUS=false"] = _drain_run(services, mode.cpu_feeds, unpinned)
-            runs["1 process, refreshes, PIN_CPUS=false"] = _drain_run(
-                services, mode.cpu_feeds, unpinned, refresh=True
-            )
+            runs["1 process, PIN_CPUS=false"] = drain(unpinned)
+            runs["1 process, refreshes, PIN_CPUS=false"] = drain(unpinned, refresh=True)
         if mode.scale_out:
             for k in (2, 4):
-                runs[f"{k} processes"] = _drain_run(
-                    services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": k}]
-                )
-                runs[f"{k} processes, refreshes"] = _drain_run(
-                    services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": k}], refresh=True
-                )
-            runs["2 x worker.py (2 processes each)"] = _drain_run(
-                services, mode.cpu_feeds, [{"WORKER_CONCURRENCY": 2}, {"WORKER_CONCURRENCY": 2}]
+                runs[f"{k} processes"] = drain([{"WORKER_CONCURRENCY": k}])
+                runs[f"{k} processes, refreshes"] = drain([{"WORKER_CONCURRENCY": k}], refresh=True)
+            runs["2 x worker.py (2 processes each)"] = drain(
+                [{"WORKER_CONCURRENCY": 2}, {"WORKER_CONCURRENCY": 2}]
             )
-
-    def ratio(run: str, limit_key: str) -> float:
-        return round(float(runs[run]["feeds_per_s_per_process"]) / limit[limit_key], 3)
 
     out: dict[str, object] = {
         "parse_only": limit,
         "runs": runs,
-        "efficiency": ratio("1 process", "docs_per_s"),
-        "efficiency_refreshes": ratio("1 process, refreshes", "docs_per_s"),
-        "efficiency_vs_parse_feed": ratio("1 process", "parse_feed_docs_per_s"),
-        "efficiency_refreshes_vs_parse_feed": ratio(
-            "1 process, refreshes", "parse_feed_docs_per_s"
+        "efficiency": efficiency(runs["1 process"]),
+        "efficiency_refreshes": efficiency(runs["1 process, refreshes"]),
+        "efficiency_vs_parse_feed": efficiency(runs["1 process"], "parse_feed_docs_per_s"),
+        "efficiency_refreshes_vs_parse_feed": efficiency(
+            runs["1 process, refreshes"], "parse_feed_docs_per_s"
         ),
     }
     if mode.comparisons:
-        out["efficiency_unpinned"] = ratio("1 process, PIN_CPUS=false", "docs_per_s")
-        out["efficiency_refreshes_unpinned"] = ratio(
-            "1 process, refreshes, PIN_CPUS=false", "docs_per_s"
+        out["efficiency_unpinned"] = efficiency(runs["1 process, PIN_CPUS=false"])
+        out["efficiency_refreshes_unpinned"] = efficiency(
+            runs["1 process, refreshes, PIN_CPUS=false"]
         )
     return out
 

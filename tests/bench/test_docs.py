@@ -195,3 +195,34 @@ def test_each_new_scenario_has_a_section_with_its_command(results: dict[str, Any
     assert text.count("post_feeds.lua") >= 3
     assert "1 s: 200" in text  # the Retry-After values seen
     assert "comparison: feedqueue, PIN_CPUS=false" in text
+
+
+def test_a_run_with_its_reference_around_it_shows_the_rates_before_and_after(
+    results: dict[str, Any],
+) -> None:
+    around = copy.deepcopy(results)
+    for run in around["cpu"]["runs"].values():
+        run["reference"] = {"docs_per_s": {"before": 118.0, "after": 122.0, "mean": 120.0}}
+
+    text = render(around)
+
+    assert "feedparser docs/s before / after" in text
+    assert text.count("| 118.0 / 122.0 |") == 2
+    assert "measured just before and just after it" in text
+
+
+def test_a_run_without_a_reference_around_it_has_no_such_column(results: dict[str, Any]) -> None:
+    text = render(results)
+
+    assert "before / after" not in text
+
+
+def test_the_sweeps_repeated_runs_are_listed_under_its_table(results: dict[str, Any]) -> None:
+    repeated = copy.deepcopy(results)
+    repeated["web"]["throughput_post"]["repeats"] = [
+        {"connections": 8, "runs": [_load(18.0, rate=r) for r in (690.0, 700.0, 720.0)]}
+    ]
+
+    text = render(repeated)
+
+    assert "8 connections: 690.0/s (p99 18 ms), 700.0/s (p99 18 ms), 720.0/s (p99 18 ms)" in text
