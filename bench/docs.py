@@ -168,9 +168,8 @@ def _core_speed_note(results: dict[str, Any]) -> list[str]:
     """How this run's cores compare with those of the machine the targets were set on."""
     speed, where = results.get("machine", {}).get(CORE_SPEED), "at the start of the run"
     if not speed:  # runs before the machine table had it: scenario 4 measured the same
-        speed, where = (
-            results.get("cpu", {}).get("parse_only", {}).get("docs_per_s"),
-            ("by scenario 4"),
+        speed, where = results.get("cpu", {}).get("parse_only", {}).get("docs_per_s"), (
+            "by scenario 4"
         )
     if not speed:
         return []
@@ -268,7 +267,7 @@ def _repeats(sweep: dict[str, Any]) -> list[str]:
         for repeat in sweep["repeats"]
     )
     return [
-        "The best connection counts within budget, each run three times (its first run is the "
+        "The best connection counts within budget, run again (the first run of each is the "
         "sweep's point); a count's figure is its median run, so one lucky run is not the "
         f"result: {counts}.",
         "",

@@ -176,9 +176,10 @@ def _best(points: list[LoadResult], again: Callable[[int], LoadResult]) -> dict[
     """The sweep's best rate within the p99 budget, from repeated runs.
 
     The highest of one run per connection count is biased upward by the machine's
-    noise (runs of one count moved by a tenth), so the BEST_COUNTS best counts within
-    budget are each run ``again`` until they have BEST_RUNS runs, and a count's figure
-    is its median run (by rate), which must itself keep within the budget.
+    noise (one count's runs half an hour apart differed by a fifth), so the
+    BEST_COUNTS best counts within budget are each run ``again`` until they have
+    BEST_RUNS runs, and a count's figure is its median run (by rate), which must
+    itself keep within the budget.
     """
     leaders = sorted(filter(_within, points), key=lambda p: p.achieved_rate, reverse=True)
     repeats = []
