@@ -9,8 +9,8 @@ must all end, with no connection or memory error in any log, while the
 clients of both servers, sampled as they run, stay within the budget's target
 (the plan's limit less ``CONNECTION_RESERVE``). Then the next plans up
 (premium-0: 40 clients, 50 MB; essential-2: 40 connections) with two worker dynos.
-Each plan has servers of its own, so both run side by side (bench.plans sets
-them up, as it does for bench/soak.py's hour-long run).
+Each plan has servers of its own (bench.plans sets them up, as it does for
+bench/soak.py's hour-long run), so the two tests can run side by side.
 
 Deviations from app.json's env, all of them needed to run on one machine:
 every feed is on one loopback server (so private addresses are allowed and
@@ -21,7 +21,7 @@ come from one client (so the per-client rate limit is lifted).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -141,25 +141,22 @@ def _load(stack: Stack, plan: Plan, server: FeedServer, logs: Path, run: Run) ->
         run.bad[path.name] = bad_lines(path.read_text())
 
 
-@pytest.fixture(scope="module")
-def runs(
-    service_urls: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Run]]:
-    """Both plans' stacks, loaded side by side (the cores are shared, the waits overlap)."""
-    server = FeedServer().start()
-    found = {name: Run(plan) for name, plan in PLANS.items()}
+@pytest.fixture
+def run_plan(
+    service_urls: tuple[str, str], feed_server: FeedServer, tmp_path: Path
+) -> Callable[[str], Run]:
+    """Load one plan's stack of its own. Each test loads only its plan: two tests on
+    two xdist workers overlap their waits, and no worker loads the other's plan."""
 
-    def one(name: str) -> None:
-        directory = tmp_path_factory.mktemp(name)
+    def run(name: str) -> Run:
+        found = Run(PLANS[name])
+        directory = tmp_path / name
+        directory.mkdir()
         with limited_stack(service_urls[0], directory, PLANS[name]) as stack:
-            _load(stack, PLANS[name], server, directory, found[name])
+            _load(stack, PLANS[name], feed_server, directory, found)
+        return found
 
-    try:
-        with ThreadPoolExecutor(len(PLANS)) as pool:
-            list(pool.map(one, PLANS))
-        yield found
-    finally:
-        server.stop()
+    return run
 
 
 def _assert_fits(run: Run) -> None:
@@ -175,13 +172,12 @@ def _assert_fits(run: Run) -> None:
     assert run.peaks.postgres <= postgres_target, run.peaks
 
 
-# Both plans run in the first test's set-up: about a minute on a quiet machine, more
-# room where test runs share the cores.
+# About a minute each on a quiet machine, more where test runs share the cores.
 @pytest.mark.timeout(480)
-def test_app_json_formation_fits_mini_and_essential0(runs: dict[str, Run]) -> None:
-    _assert_fits(runs["mini-essential0"])
+def test_app_json_formation_fits_mini_and_essential0(run_plan: Callable[[str], Run]) -> None:
+    _assert_fits(run_plan("mini-essential0"))
 
 
 @pytest.mark.timeout(480)
-def test_two_worker_dynos_fit_premium0_and_essential2(runs: dict[str, Run]) -> None:
-    _assert_fits(runs["premium0-essential2"])
+def test_two_worker_dynos_fit_premium0_and_essential2(run_plan: Callable[[str], Run]) -> None:
+    _assert_fits(run_plan("premium0-essential2"))
