@@ -172,7 +172,7 @@ def _assert_fits(run: Run) -> None:
     assert run.peaks.postgres <= postgres_target, run.peaks
 
 
-# About a minute each on a quiet machine, more where test runs share the cores.
+# About half a minute each on slow cores with nothing else running; more beside other tests.
 @pytest.mark.timeout(480)
 def test_app_json_formation_fits_mini_and_essential0(run_plan: Callable[[str], Run]) -> None:
     _assert_fits(run_plan("mini-essential0"))
