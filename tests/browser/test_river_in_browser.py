@@ -9,6 +9,7 @@ import pytest
 
 from tests.browser.conftest import PageProbe
 from tests.browser.feeds import rss
+from tests.conftest import wait_for
 from tests.feedserver import FeedServer
 
 pytestmark = pytest.mark.browser
@@ -87,6 +88,38 @@ def test_m_toggles_read_and_s_stars_and_the_star_survives_a_reload(
 READ = re.compile(r"/api/items/\d+/read$")
 
 
+# Holds the page's fetches of matching URLs (and method) until `window.held[n]()` lets one
+# go, and lists the methods of every matching call in `window.fetchCalls`.
+_HOLD = """([source, method]) => {
+  const fetch = window.fetch;
+  const pattern = new RegExp(source);
+  window.held = [];
+  window.fetchCalls = [];
+  window.fetch = (url, init) => {
+    const verb = (init && init.method) || "GET";
+    if (!pattern.test(url)) return fetch(url, init);
+    window.fetchCalls.push(verb);
+    if (method && verb !== method) return fetch(url, init);
+    return new Promise((go) => window.held.push(() => go(fetch(url, init))));
+  };
+}"""
+
+
+def _hold_fetches(probe: PageProbe, pattern: str, method: str | None = None) -> None:
+    """Hold the page's requests to URLs matching ``pattern`` (of ``method``, else any).
+
+    In the page itself: the scripts call window.fetch at each request, so no request
+    goes round the hold, where a CDP route (Playwright's page.route) once let one by.
+    """
+    probe.page.evaluate(_HOLD, [pattern, method])
+
+
+def _wait_held(probe: PageProbe, count: int) -> None:
+    """Wait until ``count`` requests are held. Polled from here: Playwright's
+    wait_for_function would poll with eval, which the app's CSP refuses."""
+    wait_for(lambda: probe.page.evaluate("window.held.length") == count)
+
+
 def _read_change(method: str) -> Any:
     """A predicate for the response to a `method` request that sets an item's read state."""
     return lambda r: r.request.method == method and READ.search(r.url)
@@ -96,30 +129,19 @@ def test_m_right_after_j_reaches_the_server_after_the_read_it_undoes(
     page: PageProbe, feed_server: FeedServer
 ) -> None:
     _river(page, feed_server)
-    held: list[Any] = []
     sent: list[str] = []
     page.page.on("request", lambda r: sent.append(r.method) if READ.search(r.url) else None)
-
-    def hold_the_read(route: Any) -> None:
-        if route.request.method == "PUT":
-            held.append(route)
-        else:
-            route.continue_()
-
-    page.page.route(READ, hold_the_read)
+    _hold_fetches(page, READ.pattern, "PUT")
     page.page.keyboard.press("j")  # opens item 1 and marks it read: that request is held
-    for _ in range(200):
-        if held:
-            break
-        page.page.wait_for_timeout(25)
-    assert held, "opening the item sent no read mark"
+    _wait_held(page, 1)  # the read mark was asked for
     first = _entry(page, 0)
     page.page.keyboard.press("m")  # unread at once, the read still on its way
     _expect(first).to_have_attribute("data-read", "false")
     page.page.wait_for_timeout(300)
-    assert sent == ["PUT"]  # the unread waits for the read's answer: no overtaking
+    # The unread waits for the read's answer: no overtaking.
+    assert page.page.evaluate("window.fetchCalls") == ["PUT"]
     with page.page.expect_response(_read_change("DELETE")):
-        held[0].continue_()
+        page.page.evaluate("window.held[0]()")
     assert sent == ["PUT", "DELETE"]
     _expect(first).to_have_attribute("data-read", "false")  # no flicker back to read
     page.page.reload()
@@ -130,30 +152,20 @@ def test_m_while_the_pane_is_loading_is_not_undone_when_it_arrives(
     page: PageProbe, feed_server: FeedServer
 ) -> None:
     _river(page, feed_server)
-    # The pane's fetch is held in the page itself: the river script calls window.fetch at
-    # each request, so this wrapper sees it for certain, where a CDP route once let one by.
-    page.page.evaluate(
-        """() => {
-          const fetch = window.fetch;
-          window.heldPanes = [];
-          window.fetch = (url, init) => /[?]partial=pane$/.test(url)
-            ? new Promise((go) => window.heldPanes.push(() => go(fetch(url, init))))
-            : fetch(url, init);
-        }"""
-    )
+    _hold_fetches(page, r"[?]partial=pane$")
     marks: list[str] = []
     page.page.on(
         "request",
         lambda r: marks.append(r.method) if re.search(r"/api/items/\d+/read$", r.url) else None,
     )
     page.page.keyboard.press("j")  # opens item 1; its pane is held back
-    page.page.wait_for_function("window.heldPanes.length === 1")
+    _wait_held(page, 1)
     first = _entry(page, 0)
     for state in ("true", "false"):  # read by hand, then unread again, before the pane comes
         with page.page.expect_response(re.compile(r"/api/items/\d+/read$")):
             page.page.keyboard.press("m")
         _expect(first).to_have_attribute("data-read", state)
-    page.page.evaluate("window.heldPanes[0]()")
+    page.page.evaluate("window.held[0]()")
     _expect(page.page.locator("#pane .reading-title")).to_have_text("Garden news item 1")
     with page.page.expect_response(re.compile(r"/api/items/\d+/star$")):
         page.page.keyboard.press("s")  # a later round trip: an automatic mark would be out
