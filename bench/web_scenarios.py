@@ -196,7 +196,6 @@ def _best(points: list[LoadResult], again: Callable[[int], LoadResult]) -> dict[
         ],
         "best_rate_within_budget": best.achieved_rate if best else None,
         "best_connections": best.connections if best else None,
-        "best_p99_ms": best.p99_ms if best else None,
         "p99_budget_ms": P99_BUDGET_MS,
     }
 

@@ -238,14 +238,18 @@ def _drain_run(
 AROUND_SECONDS = 2.0
 
 
-def _around(drain: Callable[[], dict[str, object]]) -> dict[str, object]:
+def _around(
+    drain: Callable[[], dict[str, object]], before: dict[str, float] | None = None
+) -> dict[str, object]:
     """A drain run with the reference rates measured just before and just after it.
 
     On a shared machine the cores' speed moves from minute to minute (the reference
     taken at the start of two full runs an hour apart differed by 8 %), so each run is
     compared with the reference of its own minutes: the mean of the two, in ``reference``.
+    ``before``: a reading already taken (the previous drain's after), not measured again.
     """
-    before = reference_rates(AROUND_SECONDS)
+    if before is None:
+        before = reference_rates(AROUND_SECONDS)
     run = drain()
     after = reference_rates(AROUND_SECONDS)
     run["reference"] = {
@@ -273,8 +277,17 @@ def cpu_efficiency(services: Services, mode: Mode) -> dict[str, object]:
         one_process = [{"WORKER_CONCURRENCY": 1}]
         unpinned = [{"WORKER_CONCURRENCY": 1, **UNPINNED}]
 
+        # One drain's reading after is the next one's before: only the next drain's
+        # set-up comes between them, as between a fresh reading and its drain.
+        last: dict[str, float] | None = None
+
         def drain(workers: list[dict[str, object]], *, refresh: bool = False) -> dict[str, object]:
-            return _around(lambda: _drain_run(services, mode.cpu_feeds, workers, refresh=refresh))
+            nonlocal last
+            run = _around(
+                lambda: _drain_run(services, mode.cpu_feeds, workers, refresh=refresh), last
+            )
+            last = {key: r["after"] for key, r in run["reference"].items()}  # type: ignore[attr-defined]
+            return run
 
         runs = {
             "1 process": drain(one_process),

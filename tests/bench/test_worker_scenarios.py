@@ -33,3 +33,25 @@ def test_a_drain_is_measured_between_two_references_and_keeps_both(
     }
     assert efficiency(run) == 0.8
     assert efficiency(run, "parse_feed_docs_per_s") == pytest.approx(0.686)
+
+
+def test_a_reading_already_taken_before_a_drain_is_not_measured_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    def reference(seconds: float) -> dict[str, float]:
+        calls.append("reference")
+        return {"docs_per_s": 110.0, "parse_feed_docs_per_s": 130.0}
+
+    def drain() -> dict[str, object]:
+        calls.append("drain")
+        return {"feeds_per_s_per_process": 90.0}
+
+    monkeypatch.setattr(worker_scenarios, "reference_rates", reference)
+    previous_after = {"docs_per_s": 90.0, "parse_feed_docs_per_s": 110.0}
+    run = worker_scenarios._around(drain, previous_after)
+
+    assert calls == ["drain", "reference"]
+    assert run["reference"]["docs_per_s"] == {"before": 90.0, "after": 110.0, "mean": 100.0}
+    assert efficiency(run) == 0.9
