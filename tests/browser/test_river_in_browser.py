@@ -156,13 +156,13 @@ def test_m_while_the_pane_is_loading_is_not_undone_when_it_arrives(
     marks: list[str] = []
     page.page.on(
         "request",
-        lambda r: marks.append(r.method) if re.search(r"/api/items/\d+/read$", r.url) else None,
+        lambda r: marks.append(r.method) if READ.search(r.url) else None,
     )
     page.page.keyboard.press("j")  # opens item 1; its pane is held back
     _wait_held(page, 1)
     first = _entry(page, 0)
     for state in ("true", "false"):  # read by hand, then unread again, before the pane comes
-        with page.page.expect_response(re.compile(r"/api/items/\d+/read$")):
+        with page.page.expect_response(READ):
             page.page.keyboard.press("m")
         _expect(first).to_have_attribute("data-read", state)
     page.page.evaluate("window.held[0]()")
