@@ -46,6 +46,10 @@ EXIT_RECYCLED = 4
 #: Seconds between two looks at the process's resident memory.
 RSS_CHECK_EVERY = 2.0
 
+#: Seconds the main thread waits on its threads between two looks at the grace
+#: period and the memory.
+WATCH_TICK = 0.2
+
 #: Seconds a thread may hold the GIL while others wait (Python's default: 0.005).
 #: Worker threads mostly wait on sockets, and each wake-up hands the GIL over;
 #: with the default, a thread parsing a feed was pre-empted every 5 ms as well,
@@ -93,9 +97,10 @@ class ThreadedWorkers:
         ]
         for thread in threads:
             thread.start()
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(0.2)
+        # One wait per tick, on one live thread: waiting on each in turn would leave
+        # the grace period and the memory unwatched for a tick per thread.
+        while alive := [t for t in threads if t.is_alive()]:
+            alive[0].join(WATCH_TICK)
             if self._stop_at is not None and time.monotonic() >= self._stop_at:
                 self._requeue_running_jobs_and_exit()
             self._check_memory()
