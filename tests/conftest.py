@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from alembic.config import Config
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
@@ -26,7 +27,7 @@ from app.context import JobContext, build_context, set_context
 from app.extensions import feedqueue
 from app.queue.connection import redis_from_url
 from app.queue.queues import Queues
-from app.services import app_passwords
+from app.services import accounts, app_passwords
 from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
 from app.storage.models import Base, Feed, Item, User
@@ -202,6 +203,16 @@ def make_app(settings: Settings, db: Database, redis: Redis) -> Iterator[Callabl
 @cache
 def _password_hash() -> str:
     return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per run
+
+
+@pytest.fixture
+def cheap_password_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at its lowest cost in this process, for tests that send many made-up
+    HTTP Basic credentials: each one is checked against a hash as slow as a real
+    password's (a tenth of a second), on purpose. The hashing has its own tests."""
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", hasher.hash("not a password anyone has"))
 
 
 def add_user(db: Database, username: str = "reader", *, is_admin: bool = False) -> User:

@@ -328,15 +328,27 @@ _HOVER_PANE = """() => { for (const el of document.querySelectorAll("#pane *")) 
   el.dispatchEvent(new FocusEvent("focus")); } }"""
 
 
+#: Items the pane tests open: every item of the first RSS feed (a payload each, and the
+#: doubly encoded one) and of the Atom feed, and one of each other RSS feed, whose items
+#: are the first's under another title payload.
+PANE_READS = (len(HTML_PAYLOADS) + 1) + len(HTML_PAYLOADS) + (len(TITLE_PAYLOADS) - 1)
+
+
 def _read_every_item_in_the_pane(page: Any, base_url: str, feed_ids: list[int]) -> dict[str, Any]:
     """Open every hostile item in the river's reading pane (the script puts the item's
-    content there), recording what ran, what the DOM holds and any CSP violation."""
+    content there), recording what ran, what the DOM holds and any CSP violation.
+
+    ``feed_ids``: the RSS feeds (``_rss``), then the Atom feed. The RSS feeds differ only
+    in their own title, so past the first one item of each is read (see PANE_READS).
+    """
     ran, findings, violations, opened = {}, {}, {}, 0
-    for feed_id in feed_ids:
+    for n, feed_id in enumerate(feed_ids):
         url = f"{base_url}/?feed_id={feed_id}&limit=100"
         page.goto(url, wait_until="load")
         page.wait_for_load_state("networkidle")
         ids = page.locator("li.entry").evaluate_all("(els) => els.map((e) => e.dataset.id)")
+        if 0 < n < len(feed_ids) - 1:
+            ids = ids[:1]
         for item_id in ids:
             page.locator(f'li.entry[data-id="{item_id}"] .entry-link').click()
             page.wait_for_selector(f'#pane .reading[data-id="{item_id}"]', state="attached")
@@ -363,7 +375,7 @@ def test_the_reading_pane_runs_no_hostile_script_even_with_csp_bypassed(
         return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
 
     result = in_chromium(read_all)
-    assert result["opened"] >= len(HTML_PAYLOADS) * len(feed_ids)  # every item was read
+    assert result["opened"] == PANE_READS
     assert result["ran"] == {}
     assert result["findings"] == {}
     assert result["dialogs"] == []
@@ -379,7 +391,7 @@ def test_the_reading_pane_causes_no_csp_violation_or_console_error(
         return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
 
     result = in_chromium(read_all)
-    assert result["opened"] >= len(HTML_PAYLOADS) * len(feed_ids)
+    assert result["opened"] == PANE_READS
     assert result["violations"] == {}
     assert result["ran"] == {}
     assert result["console"] == []
