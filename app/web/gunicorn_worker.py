@@ -10,6 +10,11 @@ and is handed to a thread when its request arrives, as before gunicorn 24; a
 connection whose request is already there when it is accepted (the usual case:
 clients send it with the handshake's last packet) goes to a thread at once.
 
+The worker's heartbeat to gunicorn's master (a ``utime`` of a temporary file) is
+sent at most once a second: gunicorn's loop sends it at every wake-up, which on a
+busy worker is a system call per request, while the master only needs one within
+its ``timeout`` (20 s).
+
 A connection that is not kept alive is closed gracefully (RFC 9112 section 9.6:
 send FIN, read until the client's FIN, then close, so that unread bytes do not
 turn into a reset that truncates the response). gunicorn does that wait on the
@@ -33,6 +38,8 @@ from gunicorn.workers import gthread
 LINGER_SECONDS = 2.0
 #: Bytes read from a lingering connection before it is closed anyway (gunicorn's figure).
 MAX_DRAIN = 65536
+#: Seconds between two heartbeats to the master.
+HEARTBEAT_EVERY = 1.0
 
 
 class _Conn(gthread.TConn):
@@ -56,6 +63,14 @@ class ThreadWorker(gthread.ThreadWorker):
         super().__init__(*args, **kwargs)
         # Closed sockets waiting for their client's FIN: socket -> (deadline, bytes read).
         self.lingering: dict[socket.socket, tuple[float, int]] = {}
+        self._heartbeat_at = -HEARTBEAT_EVERY
+
+    def notify(self) -> None:
+        """Tell the master this worker is alive, unless it was told within HEARTBEAT_EVERY."""
+        now = time.monotonic()
+        if now - self._heartbeat_at >= HEARTBEAT_EVERY:
+            self._heartbeat_at = now
+            super().notify()
 
     def accept(self, listener: socket.socket) -> None:
         try:
