@@ -31,11 +31,11 @@ from app.services import accounts, app_passwords
 from app.services.accounts import hash_password, session_fingerprint
 from app.storage.db import Database
 from app.storage.models import Base, Feed, Item, User
-from app.storage.subscriptions import subscribe
 from app.storage.users import create_user, user_by_name
 from tests.dynos import ROOT, WebDyno, WorkerDyno
 from tests.feedserver import FeedServer
 from tests.servers import resolve_services
+from tests.storage.rows import subscribe
 
 __all__ = ["ROOT", "WebDyno", "WorkerDyno", "alembic_config", "wait_for"]
 

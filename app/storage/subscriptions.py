@@ -20,45 +20,6 @@ def _valid(some_id: int | None) -> bool:
     return some_id is not None and 0 < some_id <= MAX_ID
 
 
-def subscribe(
-    session: Session,
-    user_id: int,
-    feed_id: int,
-    *,
-    unread_recent: int,
-    title: str | None = None,
-    folder_id: int | None = None,
-) -> tuple[Subscription, bool]:
-    """Follow the feed (or keep following it); the subscription and whether it is new.
-
-    A new subscriber starts with the feed's ``unread_recent`` newest items unread:
-    the ``read_upto_id`` watermark covers every item stored now, and the newest
-    ones get "unread" exceptions. Every item arriving later is unread.
-    """
-    # One statement for a new subscriber: the watermark is read inside the insert,
-    # and the new row comes back whole.
-    newest = select(func.coalesce(func.max(Item.id), 0)).where(Item.feed_id == feed_id)
-    inserted = session.scalar(
-        pg_insert(Subscription)
-        .values(
-            user_id=user_id,
-            feed_id=feed_id,
-            title=title,
-            folder_id=folder_id,
-            read_upto_id=newest.scalar_subquery(),
-        )
-        .on_conflict_do_nothing(constraint="uq_subscriptions_user_feed")
-        .returning(Subscription),
-        execution_options={"populate_existing": True},
-    )
-    if inserted is None:
-        subscription = get_subscription(session, user_id, feed_id)
-        assert subscription is not None
-        return subscription, False
-    keep_newest_unread(session, user_id, feed_id, inserted.read_upto_id, unread_recent)
-    return inserted, True
-
-
 def keep_newest_unread(
     session: Session, user_id: int, feed_id: int, read_upto_id: int, unread_recent: int
 ) -> None:

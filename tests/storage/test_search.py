@@ -11,9 +11,8 @@ from app.storage.db import Database
 from app.storage.models import Item
 from app.storage.reading import Filters
 from app.storage.search import search
-from app.storage.subscriptions import subscribe
 from tests.conftest import add_user
-from tests.storage.rows import add_feed
+from tests.storage.rows import add_feed, subscribe
 
 
 def _item(session: Session, feed_id: int, key: str, title: str, content: str) -> int:

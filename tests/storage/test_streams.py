@@ -12,9 +12,8 @@ from app.storage import reading, streams
 from app.storage.db import Database
 from app.storage.models import Item
 from app.storage.streams import StreamQuery
-from app.storage.subscriptions import subscribe
 from tests.conftest import add_user
-from tests.storage.rows import add_feed
+from tests.storage.rows import add_feed, subscribe
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 

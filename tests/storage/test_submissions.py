@@ -55,8 +55,9 @@ def test_a_new_subscriber_to_a_known_feed_gets_the_watermark_of_its_newest_item(
         session.commit()
         again = store_submission(session, URL, user_id=user.id, fresh_for=FRESH_FOR)
         session.commit()
+        followers = session.scalar(select(func.count()).select_from(Subscription))
     assert not first.feed_inserted and first.read_upto_id == max(ids)
-    assert again.read_upto_id is None  # already subscribed: nothing added
+    assert again.read_upto_id is None and followers == 1  # already subscribed: nothing added
 
 
 def test_a_feed_that_succeeded_within_fresh_for_gets_no_fetch(db: Database) -> None:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, event, insert
+from sqlalchemy import delete, insert
 
 from app.storage import subscriptions
 from app.storage.db import Database
 from app.storage.models import Feed, Item, ItemState
 from tests.conftest import add_user
-from tests.storage.rows import add_feed
-
-
-def test_subscribing_twice_keeps_one_subscription(db: Database) -> None:
-    user = add_user(db)
-    with db.session() as session:
-        feed = add_feed(session)
-        _, first = subscriptions.subscribe(session, user.id, feed.id, unread_recent=5)
-        _, second = subscriptions.subscribe(session, user.id, feed.id, unread_recent=5)
-        session.commit()
-        assert (first, second) == (True, False)
-        assert len(subscriptions.subscriptions_of(session, user.id)) == 1
+from tests.storage.rows import add_feed, subscribe
 
 
 def test_the_last_unsubscription_stops_the_feeds_refreshes(db: Database) -> None:
@@ -29,7 +18,7 @@ def test_the_last_unsubscription_stops_the_feeds_refreshes(db: Database) -> None
     with db.session() as session:
         feed = add_feed(session, next_fetch_at=datetime.now(UTC))
         for user in (a, b):
-            subscriptions.subscribe(session, user.id, feed.id, unread_recent=5)
+            subscribe(session, user.id, feed.id, unread_recent=5)
         session.commit()
         subscriptions.unsubscribe(session, a.id, feed.id)
         session.commit()
@@ -46,7 +35,7 @@ def test_a_person_cannot_touch_anothers_subscription_or_folder(db: Database) -> 
     with db.session() as session:
         feed = add_feed(session)
         folder = subscriptions.ensure_folder(session, owner.id, "News")
-        subscriptions.subscribe(session, owner.id, feed.id, unread_recent=5)
+        subscribe(session, owner.id, feed.id, unread_recent=5)
         session.commit()
         assert not subscriptions.unsubscribe(session, stranger.id, feed.id)
         assert not subscriptions.update_subscription(
@@ -67,7 +56,7 @@ def test_folders_nest_and_a_folder_covers_its_sub_folders(db: Database) -> None:
         inner = subscriptions.ensure_folder(session, user.id, "Inner", top)
         assert subscriptions.ensure_folder(session, user.id, "Inner", top) == inner
         feed = add_feed(session)
-        subscriptions.subscribe(session, user.id, feed.id, unread_recent=5, folder_id=inner)
+        subscribe(session, user.id, feed.id, unread_recent=5, folder_id=inner)
         session.commit()
         tree = subscriptions.folder_and_descendants(session, user.id, top)
         assert set(tree) == {top, inner}
@@ -88,7 +77,7 @@ def test_starred_by_anyone_lets_retention_keep_starred_items(db: Database) -> No
                 {"feed_id": feed.id, "key": "gone", "content_hash": "h"},
             ],
         ).all()
-        subscriptions.subscribe(session, user.id, feed.id, unread_recent=0)
+        subscribe(session, user.id, feed.id, unread_recent=0)
         session.execute(
             insert(ItemState).values(user_id=user.id, item_id=kept, feed_id=feed.id, starred=True)
         )
@@ -98,24 +87,3 @@ def test_starred_by_anyone_lets_retention_keep_starred_items(db: Database) -> No
         session.commit()
         assert session.get(Item, kept) is not None and session.get(Item, gone) is None
         assert session.get(Feed, feed.id) is not None
-
-
-def test_a_new_subscription_to_a_feed_without_items_is_one_statement(db: Database) -> None:
-    user = add_user(db)
-    statements: list[str] = []
-
-    def note(conn, cursor, statement, params, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        statements.append(statement)
-
-    with db.session() as session:
-        feed = add_feed(session)
-        session.flush()
-        event.listen(db.engine, "before_cursor_execute", note)
-        try:
-            subscription, created = subscriptions.subscribe(
-                session, user.id, feed.id, unread_recent=5
-            )
-        finally:
-            event.remove(db.engine, "before_cursor_execute", note)
-        assert created and subscription.read_upto_id == 0 and subscription.feed_id == feed.id
-    assert len(statements) == 1, statements

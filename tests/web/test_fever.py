@@ -20,8 +20,9 @@ from app.services import app_passwords
 from app.storage.db import Database
 from app.storage.icons import save_icon
 from app.storage.models import Feed, Item
-from app.storage.subscriptions import ensure_folder, subscribe, update_subscription
+from app.storage.subscriptions import ensure_folder, update_subscription
 from tests.conftest import PASSWORD, add_user, fever_key_of, sign_in
+from tests.storage.rows import subscribe
 
 PATHS = ("/api/fever.php", "/fever/")
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

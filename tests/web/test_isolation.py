@@ -39,9 +39,10 @@ from app.storage.models import (
     WebSubDelivery,
     WebSubSubscription,
 )
-from app.storage.subscriptions import ensure_folder, subscribe
+from app.storage.subscriptions import ensure_folder
 from tests.conftest import add_user, fever_key_of, signed_in
 from tests.greader import sign_in as sign_in_greader
+from tests.storage.rows import subscribe
 
 #: Endpoints anyone may call, and why they reveal nothing of anyone's.
 PUBLIC = {

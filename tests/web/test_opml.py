@@ -12,9 +12,10 @@ from sqlalchemy import select, update
 from app.opml import parse_opml
 from app.storage.db import Database
 from app.storage.models import Feed, Fetch, FetchState, User
-from app.storage.subscriptions import ensure_folder, subscribe
+from app.storage.subscriptions import ensure_folder
 from tests.conftest import follow
 from tests.feedserver import FIXTURES
+from tests.storage.rows import subscribe
 
 HTML = {"Accept": "text/html"}
 
