@@ -1,13 +1,14 @@
-"""A fresh gunicorn worker's first ``POST /feeds`` against the ones after it.
+"""A fresh gunicorn worker's first ``POST /feeds`` (or page) against the ones after it.
 
-    python -m bench.first_request [--rounds 5] [--after 20]
+    python -m bench.first_request [--rounds 5] [--after 20] [--page /signin]
 
 Each round starts gunicorn (gunicorn.conf.py, one worker, settings at their
 defaults otherwise) against a database and a Redis db of its own
 (``feedqueue_firstreq``, Redis db 13), waits until the worker has booted and
 gone quiet (its CPU time still for half a second), then sends one ``POST
 /feeds`` with the bench account's token and ``--after`` more over the same
-connection, each for a new feed, and stops it. Prints one JSON line per round
+connection, each for a new feed (with ``--page``: ``GET`` that page instead, as a
+browser that is not signed in), and stops it. Prints one JSON line per round
 (first, median and max of the rest, in ms) and the medians over the rounds.
 No worker runs: the jobs stay queued. Run it under the bench lock.
 """
@@ -68,7 +69,9 @@ def _quiet(pid: int) -> bool:
     return sum(sum(c.cpu_times()[:2]) for c in children) == before
 
 
-def _round(env: dict[str, str], headers: dict[str, str], offset: int, after: int) -> dict:
+def _round(
+    env: dict[str, str], headers: dict[str, str], offset: int, after: int, page: str | None
+) -> dict:
     log = open(Path("/tmp") / "feedqueue-firstreq-web.log", "w")  # noqa: SIM115
     web = subprocess.Popen(
         [
@@ -93,13 +96,18 @@ def _round(env: dict[str, str], headers: dict[str, str], offset: int, after: int
         times = []
         with requests.Session() as session:
             for n in range(after + 1):
-                url = f"https://example.com/first-request/{offset + n}.xml"
                 started = time.perf_counter()
-                answer = session.post(
-                    f"http://127.0.0.1:{PORT}/feeds", json={"url": url}, headers=headers
-                )
+                if page:
+                    answer = session.get(f"http://127.0.0.1:{PORT}{page}")
+                    expected = 200
+                else:
+                    url = f"https://example.com/first-request/{offset + n}.xml"
+                    answer = session.post(
+                        f"http://127.0.0.1:{PORT}/feeds", json={"url": url}, headers=headers
+                    )
+                    expected = 202
                 times.append((time.perf_counter() - started) * 1000)
-                assert answer.status_code == 202, answer.text
+                assert answer.status_code == expected, answer.text
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(30)
@@ -115,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--after", type=int, default=20)
+    parser.add_argument("--page", help="GET this page (e.g. /signin) instead of POST /feeds")
     args = parser.parse_args(argv)
     db_url = _database()
     redis.Redis.from_url(REDIS_URL).flushdb()
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     rounds = []
     for r in range(args.rounds):
-        row = _round(env, account.headers(), r * 1000, args.after)
+        row = _round(env, account.headers(), r * 1000, args.after, args.page)
         row["loadavg"] = open("/proc/loadavg").read().split()[:3]
         print(json.dumps(row), flush=True)
         rounds.append(row)
