@@ -6,7 +6,10 @@ then, SQLAlchemy compiled each statement of the path for the first time, the
 rate limiter's script was loaded into Redis, and the modules the path imports
 lazily were imported. gunicorn's ``post_worker_init`` hook calls :func:`warm_up`
 after the worker has loaded the app and before it accepts a connection, so
-the first client does not pay for it (``python -m bench.first_request``).
+the first client does not pay for it (``python -m bench.first_request``). The
+pages' templates are compiled too: Jinja compiles each at its first render, which
+made a fresh worker's first page (a template and its base) several times slower
+than the next (``python -m bench.first_request --page /signin``).
 
 Nothing is kept: the token lookup reads, the submission's statement (feed and
 fetch, app.storage.submissions) runs in a transaction that is rolled back (each
@@ -67,3 +70,5 @@ def _run(app: Flask) -> None:
         load = getattr(storage, "load_scripts", None)
         if load is not None:
             load()
+    for name in app.jinja_env.list_templates():
+        app.jinja_env.get_template(name)  # compiled and kept in the environment's cache

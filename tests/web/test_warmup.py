@@ -35,3 +35,12 @@ def test_warming_up_keeps_no_feed_and_no_fetch(
         assert session.scalar(select(func.count()).select_from(Feed)) == 0
         assert session.scalar(select(func.count()).select_from(Fetch)) == 0
     assert redis.dbsize() == 0  # nothing queued, nothing counted
+
+
+def test_warming_up_compiles_every_page_template(
+    make_app: Callable[..., Flask], db: Database, redis: Redis
+) -> None:
+    app = make_app()
+    warm_up(app)
+    compiled = {name for _loader, name in app.jinja_env.cache.keys()}  # type: ignore[union-attr]
+    assert compiled == set(app.jinja_env.list_templates())
