@@ -334,8 +334,10 @@ _HOVER_PANE = """() => { for (const el of document.querySelectorAll("#pane *")) 
 PANE_READS = (len(HTML_PAYLOADS) + 1) + len(HTML_PAYLOADS) + (len(TITLE_PAYLOADS) - 1)
 
 
-def _read_every_item_in_the_pane(page: Any, base_url: str, feed_ids: list[int]) -> dict[str, Any]:
-    """Open every hostile item in the river's reading pane (the script puts the item's
+def _read_hostile_items_in_the_pane(
+    page: Any, base_url: str, feed_ids: list[int]
+) -> dict[str, Any]:
+    """Open the hostile items in the river's reading pane (the script puts the item's
     content there), recording what ran, what the DOM holds and any CSP violation.
 
     ``feed_ids``: the RSS feeds (``_rss``), then the Atom feed. The RSS feeds differ only
@@ -372,7 +374,7 @@ def test_the_reading_pane_runs_no_hostile_script_even_with_csp_bypassed(
 
     def read_all(browser: Any) -> dict[str, Any]:
         page, seen = _open(browser, dyno.base_url, bypass_csp=True)
-        return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
+        return {**_read_hostile_items_in_the_pane(page, dyno.base_url, feed_ids), **seen}
 
     result = in_chromium(read_all)
     assert result["opened"] == PANE_READS
@@ -388,7 +390,7 @@ def test_the_reading_pane_causes_no_csp_violation_or_console_error(
 
     def read_all(browser: Any) -> dict[str, Any]:
         page, seen = _open(browser, dyno.base_url, bypass_csp=False)
-        return {**_read_every_item_in_the_pane(page, dyno.base_url, feed_ids), **seen}
+        return {**_read_hostile_items_in_the_pane(page, dyno.base_url, feed_ids), **seen}
 
     result = in_chromium(read_all)
     assert result["opened"] == PANE_READS
