@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 
@@ -42,5 +43,5 @@ def test_the_main_thread_looks_at_memory_and_the_grace_period_often_however_many
     threading.Timer(2 * RSS_CHECK_EVERY, release.set).start()
     watcher.run()
 
-    gaps = [b - a for a, b in zip([started, *looks], looks, strict=False)]
+    gaps = [b - a for a, b in pairwise([started, *looks])]
     assert looks and max(gaps) <= RSS_CHECK_EVERY, gaps
