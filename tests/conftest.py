@@ -400,14 +400,22 @@ PATIENCE = 30.0
 
 
 def wait_for(
-    predicate: Callable[[], object], timeout: float = PATIENCE, interval: float = 0.1
+    predicate: Callable[[], object],
+    timeout: float = PATIENCE,
+    interval: float = 0.1,
+    explain: Callable[[], str] | None = None,
 ) -> object:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    ``explain``, when given, describes what was seen instead, for the failure's message:
+    a wait that fails once in many CI runs is only understood from what it shows then.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            seen = f"; instead: {explain()}" if explain else ""
+            raise AssertionError(f"condition not met within {timeout} s{seen}")
         time.sleep(interval)

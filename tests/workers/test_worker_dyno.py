@@ -38,6 +38,27 @@ def _state(db: Database, fetch_id: str) -> FetchState:
     return _fetch(db, fetch_id).state
 
 
+def _until_state(
+    db: Database, redis: Redis, fetch_id: str, state: FetchState, timeout: float
+) -> None:
+    """Wait for the fetch to reach ``state``; on failure, say where it and the queues were."""
+
+    def explain() -> str:
+        fetch = _fetch(db, fetch_id)
+        queues = {
+            key.decode().removeprefix("rq:queue:"): redis.llen(key)
+            for key in redis.scan_iter("rq:queue:*")
+        }
+        workers = [(w.name, w.get_state()) for w in Worker.all(connection=redis)]
+        return (
+            f"fetch {fetch.state.value} (attempts {fetch.attempts}, crashes {fetch.crashes}, "
+            f"started {fetch.started_at}); queued jobs {queues}; "
+            f"workers {workers}"
+        )
+
+    wait_for(lambda: _state(db, fetch_id) == state, timeout=timeout, explain=explain)
+
+
 def _submit(client: FlaskClient, url: str) -> str:
     response = client.post("/feeds", json={"url": url})
     assert response.status_code == 202
@@ -74,7 +95,7 @@ def test_sigterm_during_a_slow_fetch_requeues_it_and_it_later_succeeds(
     dyno = start_worker(
         concurrency=1, SHUTDOWN_GRACE_SECONDS="1", FETCH_DEADLINE="20", FETCH_READ_TIMEOUT="20"
     )
-    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    _until_state(db, redis, fetch_id, FetchState.RUNNING, timeout=20)
 
     # Heroku sends SIGTERM to every process of the dyno, and may repeat it: again
     # once the first one has started the shutdown.
@@ -94,13 +115,14 @@ def test_sigterm_during_a_slow_fetch_requeues_it_and_it_later_succeeds(
 def test_sigterm_lets_a_job_that_fits_the_grace_period_finish(
     client: FlaskClient,
     db: Database,
+    redis: Redis,
     feed_server: FeedServer,
     start_worker: Callable[..., WorkerDyno],
 ) -> None:
     url = feed_server.route("/slowish.xml", Switch(delay=2))
     fetch_id = _submit(client, url)
     dyno = start_worker(concurrency=1, SHUTDOWN_GRACE_SECONDS="10")
-    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    _until_state(db, redis, fetch_id, FetchState.RUNNING, timeout=20)
     os.killpg(dyno.proc.pid, signal.SIGTERM)
     assert dyno.proc.wait(20) == 0
     assert _state(db, fetch_id) == FetchState.SUCCEEDED
@@ -116,7 +138,7 @@ def test_sigkill_of_a_busy_worker_process_is_recovered_at_once(
     slow = Switch(delay=8)
     fetch_id = _submit(client, feed_server.route("/slow.xml", slow))
     dyno = start_worker(concurrency=2)
-    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    _until_state(db, redis, fetch_id, FetchState.RUNNING, timeout=20)
     busy = wait_for(lambda: _busy_worker(redis), timeout=10)
     slow.delay = 0
     killed_at = time.monotonic()
@@ -131,6 +153,7 @@ def test_sigkill_of_a_busy_worker_process_is_recovered_at_once(
 def test_a_whole_dyno_killed_mid_job_is_recovered_by_another_dynos_reconciler(
     client: FlaskClient,
     db: Database,
+    redis: Redis,
     feed_server: FeedServer,
     start_worker: Callable[..., WorkerDyno],
 ) -> None:
@@ -139,11 +162,11 @@ def test_a_whole_dyno_killed_mid_job_is_recovered_by_another_dynos_reconciler(
     # A short job timeout keeps this test quick; the bound scales with it.
     fast_env = {"JOB_TIMEOUT": "3", "RECONCILE_EVERY_SECONDS": "1", "FETCH_DEADLINE": "2.5"}
     first = start_worker(concurrency=1, **fast_env)
-    wait_for(lambda: _state(db, fetch_id) == FetchState.RUNNING, timeout=20)
+    _until_state(db, redis, fetch_id, FetchState.RUNNING, timeout=20)
     first.kill()  # SIGKILL to every process: a crashed dyno
     slow.delay = 0
     start_worker(concurrency=1, **fast_env)
-    wait_for(lambda: _state(db, fetch_id) == FetchState.SUCCEEDED, timeout=60)
+    _until_state(db, redis, fetch_id, FetchState.SUCCEEDED, timeout=60)
 
 
 def test_supervisor_restarts_a_crashed_worker_process(
