@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from redis import Redis
 from redis.connection import AbstractConnection
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus
 from rq.results import Result
 
+from app.config import Settings
 from app.queue.politeness import HostBudget, HostWait, Lease
+from app.workers.dequeue import SharedDequeue
 from app.workers.rqworker import FeedWorker
+from tests.conftest import wait_for
 
 
 def _worker(redis: Redis) -> FeedWorker:
@@ -41,6 +48,39 @@ def test_heartbeats_closer_than_heartbeat_every_are_not_sent(redis: Redis) -> No
     worker.heartbeat_every = 0
     worker.heartbeat()
     assert _beat(redis, worker) is not None
+
+
+def test_an_idle_worker_thread_does_not_beat_at_each_wake_up(
+    redis: Redis, settings: Settings
+) -> None:
+    # An idle thread wakes every idle_wakeup s to look for a stop request; 48 threads
+    # a process beating at each wake-up kept Redis busy for nothing.
+    dequeue = SharedDequeue(settings.redis_url or "")
+    worker = FeedWorker(
+        [Queue("rqworker-test", connection=redis)],
+        connection=redis,
+        threaded=True,
+        dequeue=dequeue,
+    )
+    worker.register_birth()
+    worker.idle_wakeup = 1
+    stopped: list[bool] = []
+
+    def listen() -> None:
+        with pytest.raises(StopRequested):
+            worker.dequeue_job_and_maintain_ttl(timeout=1)
+        stopped.append(True)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    wait_for(lambda: _beat(redis, worker), timeout=5)
+    redis.hdel(worker.key, "last_heartbeat")
+    time.sleep(2.5)  # two more wake-ups
+    worker.stop_soon()
+    listener.join(5)
+    assert stopped == [True]
+    assert _beat(redis, worker) is None
+    assert redis.ttl(worker.key) > worker.worker_ttl  # alive for minutes still
 
 
 def test_a_heartbeat_with_its_own_timeout_is_always_sent(redis: Redis) -> None:
