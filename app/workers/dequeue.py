@@ -35,6 +35,14 @@ log = logging.getLogger(__name__)
 #: Longest pause between two attempts while Redis cannot be reached.
 MAX_RECONNECT_WAIT = 30.0
 
+#: Longest wait of an idle thread for its turn. Only the thread holding the turn
+#: must wake for a stop request (its BLPOP ends every few seconds); once the dequeue
+#: is closed, each waiting thread gets the turn in its order and leaves at once. The
+#: others waking every 2 s to look cost an idle process 24 wake-ups a second, each
+#: taking the GIL from whatever job was running. Shorter than the life of the RQ
+#: worker's key (8 minutes) that a waking thread's heartbeat renews.
+TURN_WAIT = 30.0
+
 
 class SharedDequeue:
     """The process's one blocking dequeue, taken by one idle thread at a time."""
@@ -46,13 +54,14 @@ class SharedDequeue:
         self.closed = False
 
     def take(self, worker: FeedWorker, timeout: int) -> tuple[Job, Queue] | None:
-        """Wait up to about ``timeout`` s for a job of ``worker``'s queues.
+        """Wait for the turn (up to TURN_WAIT s), then up to ``timeout`` s for a job of
+        ``worker``'s queues.
 
         Returns the job and the worker's own queue object, both bound to the
         worker's (pooled) connection: the dequeue connection is needed for the
         next thread's turn.
         """
-        if self.closed or not self._turn.acquire(timeout=timeout):
+        if self.closed or not self._turn.acquire(timeout=TURN_WAIT):
             return None
         try:
             if self.closed or worker._stop_requested:

@@ -62,12 +62,13 @@ class FeedWorker(SimpleWorker):
     #: dyno 30 s after SIGTERM; keep room for the requeue and the exit.
     shutdown_grace: float = 20.0
 
-    #: How often an idle threaded worker wakes to notice a stop request.
+    #: How often the idle thread blocked in the process's dequeue wakes to notice a
+    #: stop request (the others wait for their turn: app/workers/dequeue.py).
     idle_wakeup: int = 2
 
     #: Least seconds between two of the worker's keep-alive heartbeats (three commands
     #: each). RQ sends one before each job, after it and again while listening, a third
-    #: of a short job's Redis traffic, and an idle thread wakes every ``idle_wakeup`` s:
+    #: of a short job's Redis traffic, and idle threads woke every ``idle_wakeup`` s:
     #: at 1 s, an idle dyno's 96 threads sent about 140 commands a second for nothing.
     #: The worker's key lives worker_ttl + 60 s (8 minutes) after each one, and a job's
     #: start and end write the worker's hash anyway.
