@@ -53,8 +53,8 @@ def test_heartbeats_closer_than_heartbeat_every_are_not_sent(redis: Redis) -> No
 def test_an_idle_worker_thread_does_not_beat_at_each_wake_up(
     redis: Redis, settings: Settings
 ) -> None:
-    # An idle thread wakes every idle_wakeup s to look for a stop request; 48 threads
-    # a process beating at each wake-up kept Redis busy for nothing.
+    # The idle thread in the dequeue's BLPOP wakes every idle_wakeup s to look for a
+    # stop request; a beat at each wake-up of 48 threads kept Redis busy for nothing.
     dequeue = SharedDequeue(settings.redis_url or "")
     worker = FeedWorker(
         [Queue("rqworker-test", connection=redis)],
