@@ -1,11 +1,15 @@
 """Scenario 1 in back-to-back windows, with the CPU each part of the box used every second.
 
-    python -m bench.cpu_windows [--windows 7] [--seconds 10] [--rate 200] [--web NAME=VALUE]
+    python -m bench.cpu_windows [--windows 7] [--seconds 10] [--rate 200] [--connections 64]
+        [--web NAME=VALUE] [--worker NAME=VALUE]
 
 Scenario 1's stack and settings (bench.web_scenarios: feeds that answer after 5 s, the
 backlog's QUEUE_MAX_JOBS, default settings otherwise; ``--web`` sets one of the web's, e.g.
-``GUNICORN_THREADS=2``, and may be repeated) and ``--windows`` wrk runs one after
-the other against that one stack, while a thread reads, once a second, the CPU time of
+``GUNICORN_THREADS=2``, ``--worker`` one of the worker dyno's, e.g. ``WORKER_NICE=19``;
+both may be repeated) and ``--windows`` wrk runs one after the other against that one
+stack, at ``--rate`` submissions a second over ``--connections`` connections (``--rate
+0``: each connection sends its next request when the last is answered, as scenario 2's
+sweep does), while a thread reads, once a second, the CPU time of
 the web (gunicorn's tree), the worker dyno (worker.py's tree, parser processes included)
 and Postgres (every ``postgres`` process). Prints each window's latency, then each
 second's CPU per part in cores: where a window's tail comes from.
@@ -75,13 +79,13 @@ def _sample(web: Proc, worker: Proc, out: list[dict[str, float]], stop: threadin
         before, then = after, now
 
 
-def web_settings(pairs: list[str]) -> dict[str, str]:
-    """``NAME=VALUE`` pairs as the web's extra environment; ValueError for any other form."""
+def settings_of(pairs: list[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs as a process's extra environment; ValueError for any other form."""
     settings = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--web takes NAME=VALUE, not {pair!r}")
+            raise ValueError(f"--web and --worker take NAME=VALUE, not {pair!r}")
         settings[name] = value
     return settings
 
@@ -91,10 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", type=int, default=7)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--web", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--worker", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args(argv)
     try:
-        web_env = web_settings(args.web)
+        web_env, worker_env = settings_of(args.web), settings_of(args.worker)
     except ValueError as err:
         parser.error(str(err))
     services = start_services()
@@ -104,14 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     feeds = start_feedserver("--latency", "fixed:5")
     with running(feeds):
         web = start_web(services, **BACKLOG, **web_env)
-        worker = start_worker(services, **BACKLOG)
+        worker = start_worker(services, **{**BACKLOG, **worker_env})
         with running(web, worker):
             sampler = threading.Thread(target=_sample, args=(web, worker, seconds, stop))
             sampler.start()
             print("window  rate/s  p50 ms  p90 ms  p99 ms  errors")
             for n in range(args.windows):
                 r = _post(
-                    services, "/feeds", rate=args.rate, connections=64, seconds=args.seconds
+                    services,
+                    "/feeds",
+                    rate=args.rate or None,
+                    connections=args.connections,
+                    seconds=args.seconds,
                 )
                 print(f"{n:6}  {r.achieved_rate:6}  {r.p50_ms:6}  {r.p90_ms:6}  {r.p99_ms:6}  "
                       f"{r.errors}", flush=True)

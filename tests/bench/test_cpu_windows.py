@@ -9,7 +9,7 @@ import sys
 import psutil
 import pytest
 
-from bench.cpu_windows import cores, read_cpu, web_settings
+from bench.cpu_windows import cores, read_cpu, settings_of
 
 
 def test_cores_sum_each_parts_processes_over_the_interval() -> None:
@@ -33,10 +33,10 @@ def test_read_cpu_reads_a_live_process_and_skips_one_that_is_gone() -> None:
     assert reading[os.getpid()][0] == "me" and reading[os.getpid()][1] > 0
 
 
-def test_web_settings_take_name_value_pairs_and_refuse_anything_else() -> None:
-    assert web_settings(["GUNICORN_THREADS=2", "WEB_CONCURRENCY=4"]) == {
+def test_settings_take_name_value_pairs_and_refuse_anything_else() -> None:
+    assert settings_of(["GUNICORN_THREADS=2", "WEB_CONCURRENCY=4"]) == {
         "GUNICORN_THREADS": "2",
         "WEB_CONCURRENCY": "4",
     }
     with pytest.raises(ValueError):
-        web_settings(["GUNICORN_THREADS"])
+        settings_of(["GUNICORN_THREADS"])
