@@ -17,6 +17,7 @@ from app.config import ConfigError, read_setting
 # unset) before any worker forks, so every worker writes metrics to one place.
 from app.observability import multiproc
 from app.placement import resolve as resolve_placement
+from app.web.worker_loads import WorkerLoads
 
 # Single settings, not Settings.from_env(): the master needs no database or Redis URL.
 try:
@@ -50,6 +51,9 @@ preload_app = False
 # (app/placement.py); true and false decide without looking.
 _cpus = allowed_cpus()
 _placement = resolve_placement(read_setting("pin_cpus"), _cpus)
+# Each worker's open connections, for the workers to share new ones evenly
+# (app/web/worker_loads.py); mapped here, before any worker forks.
+_loads = WorkerLoads(workers)
 
 
 def when_ready(server: object) -> None:
@@ -63,15 +67,24 @@ def when_ready(server: object) -> None:
 
 
 def child_exit(server: object, worker: object) -> None:
-    """A worker died: drop its live Prometheus gauges (alive, busy, memory)."""
+    """A worker died: drop its live Prometheus gauges (alive, busy, memory), and its
+    connection count, so that no worker leaves connections to it."""
     multiproc.process_dead(worker.pid)  # type: ignore[attr-defined]
+    _loads.vacate(getattr(worker, "load_slot", None))
 
 
 def pre_fork(server: object, worker: object) -> None:
-    """When pinning, choose the CPU of the worker about to start (in the master).
+    """Give the worker about to start a slot for its connection count and, when
+    pinning, choose its CPU (in the master).
 
-    The least used one: a worker replacing one that died takes the CPU it freed.
+    The least used CPU: a worker replacing one that died takes the CPU it freed. Its
+    count reads as vacant until its loop first runs: a worker still booting takes no
+    connection, so none is left to it.
     """
+    worker.loads = _loads  # type: ignore[attr-defined]
+    worker.load_slot = _loads.free_slot(  # type: ignore[attr-defined]
+        getattr(w, "load_slot", None) for w in server.WORKERS.values()  # type: ignore[attr-defined]
+    )
     if _placement.pin:
         taken = (getattr(w, "cpu", None) for w in server.WORKERS.values())  # type: ignore[attr-defined]
         worker.cpu = least_used_cpu(taken, _cpus)  # type: ignore[attr-defined]

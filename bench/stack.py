@@ -286,6 +286,7 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
     """gunicorn with the project's gunicorn.conf.py, bound to 127.0.0.1:WEB_PORT."""
     if port_open(WEB_PORT):
         raise RuntimeError(f"port {WEB_PORT} is taken: set BENCH_WEB_PORT to a free one")
+    log_start = (LOG_DIR / "web.log").stat().st_size if (LOG_DIR / "web.log").exists() else 0
     proc = Proc(
         "web",
         [
@@ -306,6 +307,16 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
             return r.status == 200
 
     wait_until(healthy, 30, "gunicorn")
+    # One worker answering is not all of them: a scenario that starts while another
+    # still boots has its first connections all on the one already up.
+    workers = int(str(env.get("WEB_CONCURRENCY", setting_default("web_concurrency"))))
+
+    def all_warm() -> bool:
+        with proc.log_path.open("rb") as log:
+            log.seek(log_start)
+            return log.read().count(b"] warmed up in ") >= workers
+
+    wait_until(all_warm, 30, "every gunicorn worker's warm-up")
     return proc
 
 

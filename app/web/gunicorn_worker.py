@@ -10,6 +10,12 @@ and is handed to a thread when its request arrives, as before gunicorn 24; a
 connection whose request is already there when it is accepted (the usual case:
 clients send it with the handshake's last packet) goes to a thread at once.
 
+A worker that holds more connections than another leaves a new connection to
+that one (:mod:`app.web.worker_loads`): it stops accepting for up to ACCEPT_DEFER,
+while the less busy worker, woken by the same connection, takes it. Kept-alive
+connections stay where they were accepted, and two of them on one worker left the
+other worker's core idle.
+
 The worker's heartbeat to gunicorn's master (a ``utime`` of a temporary file) is
 sent at most once a second: gunicorn's loop sends it at every wake-up, which on a
 busy worker is a system call per request, while the master only needs one within
@@ -34,12 +40,17 @@ from functools import partial
 from gunicorn import util
 from gunicorn.workers import gthread
 
+from app.web.worker_loads import WorkerLoads
+
 #: How long a closed connection may linger for its client's FIN (gunicorn's own figure).
 LINGER_SECONDS = 2.0
 #: Bytes read from a lingering connection before it is closed anyway (gunicorn's figure).
 MAX_DRAIN = 65536
 #: Seconds between two heartbeats to the master.
 HEARTBEAT_EVERY = 1.0
+#: Longest a worker holding more connections than another leaves a new connection to
+#: that one before accepting it itself (the other may be slow to wake, or gone).
+ACCEPT_DEFER = 0.02
 
 
 class _Conn(gthread.TConn):
@@ -64,15 +75,29 @@ class ThreadWorker(gthread.ThreadWorker):
         # Closed sockets waiting for their client's FIN: socket -> (deadline, bytes read).
         self.lingering: dict[socket.socket, tuple[float, int]] = {}
         self._heartbeat_at = -HEARTBEAT_EVERY
+        # The workers' connection counts and this worker's slot in them: set in the
+        # master by gunicorn.conf.py's pre_fork (None: no balancing, one worker alone).
+        self.loads: WorkerLoads | None = None
+        self.load_slot: int | None = None
+        self._accept_after = 0.0  # while leaving a connection to a peer: until when
+        self._left_one = False  # that time just ended: take what still waits
 
     def notify(self) -> None:
-        """Tell the master this worker is alive, unless it was told within HEARTBEAT_EVERY."""
+        """Tell the master this worker is alive, unless it was told within HEARTBEAT_EVERY;
+        and the other workers how many connections it holds (at every turn of its loop)."""
+        self._publish()
         now = time.monotonic()
         if now - self._heartbeat_at >= HEARTBEAT_EVERY:
             self._heartbeat_at = now
             super().notify()
 
+    def _publish(self) -> None:
+        if self.loads is not None:
+            self.loads.publish(self.load_slot, self.nr_conns)
+
     def accept(self, listener: socket.socket) -> None:
+        if self._leave_to_a_peer():
+            return
         try:
             sock, client = listener.accept()
         except OSError as exc:
@@ -80,6 +105,8 @@ class ThreadWorker(gthread.ThreadWorker):
                 return
             raise
         self.nr_conns += 1
+        if self.loads is not None:
+            self.loads.took_one(self.load_slot, self.nr_conns)
         conn = _Conn(self, self.cfg, sock, client, listener.getsockname())
         if _has_data(sock):
             # The request is already here: a thread reads it now, without a trip
@@ -94,6 +121,33 @@ class ThreadWorker(gthread.ThreadWorker):
         self.poller.register(
             sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn)
         )
+
+    def _leave_to_a_peer(self) -> bool:
+        """Stop accepting for ACCEPT_DEFER when another worker should take the new
+        connection (it is woken by it too); after that, take what still waits."""
+        if self._left_one or self.loads is None:
+            return False
+        if not self.loads.should_leave(self.load_slot, self.nr_conns):
+            return False
+        self._accept_after = time.monotonic() + ACCEPT_DEFER
+        super().set_accept_enabled(False)
+        return True
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """gunicorn's, except that accepting stays off while a connection is left to a peer."""
+        if enabled and self._accept_after:
+            if time.monotonic() < self._accept_after:
+                return
+            self._accept_after = 0.0
+            self._left_one = True
+        super().set_accept_enabled(enabled)
+
+    def wait_for_and_dispatch_events(self, timeout: float) -> None:
+        """gunicorn's, waking in time to accept again after leaving a connection to a peer."""
+        if self._accept_after:
+            timeout = min(timeout, max(0.0, self._accept_after - time.monotonic()))
+        super().wait_for_and_dispatch_events(timeout)
+        self._left_one = False
 
     def linger(self, sock: socket.socket) -> None:
         """Close ``sock`` gracefully without waiting here: FIN now, the rest in the poller."""

@@ -122,6 +122,37 @@ def test_connections_are_kept_alive_between_requests(start_web: Callable[..., We
     ]
 
 
+def _holder(web: WebDyno, client: socket.socket) -> int:
+    """The pid of the gunicorn worker holding the other end of ``client``."""
+    ours = client.getsockname()
+    for worker in web.children():
+        if any(c.raddr and tuple(c.raddr) == ours for c in worker.net_connections("tcp")):
+            return worker.pid
+    raise AssertionError(f"no worker holds the connection from {ours}")
+
+
+def test_kept_alive_connections_are_shared_evenly_by_the_web_workers(
+    start_web: Callable[..., WebDyno],
+) -> None:
+    # Whichever worker woke first took a new connection, and a kept-alive one stays
+    # where it was taken: two clients on one worker left the other worker's core idle.
+    web = start_web(workers=2)
+    wait_for(lambda: web.output().count("] warmed up in ") == 2)  # both workers listen
+    get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    for _ in range(3):
+        clients = []
+        try:
+            for _ in range(4):
+                clients.append(socket.create_connection(("127.0.0.1", web.port)))
+                clients[-1].settimeout(5)
+                _exchange(clients[-1], get)
+            holders = [_holder(web, client) for client in clients]
+            assert sorted(holders.count(pid) for pid in set(holders)) == [2, 2], holders
+        finally:
+            for client in clients:
+                client.close()
+
+
 def _worker_cpus(web: WebDyno) -> tuple[list[list[tuple[int, ...]]], list[tuple[int, ...]]]:
     master, *workers = web.cpus_by_process().values()
     return sorted(workers), master

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+import selectors
+import socket
 import time
+from collections.abc import Iterator
 
+import pytest
 from gunicorn.config import Config
 
-from app.web.gunicorn_worker import HEARTBEAT_EVERY, ThreadWorker
+from app.web.gunicorn_worker import ACCEPT_DEFER, HEARTBEAT_EVERY, ThreadWorker
+from app.web.worker_loads import WorkerLoads
+
+
+def _worker() -> ThreadWorker:
+    return ThreadWorker(0, os.getpid(), [], None, 20, Config(), logging.getLogger(__name__))
 
 
 def test_the_heartbeat_touches_the_workers_file_once_however_often_the_loop_wakes() -> None:
-    worker = ThreadWorker(0, os.getpid(), [], None, 20, Config(), logging.getLogger(__name__))
+    worker = _worker()
     try:
         worker.notify()
         first = worker.tmp.last_update()
@@ -24,3 +33,53 @@ def test_the_heartbeat_touches_the_workers_file_once_however_often_the_loop_wake
         assert worker.tmp.last_update() > first
     finally:
         worker.tmp.close()
+
+
+@pytest.fixture
+def listening() -> Iterator[tuple[ThreadWorker, socket.socket]]:
+    """Worker 0 of two, holding one connection, with a listener and a client waiting."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    worker = _worker()
+    worker.sockets = [listener]  # type: ignore[list-item]
+    worker.poller = selectors.DefaultSelector()
+    worker.loads, worker.load_slot = WorkerLoads(2), 0
+    worker.nr_conns = 1
+    worker.set_accept_enabled(True)
+    client = socket.create_connection(listener.getsockname())
+    try:
+        yield worker, listener
+    finally:
+        client.close()
+        for conn in worker.pending_conns:
+            conn.sock.close()
+        worker.poller.close()
+        worker.tmp.close()
+        listener.close()
+
+
+def test_a_worker_holding_more_connections_leaves_a_new_one_for_a_moment(
+    listening: tuple[ThreadWorker, socket.socket],
+) -> None:
+    worker, listener = listening
+    assert worker.loads is not None
+    worker.loads.publish(1, 0)  # the other worker holds none
+    worker.accept(listener)
+    assert worker.nr_conns == 1  # left to the other worker, and not accepting meanwhile
+    worker.set_accept_enabled(True)
+    assert not worker._accepting
+    time.sleep(ACCEPT_DEFER)
+    # Nobody took it: accept it now, though the other worker still holds fewer.
+    worker.set_accept_enabled(True)
+    assert worker._accepting
+    worker.accept(listener)
+    assert worker.nr_conns == 2
+
+
+def test_a_worker_holding_no_more_than_the_others_accepts_at_once(
+    listening: tuple[ThreadWorker, socket.socket],
+) -> None:
+    worker, listener = listening
+    assert worker.loads is not None
+    worker.loads.took_one(1, 1)  # as many, and the other worker took the last one
+    worker.accept(listener)
+    assert worker.nr_conns == 2
