@@ -11,10 +11,10 @@ connection whose request is already there when it is accepted (the usual case:
 clients send it with the handshake's last packet) goes to a thread at once.
 
 A worker that holds more connections than another leaves a new connection to
-that one (:mod:`app.web.worker_loads`): it stops accepting for up to ACCEPT_DEFER,
-while the less busy worker, woken by the same connection, takes it. Kept-alive
-connections stay where they were accepted, and two of them on one worker left the
-other worker's core idle.
+that one (:mod:`app.web.worker_loads`), which is woken by it too: it stops
+accepting for ACCEPT_RECHECK at a time and looks again, until the connection is
+taken or it has waited ACCEPT_DEFER. Kept-alive connections stay where they were
+accepted, and two of them on one worker left the other worker's core idle.
 
 The worker's heartbeat to gunicorn's master (a ``utime`` of a temporary file) is
 sent at most once a second: gunicorn's loop sends it at every wake-up, which on a
@@ -51,6 +51,9 @@ HEARTBEAT_EVERY = 1.0
 #: Longest a worker holding more connections than another leaves a new connection to
 #: that one before accepting it itself (the other may be slow to wake, or gone).
 ACCEPT_DEFER = 0.02
+#: How often a worker leaving a connection to another looks again: the counts change
+#: as connections come and go, and two workers must not both wait out ACCEPT_DEFER.
+ACCEPT_RECHECK = 0.001
 
 
 class _Conn(gthread.TConn):
@@ -79,8 +82,9 @@ class ThreadWorker(gthread.ThreadWorker):
         # master by gunicorn.conf.py's pre_fork (None: no balancing, one worker alone).
         self.loads: WorkerLoads | None = None
         self.load_slot: int | None = None
-        self._accept_after = 0.0  # while leaving a connection to a peer: until when
-        self._left_one = False  # that time just ended: take what still waits
+        self._accept_after = 0.0  # while leaving a connection to a peer: look again then
+        self._leaving_since = 0.0  # when this worker began leaving what now waits
+        self._asked = False  # a connection waited in this turn of the loop
 
     def notify(self) -> None:
         """Tell the master this worker is alive, unless it was told within HEARTBEAT_EVERY;
@@ -96,8 +100,10 @@ class ThreadWorker(gthread.ThreadWorker):
             self.loads.publish(self.load_slot, self.nr_conns)
 
     def accept(self, listener: socket.socket) -> None:
+        self._asked = True
         if self._leave_to_a_peer():
             return
+        self._leaving_since = 0.0
         try:
             sock, client = listener.accept()
         except OSError as exc:
@@ -123,13 +129,15 @@ class ThreadWorker(gthread.ThreadWorker):
         )
 
     def _leave_to_a_peer(self) -> bool:
-        """Stop accepting for ACCEPT_DEFER when another worker should take the new
-        connection (it is woken by it too); after that, take what still waits."""
-        if self._left_one or self.loads is None:
+        """Stop accepting for ACCEPT_RECHECK when another worker should take the waiting
+        connection, unless this one has left it for ACCEPT_DEFER already."""
+        if self.loads is None or not self.loads.should_leave(self.load_slot, self.nr_conns):
             return False
-        if not self.loads.should_leave(self.load_slot, self.nr_conns):
+        now = time.monotonic()
+        self._leaving_since = self._leaving_since or now
+        if now - self._leaving_since >= ACCEPT_DEFER:
             return False
-        self._accept_after = time.monotonic() + ACCEPT_DEFER
+        self._accept_after = now + ACCEPT_RECHECK
         super().set_accept_enabled(False)
         return True
 
@@ -139,15 +147,16 @@ class ThreadWorker(gthread.ThreadWorker):
             if time.monotonic() < self._accept_after:
                 return
             self._accept_after = 0.0
-            self._left_one = True
         super().set_accept_enabled(enabled)
 
     def wait_for_and_dispatch_events(self, timeout: float) -> None:
-        """gunicorn's, waking in time to accept again after leaving a connection to a peer."""
+        """gunicorn's, waking in time to look again at a connection left to a peer."""
         if self._accept_after:
             timeout = min(timeout, max(0.0, self._accept_after - time.monotonic()))
+        self._asked = False
         super().wait_for_and_dispatch_events(timeout)
-        self._left_one = False
+        if self._accepting and not self._asked:
+            self._leaving_since = 0.0  # nothing waits any more: another worker took it
 
     def linger(self, sock: socket.socket) -> None:
         """Close ``sock`` gracefully without waiting here: FIN now, the rest in the poller."""

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from gunicorn.config import Config
 
-from app.web.gunicorn_worker import ACCEPT_DEFER, HEARTBEAT_EVERY, ThreadWorker
+from app.web.gunicorn_worker import ACCEPT_DEFER, ACCEPT_RECHECK, HEARTBEAT_EVERY, ThreadWorker
 from app.web.worker_loads import WorkerLoads
 
 
@@ -64,15 +64,28 @@ def test_a_worker_holding_more_connections_leaves_a_new_one_for_a_moment(
     assert worker.loads is not None
     worker.loads.publish(1, 0)  # the other worker holds none
     worker.accept(listener)
-    assert worker.nr_conns == 1  # left to the other worker, and not accepting meanwhile
-    worker.set_accept_enabled(True)
-    assert not worker._accepting
+    assert worker.nr_conns == 1 and not worker._accepting  # left to the other worker
     time.sleep(ACCEPT_DEFER)
     # Nobody took it: accept it now, though the other worker still holds fewer.
     worker.set_accept_enabled(True)
-    assert worker._accepting
     worker.accept(listener)
     assert worker.nr_conns == 2
+
+
+def test_a_worker_leaving_a_connection_looks_again_and_takes_it_once_it_should(
+    listening: tuple[ThreadWorker, socket.socket],
+) -> None:
+    worker, listener = listening
+    assert worker.loads is not None
+    worker.loads.publish(1, 0)
+    worker.accept(listener)
+    assert worker.nr_conns == 1
+    worker.loads.took_one(1, 2)  # meanwhile the other worker took two others
+    time.sleep(ACCEPT_RECHECK)
+    worker.set_accept_enabled(True)
+    assert worker._accepting
+    worker.accept(listener)
+    assert worker.nr_conns == 2  # long before ACCEPT_DEFER
 
 
 def test_a_worker_holding_no_more_than_the_others_accepts_at_once(
