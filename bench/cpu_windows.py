@@ -11,8 +11,9 @@ stack, at ``--rate`` submissions a second over ``--connections`` connections (``
 0``: each connection sends its next request when the last is answered, as scenario 2's
 sweep does), while a thread reads, once a second, the CPU time of
 the web (gunicorn's tree), the worker dyno (worker.py's tree, parser processes included)
-and Postgres (every ``postgres`` process). Prints each window's latency, then each
-second's CPU per part in cores: where a window's tail comes from.
+and Postgres (every ``postgres`` process). Prints each window's latency and the CPU
+each web worker used in it (whether the connections were shared between them), then
+each second's CPU per part in cores: where a window's tail comes from.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _sample(web: Proc, worker: Proc, out: list[dict[str, float]], stop: threadin
         before, then = after, now
 
 
+def worker_cpu(web: Proc) -> dict[int, float]:
+    """CPU seconds so far of each gunicorn worker (the master's children), by pid."""
+    return {pid: cpu for pid, (_, cpu) in read_cpu({"w": web.tree()[1:]}).items()}
+
+
 def settings_of(pairs: list[str]) -> dict[str, str]:
     """``NAME=VALUE`` pairs as a process's extra environment; ValueError for any other form."""
     settings = {}
@@ -114,8 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         with running(web, worker):
             sampler = threading.Thread(target=_sample, args=(web, worker, seconds, stop))
             sampler.start()
-            print("window  rate/s  p50 ms  p90 ms  p99 ms  errors")
+            print("window  rate/s  p50 ms  p90 ms  p99 ms  errors  CPU s of each web worker")
             for n in range(args.windows):
+                before = worker_cpu(web)
                 r = _post(
                     services,
                     "/feeds",
@@ -123,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                     connections=args.connections,
                     seconds=args.seconds,
                 )
+                after = worker_cpu(web)
+                each = [round(cpu - before.get(pid, 0.0), 2) for pid, cpu in sorted(after.items())]
                 print(f"{n:6}  {r.achieved_rate:6}  {r.p50_ms:6}  {r.p90_ms:6}  {r.p99_ms:6}  "
-                      f"{r.errors}", flush=True)
+                      f"{r.errors}  {each}", flush=True)
             stop.set()
             sampler.join()
     services.close()
