@@ -143,7 +143,11 @@ class ThreadWorker(gthread.ThreadWorker):
 
     def set_accept_enabled(self, enabled: bool) -> None:
         """gunicorn's, except that accepting stays off while a connection is left to a peer."""
-        if enabled and self._accept_after:
+        if not enabled:
+            # Off for gunicorn's own reasons (stopping, too many connections): no more
+            # looking again, or the stopping worker's loop would wake without a pause.
+            self._accept_after = 0.0
+        elif self._accept_after:
             if time.monotonic() < self._accept_after:
                 return
             self._accept_after = 0.0

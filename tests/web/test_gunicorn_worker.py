@@ -96,3 +96,16 @@ def test_a_worker_holding_no_more_than_the_others_accepts_at_once(
     worker.loads.took_one(1, 1)  # as many, and the other worker took the last one
     worker.accept(listener)
     assert worker.nr_conns == 2
+
+
+def test_a_worker_stopping_while_it_leaves_a_connection_waits_without_spinning(
+    listening: tuple[ThreadWorker, socket.socket],
+) -> None:
+    worker, listener = listening
+    assert worker.loads is not None
+    worker.loads.publish(1, 0)
+    worker.accept(listener)  # left to the other worker
+    worker.set_accept_enabled(False)  # gunicorn's loop ends: the worker stops
+    started = time.monotonic()
+    worker.wait_for_and_dispatch_events(0.2)
+    assert time.monotonic() - started >= 0.15  # a real wait, not a wake-up at once
