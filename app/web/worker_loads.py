@@ -6,7 +6,8 @@ two clients' connections landing on one worker left the other worker, and its
 core, idle (``python -m bench.cpu_windows --rate 0 --connections 2``; the figures
 are in bench/findings.md). With these counts a worker that holds more connections
 than another leaves a new one to the less busy worker for a moment
-(app/web/gunicorn_worker.py), as nginx's workers do with their accept mutex.
+(app/web/gunicorn_worker.py), much as an nginx worker holding more than its share
+of connections stops competing for new ones for a while.
 
 The counts live in memory the master maps before it forks the workers (one int a
 worker, a slot each, reused by a worker's replacement), so reading them costs no
