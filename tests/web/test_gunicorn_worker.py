@@ -57,14 +57,20 @@ def listening() -> Iterator[tuple[ThreadWorker, socket.socket]]:
         listener.close()
 
 
+def _leave_one(worker: ThreadWorker, listener: socket.socket) -> WorkerLoads:
+    """Worker 0 (holding one connection) leaves the waiting one to worker 1 (holding none)."""
+    assert worker.loads is not None
+    worker.loads.publish(1, 0)
+    worker.accept(listener)
+    assert worker.nr_conns == 1 and not worker._accepting
+    return worker.loads
+
+
 def test_a_worker_holding_more_connections_leaves_a_new_one_for_a_moment(
     listening: tuple[ThreadWorker, socket.socket],
 ) -> None:
     worker, listener = listening
-    assert worker.loads is not None
-    worker.loads.publish(1, 0)  # the other worker holds none
-    worker.accept(listener)
-    assert worker.nr_conns == 1 and not worker._accepting  # left to the other worker
+    _leave_one(worker, listener)
     time.sleep(ACCEPT_DEFER)
     # Nobody took it: accept it now, though the other worker still holds fewer.
     worker.set_accept_enabled(True)
@@ -76,11 +82,8 @@ def test_a_worker_leaving_a_connection_looks_again_and_takes_it_once_it_should(
     listening: tuple[ThreadWorker, socket.socket],
 ) -> None:
     worker, listener = listening
-    assert worker.loads is not None
-    worker.loads.publish(1, 0)
-    worker.accept(listener)
-    assert worker.nr_conns == 1
-    worker.loads.took_one(1, 2)  # meanwhile the other worker took two others
+    loads = _leave_one(worker, listener)
+    loads.took_one(1, 2)  # meanwhile the other worker took two others
     time.sleep(ACCEPT_RECHECK)
     worker.set_accept_enabled(True)
     assert worker._accepting
@@ -102,9 +105,7 @@ def test_a_worker_stopping_while_it_leaves_a_connection_waits_without_spinning(
     listening: tuple[ThreadWorker, socket.socket],
 ) -> None:
     worker, listener = listening
-    assert worker.loads is not None
-    worker.loads.publish(1, 0)
-    worker.accept(listener)  # left to the other worker
+    _leave_one(worker, listener)
     worker.set_accept_enabled(False)  # gunicorn's loop ends: the worker stops
     started = time.monotonic()
     worker.wait_for_and_dispatch_events(0.2)
