@@ -286,7 +286,8 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
     """gunicorn with the project's gunicorn.conf.py, bound to 127.0.0.1:WEB_PORT."""
     if port_open(WEB_PORT):
         raise RuntimeError(f"port {WEB_PORT} is taken: set BENCH_WEB_PORT to a free one")
-    log_start = (LOG_DIR / "web.log").stat().st_size if (LOG_DIR / "web.log").exists() else 0
+    web_log = LOG_DIR / "web.log"  # Proc's log for the name "web", appended to
+    log_start = web_log.stat().st_size if web_log.exists() else 0
     proc = Proc(
         "web",
         [
@@ -312,7 +313,7 @@ def start_web(services: Services, app_spec: str = "app:create_app()", **env: obj
     workers = int(str(env.get("WEB_CONCURRENCY", setting_default("web_concurrency"))))
 
     def all_warm() -> bool:
-        with proc.log_path.open("rb") as log:
+        with web_log.open("rb") as log:
             log.seek(log_start)
             return log.read().count(b"] warmed up in ") >= workers
 

@@ -124,6 +124,10 @@ class WebDyno(_Dyno):
     def get(self, path: str, **kwargs: object) -> requests.Response:
         return requests.get(self.base_url + path, timeout=5, **kwargs)  # type: ignore[arg-type]
 
+    def warmed_up(self) -> int:
+        """How many of its workers have logged their warm-up (gunicorn.conf.py)."""
+        return self.output().count("] warmed up in ")
+
     def healthy(self) -> bool:
         """True once /healthz answers; raises if gunicorn died."""
         if self.proc.poll() is not None:

@@ -56,8 +56,8 @@ class WorkerLoads:
 
     def took_one(self, slot: int | None, connections: int) -> None:
         """The worker in ``slot`` accepted a connection and now holds ``connections``."""
+        self.publish(slot, connections)
         if slot is not None:
-            self._counts[slot] = connections
             self._last[0] = slot
 
     def should_leave(self, slot: int | None, connections: int) -> bool:

@@ -137,7 +137,7 @@ def test_kept_alive_connections_are_shared_evenly_by_the_web_workers(
     # Whichever worker woke first took a new connection, and a kept-alive one stays
     # where it was taken: two clients on one worker left the other worker's core idle.
     web = start_web(workers=2)
-    wait_for(lambda: web.output().count("] warmed up in ") == 2)  # both workers listen
+    wait_for(lambda: web.warmed_up() == 2)  # both workers listen
     get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     for _ in range(3):
         clients = []
@@ -218,7 +218,7 @@ def test_each_web_worker_warms_up_before_serving_and_keeps_no_data(
     start_web: Callable[..., WebDyno], db: Database
 ) -> None:
     web = start_web(workers=2)
-    wait_for(lambda: web.output().count("warmed up in") == 2)
+    wait_for(lambda: web.warmed_up() == 2)
     assert "warm-up failed" not in web.output()
     with db.session() as session:
         kept = session.scalar(
